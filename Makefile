@@ -1,0 +1,80 @@
+# exchange.platform: the two commands are `make deploy` and `make test`; both set themselves up.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 0
+COLLECTION_LINK := .collections/ansible_collections/exchange/platform
+CLUSTER := $(CURDIR)/cluster/cluster.sh
+
+.PHONY: help setup lint unit test-render render cluster cluster-down deploy remove molecule test build
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+setup: $(VENV)/.installed $(COLLECTION_LINK) ## Create .venv with the pinned dependencies
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# The checkout is the collection: link it where Ansible looks for exchange.platform.
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+lint: setup ## ruff and ansible-lint (production profile)
+	ruff check .
+	ruff format --check .
+	ansible-lint
+
+unit: setup ## Unit tests of the quantity module and the filters
+	pytest tests/unit
+
+test-render: setup ## Render tests: defaults match the seed, bad values stop render
+	pytest tests/render
+
+render: setup ## make render OUT=<dir> [VARS=<vars.yml>]: validate and write the manifests
+	@test -n "$(OUT)" || { echo "usage: make render OUT=<dir> [VARS=<vars.yml>]" >&2; exit 2; }
+	ansible-playbook playbooks/render.yml -e exchange_router_render_dir=$(abspath $(OUT)) \
+	  $(if $(VARS),-e @$(abspath $(VARS)))
+
+cluster: ## Start the local cluster (builds it on first use); prints the kubeconfig path
+	@$(CLUSTER) up
+
+cluster-down: ## Delete the local cluster
+	@$(CLUSTER) down
+
+deploy: setup ## Deploy: to the local cluster, or to the clusters INVENTORY=<file> names
+ifeq ($(strip $(INVENTORY)),)
+	@kubeconfig=$$($(CLUSTER) up | tail -n 1); \
+	KUBECONFIG=$$kubeconfig K8S_AUTH_KUBECONFIG=$$kubeconfig \
+	  ansible-playbook playbooks/deploy.yml $(if $(VARS),-e @$(abspath $(VARS))); \
+	echo; echo "Deployed to the local cluster (kubeconfig $$kubeconfig):"; \
+	$(CLUSTER) kubectl get deployment,service,hpa,pods -n default -l app.kubernetes.io/managed-by=exchange.platform -o wide
+else
+	ansible-playbook -i $(INVENTORY) -e exchange_router_hosts=exchange_router playbooks/deploy.yml \
+	  $(if $(VARS),-e @$(abspath $(VARS)))
+endif
+
+remove: setup ## Remove the release (from the local cluster, or INVENTORY=<file>)
+ifeq ($(strip $(INVENTORY)),)
+	@kubeconfig=$$($(CLUSTER) kubeconfig); \
+	KUBECONFIG=$$kubeconfig K8S_AUTH_KUBECONFIG=$$kubeconfig ansible-playbook playbooks/remove.yml
+else
+	ansible-playbook -i $(INVENTORY) -e exchange_router_hosts=exchange_router playbooks/remove.yml
+endif
+
+molecule: setup ## The molecule scenario on the local cluster
+	$(CLUSTER) build >&2
+	molecule test -s kwok
+
+build: setup ## Build the collection tarball into build/
+	ansible-galaxy collection build --force --output-path build .
+
+test: lint unit test-render molecule ## Everything CI runs

@@ -1,0 +1,150 @@
+"""`make render`: defaults reproduce the seed; every invalid value stops it and writes nothing."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = list(yaml.safe_load_all((ROOT / "tests/fixtures/seed.yaml").read_text()))
+
+
+def _load_seed_filter() -> Any:
+    path = ROOT / "molecule/shared/filter_plugins/seed_subset.py"
+    spec = importlib.util.spec_from_file_location("seed_subset", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+seed_subset = _load_seed_filter()
+
+
+def render(out: Path, values: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+    command = ["make", "--no-print-directory", "-C", str(ROOT), "render", f"OUT={out}"]
+    if values is not None:
+        vars_file = out.parent / "vars.yml"
+        vars_file.write_text(yaml.safe_dump(values))
+        command.append(f"VARS={vars_file}")
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("render") / "out"
+    result = render(out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {p.name: yaml.safe_load(p.read_text()) for p in sorted(out.iterdir())}
+
+
+def test_defaults_render_one_file_per_object(rendered: dict[str, dict[str, Any]]) -> None:
+    assert sorted(rendered) == ["deployment.yaml", "horizontalpodautoscaler.yaml", "service.yaml"]
+
+
+@pytest.mark.parametrize("seed_object", SEED, ids=lambda o: o["kind"])
+def test_defaults_carry_every_field_of_the_seed(
+    rendered: dict[str, dict[str, Any]], seed_object: dict[str, Any]
+) -> None:
+    obj = rendered[f"{seed_object['kind'].lower()}.yaml"]
+    # spec.replicas is left out while the HPA scales the Deployment; the API server defaults it
+    # to the seed's 1 on creation (molecule's verify checks the stored value).
+    skip = ("spec.replicas",) if seed_object["kind"] == "Deployment" else ()
+    assert seed_subset.seed_differences(seed_object, obj, skip=skip) == []
+
+
+def test_deployment_leaves_replicas_to_the_hpa(rendered: dict[str, dict[str, Any]]) -> None:
+    assert "replicas" not in rendered["deployment.yaml"]["spec"]
+
+
+def test_quantities_are_canonical(rendered: dict[str, dict[str, Any]]) -> None:
+    container = rendered["deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {"requests": {"cpu": "300m"}, "limits": {"cpu": "2"}}
+
+
+def test_pods_keep_the_seed_selector_and_add_standard_labels(
+    rendered: dict[str, dict[str, Any]],
+) -> None:
+    deployment = rendered["deployment.yaml"]
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "exchange-router"}}
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert labels["app"] == "exchange-router"
+    assert labels["app.kubernetes.io/name"] == "exchange-router"
+    assert labels["app.kubernetes.io/instance"] == "exchange-router"
+    assert rendered["service.yaml"]["spec"]["selector"] == {"app": "exchange-router"}
+
+
+def test_replicas_apply_when_autoscaling_is_off(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = render(out, {"exchange_router_autoscaling": {"enabled": False},
+                          "exchange_router_replicas": 3})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["deployment.yaml", "service.yaml"]
+    assert yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["replicas"] == 3
+
+
+INVALID = {
+    "cpu request above limit": (
+        {"exchange_router_resources": {"requests": {"cpu": "3"}, "limits": {"cpu": "2000m"}}},
+        ["exchange_router_resources", "cpu", "3", "2"],
+    ),
+    "malformed quantity": (
+        {"exchange_router_resources": {"requests": {"cpu": "300x"}, "limits": {"cpu": "2"}}},
+        ["exchange_router_resources.requests.cpu", "300x"],
+    ),
+    "unknown resources key": (
+        {"exchange_router_resources": {"request": {"cpu": "300m"}, "limits": {"cpu": "2"}}},
+        ["exchange_router_resources", "request"],
+    ),
+    "min above max replicas": (
+        {"exchange_router_autoscaling": {"min_replicas": 3, "max_replicas": 2}},
+        ["exchange_router_autoscaling", "maxReplicas", "3", "2"],
+    ),
+    "utilization 0": (
+        {"exchange_router_autoscaling": {"target_cpu_utilization": 0}},
+        ["exchange_router_autoscaling", "averageUtilization", "0"],
+    ),
+    "container port 70000": (
+        {"exchange_router_container_port": 70000},
+        ["exchange_router_container_port", "70000"],
+    ),
+    "service port 0": (
+        {"exchange_router_service_port": 0},
+        ["exchange_router_service_port", "0"],
+    ),
+    "name not DNS-1123": (
+        {"exchange_router_name": "Exchange_Router"},
+        ["exchange_router_name", "Exchange_Router", "DNS-1123"],
+    ),
+    "cpu autoscaling without a cpu request": (
+        {"exchange_router_resources": {"requests": {"memory": "128Mi"}}},
+        ["exchange_router_autoscaling", "cpu", "request"],
+    ),
+    "plain secret without the needed keys": (
+        {"exchange_router_secret_mode": "plain",
+         "exchange_router_secret_data": {"server_addr": "0.0.0.0:8080"}},
+        ["exchange_router_secret_data", "database_url", "redis_url"],
+    ),
+    "wrong type": (
+        {"exchange_router_replicas": "many"},
+        ["exchange_router_replicas", "many"],
+    ),
+}
+
+
+@pytest.mark.parametrize(("values", "expected"), INVALID.values(), ids=INVALID.keys())
+def test_invalid_values_stop_render_and_write_nothing(
+    tmp_path: Path, values: dict[str, Any], expected: list[str]
+) -> None:
+    out = tmp_path / "out"
+    result = render(out, values)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    for word in expected:
+        assert word in output, f"{word!r} not in:\n{output}"
+    assert not out.exists() or not any(out.iterdir())
