@@ -11,7 +11,8 @@ export ANSIBLE_FORCE_COLOR ?= 0
 COLLECTION_LINK := .collections/ansible_collections/exchange/platform
 CLUSTER := $(CURDIR)/cluster/cluster.sh
 
-.PHONY: help setup lint unit test-render render cluster cluster-down deploy remove molecule test build
+.PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
+  molecule test build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -70,6 +71,10 @@ else
 	ansible-playbook -i $(INVENTORY) -e exchange_router_hosts=exchange_router playbooks/remove.yml
 endif
 
+integration: setup ## Safety tests against the local cluster (secrets, failures, RBAC)
+	$(CLUSTER) build >&2
+	pytest tests/integration
+
 molecule: setup ## The molecule scenario on the local cluster
 	$(CLUSTER) build >&2
 	molecule test -s kwok
@@ -77,4 +82,4 @@ molecule: setup ## The molecule scenario on the local cluster
 build: setup ## Build the collection tarball into build/
 	ansible-galaxy collection build --force --output-path build .
 
-test: lint unit test-render molecule ## Everything CI runs
+test: lint unit test-render integration molecule ## Everything CI runs

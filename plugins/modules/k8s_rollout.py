@@ -171,14 +171,10 @@ class Rollout:
 
     def replica_sets(self, deployment: Any) -> list[Any]:
         selector = ",".join(f"{k}={v}" for k, v in deployment.spec.selector.match_labels.items())
-        items = self.apps.list_namespaced_replica_set(
-            self.namespace, label_selector=selector
-        ).items
+        items = self.apps.list_namespaced_replica_set(self.namespace, label_selector=selector).items
         uid = deployment.metadata.uid
         return [
-            rs
-            for rs in items
-            if any(ref.uid == uid for ref in rs.metadata.owner_references or [])
+            rs for rs in items if any(ref.uid == uid for ref in rs.metadata.owner_references or [])
         ]
 
     @staticmethod
@@ -206,9 +202,7 @@ class Rollout:
                         "name": pod.metadata.name,
                         "phase": pod.status.phase,
                         "node": pod.spec.node_name,
-                        "conditions": {
-                            c.type: c.status for c in pod.status.conditions or []
-                        },
+                        "conditions": {c.type: c.status for c in pod.status.conditions or []},
                     }
                 )
         events = [

@@ -81,8 +81,9 @@ def test_pods_keep_the_seed_selector_and_add_standard_labels(
 
 def test_replicas_apply_when_autoscaling_is_off(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = render(out, {"exchange_router_autoscaling": {"enabled": False},
-                          "exchange_router_replicas": 3})
+    result = render(
+        out, {"exchange_router_autoscaling": {"enabled": False}, "exchange_router_replicas": 3}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["deployment.yaml", "service.yaml"]
     assert yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["replicas"] == 3
@@ -126,8 +127,10 @@ INVALID = {
         ["exchange_router_autoscaling", "cpu", "request"],
     ),
     "plain secret without the needed keys": (
-        {"exchange_router_secret_mode": "plain",
-         "exchange_router_secret_data": {"server_addr": "0.0.0.0:8080"}},
+        {
+            "exchange_router_secret_mode": "plain",
+            "exchange_router_secret_data": {"server_addr": "0.0.0.0:8080"},
+        },
         ["exchange_router_secret_data", "database_url", "redis_url"],
     ),
     "wrong type": (

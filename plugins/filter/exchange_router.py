@@ -1,0 +1,59 @@
+"""Filters k8s_quantity, validate_resources and validate_scaling.
+
+Thin wrappers over plugins/plugin_utils (pure Python): each turns the ValueError the
+rules raise into an AnsibleFilterError with the same message. Documentation lives in
+the sidecar files k8s_quantity.yml, validate_resources.yml and validate_scaling.yml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.exchange.platform.plugins.plugin_utils import validation
+from ansible_collections.exchange.platform.plugins.plugin_utils.quantity import canonical
+
+
+def k8s_quantity(value: Any) -> str:
+    """The canonical form the API server stores for a quantity: '2000m' -> '2'."""
+    try:
+        return canonical(value)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def validate_resources(requirements: Any, path: str = "resources") -> dict[str, Any]:
+    """A ResourceRequirements mapping with canonical quantities, or every problem."""
+    try:
+        return validation.validate_resources(requirements, path=path)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def validate_scaling(
+    spec: Any,
+    resources: Any = None,
+    replicas: Any = None,
+    path: str = "spec",
+    resources_path: str = "resources",
+) -> dict[str, Any]:
+    """A copy of a HorizontalPodAutoscalerSpec once it passes every rule, or every problem."""
+    try:
+        return validation.validate_scaling(
+            spec, resources=resources, replicas=replicas, path=path, resources_path=resources_path
+        )
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    """exchange.platform quantity and validation filters."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "k8s_quantity": k8s_quantity,
+            "validate_resources": validate_resources,
+            "validate_scaling": validate_scaling,
+        }

@@ -1,0 +1,170 @@
+"""Fixtures for tests against the local cluster (`cluster/cluster.sh`): a real API server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = ROOT / "cluster" / "cluster.sh"
+PLAYBOOKS = ROOT / "playbooks"
+
+
+@dataclass
+class Run:
+    """One ansible-playbook run: exit code and everything it printed."""
+
+    returncode: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class Cluster:
+    kubeconfig: Path
+    api: client.ApiClient
+    work: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    def cluster_sh(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run(
+            [str(CLUSTER), *args], capture_output=True, text=True, check=False, timeout=600
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"cluster.sh {' '.join(args)} failed:\n{done.stderr}")
+        return done.stdout
+
+    def playbook(
+        self,
+        name: str,
+        values: dict[str, Any] | None = None,
+        *args: str,
+        kubeconfig: Path | None = None,
+        vars_text: str | None = None,
+        background: bool = False,
+    ) -> Run | subprocess.Popen[str]:
+        """Run playbooks/<name>.yml with `values` as extra vars (or a raw YAML vars file)."""
+        vars_file = self.work / f"vars-{uuid.uuid4().hex[:8]}.yml"
+        vars_file.write_text(vars_text if vars_text is not None else json.dumps(values or {}))
+        env = dict(self.env)
+        env["KUBECONFIG"] = env["K8S_AUTH_KUBECONFIG"] = str(kubeconfig or self.kubeconfig)
+        command = [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            str(PLAYBOOKS / f"{name}.yml"),
+            "-e",
+            f"@{vars_file}",
+            *args,
+        ]
+        if background:
+            return subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, check=False, timeout=900
+        )
+        return Run(done.returncode, done.stdout + done.stderr)
+
+    def deploy(self, values: dict[str, Any], *args: str, **kwargs: Any) -> Run:
+        run = self.playbook("deploy", values, *args, **kwargs)
+        assert isinstance(run, Run)
+        return run
+
+    def resource_versions(self, namespace: str) -> dict[str, str]:
+        """kind/name -> resourceVersion of everything the role may touch in `namespace`."""
+        found: dict[str, str] = {}
+        for item in self.apps.list_namespaced_deployment(namespace).items:
+            found[f"Deployment/{item.metadata.name}"] = item.metadata.resource_version
+        for item in self.core.list_namespaced_service(namespace).items:
+            found[f"Service/{item.metadata.name}"] = item.metadata.resource_version
+        for item in self.core.list_namespaced_secret(namespace).items:
+            found[f"Secret/{item.metadata.name}"] = item.metadata.resource_version
+        hpas = client.AutoscalingV2Api(self.api).list_namespaced_horizontal_pod_autoscaler
+        for item in hpas(namespace).items:
+            found[f"HorizontalPodAutoscaler/{item.metadata.name}"] = item.metadata.resource_version
+        return found
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+    up = subprocess.run(
+        [str(CLUSTER), "up"], capture_output=True, text=True, check=False, timeout=5400
+    )
+    assert up.returncode == 0, f"the local cluster did not start:\n{up.stderr[-4000:]}"
+    kubeconfig = Path(up.stdout.strip().splitlines()[-1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "K8S_AUTH_"))}
+    env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+    )
+    return Cluster(
+        kubeconfig=kubeconfig,
+        api=config.new_client_from_config(str(kubeconfig)),
+        work=tmp_path_factory.mktemp("integration"),
+        env=env,
+    )
+
+
+def make_namespace(cluster: Cluster, labels: dict[str, str] | None = None) -> str:
+    name = f"xr-it-{uuid.uuid4().hex[:8]}"
+    cluster.core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels or {}))
+    )
+    return name
+
+
+def create_secret(cluster: Cluster, namespace: str, data: dict[str, str]) -> None:
+    cluster.core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="exchange-router-secret"), string_data=data
+        ),
+    )
+
+
+SECRET_VALUES = {
+    "server_addr": "0.0.0.0:8080",
+    "database_url": "postgres://router:it@postgres:5432/exchange",
+    "redis_url": "redis://redis:6379/0",
+}
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    """A namespace of the test's own, with the Secret `existing` mode expects."""
+    name = make_namespace(cluster)
+    create_secret(cluster, name, SECRET_VALUES)
+    yield name
+    cluster.core.delete_namespace(name)
+
+
+@pytest.fixture
+def empty_namespace(cluster: Cluster) -> Iterator[str]:
+    name = make_namespace(cluster)
+    yield name
+    cluster.core.delete_namespace(name)

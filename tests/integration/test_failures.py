@@ -1,0 +1,230 @@
+"""Bad input, failed rollouts, outages and concurrent deploys against the real API server."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+from conftest import Cluster, Run
+
+NEVER_READY = {"exchange-platform.test/never-ready": "true"}
+
+INVALID = {
+    "request above limit": {
+        "exchange_router_resources": {"requests": {"cpu": "3"}, "limits": {"cpu": "2"}}
+    },
+    "malformed quantity": {"exchange_router_resources": {"requests": {"cpu": "1.2.3"}}},
+    "min above max": {"exchange_router_autoscaling": {"min_replicas": 3, "max_replicas": 2}},
+    "utilization 0": {"exchange_router_autoscaling": {"target_cpu_utilization": 0}},
+    "port 70000": {"exchange_router_container_port": 70000},
+    "bad name": {"exchange_router_name": "Router!"},
+    "no cpu request": {"exchange_router_resources": {"limits": {"memory": "1Gi"}}},
+    "wrong type": {"exchange_router_autoscaling": {"enabled": "sometimes"}},
+}
+
+
+def test_invalid_values_leave_the_cluster_exactly_as_it_was(
+    cluster: Cluster, namespace: str
+) -> None:
+    assert cluster.deploy({"exchange_router_namespace": namespace}).ok
+    before = cluster.resource_versions(namespace)
+    for name, values in INVALID.items():
+        run = cluster.deploy(
+            dict(
+                values,
+                exchange_router_namespace=namespace,
+                exchange_router_image="example/changed:1",
+            )
+        )
+        assert not run.ok, f"{name} was accepted"
+        assert cluster.resource_versions(namespace) == before, f"{name} changed the cluster"
+
+
+def _deployment(cluster: Cluster, namespace: str):
+    return cluster.apps.read_namespaced_deployment("exchange-router-deployment", namespace)
+
+
+def test_a_rollout_that_cannot_complete_fails_with_the_reason_and_rolls_back(
+    cluster: Cluster, namespace: str
+) -> None:
+    assert cluster.deploy({"exchange_router_namespace": namespace}).ok
+    good = _deployment(cluster, namespace)
+
+    run = cluster.deploy(
+        {
+            "exchange_router_namespace": namespace,
+            "exchange_router_image": "jogeshwar01/exchange-router:never-ready",
+            "exchange_router_pod_annotations": NEVER_READY,
+            "exchange_router_progress_deadline_seconds": 5,
+            "exchange_router_rollout_timeout": 240,
+        }
+    )
+    assert not run.ok
+    assert "progress deadline exceeded" in run.output
+    assert "timed out" not in run.output
+    assert "condition Progressing=False (ProgressDeadlineExceeded)" in run.output
+    assert "Ready=False" in run.output  # the new pod's state
+    assert "Rolled back to revision 1; that rollout is complete." in run.output
+
+    after = _deployment(cluster, namespace)
+    container = after.spec.template.spec.containers[0]
+    assert container.image == good.spec.template.spec.containers[0].image
+    assert "exchange-platform.test/never-ready" not in (
+        after.spec.template.metadata.annotations or {}
+    )
+    assert after.status.updated_replicas == after.status.available_replicas == 1
+
+    # The next good deploy converges on top of the rollback.
+    again = cluster.deploy(
+        {
+            "exchange_router_namespace": namespace,
+            "exchange_router_image": "jogeshwar01/exchange-router:next",
+        }
+    )
+    assert again.ok, again.output
+    assert _deployment(cluster, namespace).spec.template.spec.containers[0].image.endswith(":next")
+
+
+def test_without_rollback_the_failed_revision_stays(cluster: Cluster, namespace: str) -> None:
+    assert cluster.deploy({"exchange_router_namespace": namespace}).ok
+    run = cluster.deploy(
+        {
+            "exchange_router_namespace": namespace,
+            "exchange_router_pod_annotations": NEVER_READY,
+            "exchange_router_progress_deadline_seconds": 5,
+            "exchange_router_rollback_on_failure": False,
+        }
+    )
+    assert not run.ok
+    assert "progress deadline exceeded" in run.output
+    assert "Rolled back" not in run.output
+    annotations = _deployment(cluster, namespace).spec.template.metadata.annotations
+    assert annotations["exchange-platform.test/never-ready"] == "true"
+
+
+def _kubeconfig_variant(cluster: Cluster, name: str, server: str | None = None) -> Path:
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    if server:
+        for entry in config["clusters"]:
+            entry["cluster"]["server"] = server
+    path = cluster.work / f"{name}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_an_unreachable_api_server_is_a_clear_error(cluster: Cluster, namespace: str) -> None:
+    before = cluster.resource_versions(namespace)
+    kubeconfig = _kubeconfig_variant(cluster, "unreachable", server="https://127.0.0.1:9")
+    run = cluster.deploy({"exchange_router_namespace": namespace}, kubeconfig=kubeconfig)
+    assert not run.ok
+    assert "Cannot read Secret" in run.output
+    assert "Connection refused" in run.output or "Max retries exceeded" in run.output
+    assert cluster.resource_versions(namespace) == before
+
+
+def test_a_wrong_context_is_a_clear_error(cluster: Cluster, namespace: str) -> None:
+    before = cluster.resource_versions(namespace)
+    run = cluster.deploy(
+        {"exchange_router_namespace": namespace, "exchange_router_context": "no-such-context"}
+    )
+    assert not run.ok
+    assert "no-such-context" in run.output
+    assert cluster.resource_versions(namespace) == before
+
+
+def _wait_for_line(process: subprocess.Popen[str], text: str) -> list[str]:
+    seen = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        seen.append(line)
+        if text in line:
+            return seen
+    raise AssertionError(f"{text!r} never appeared:\n{''.join(seen)}")
+
+
+def test_an_outage_in_the_middle_of_a_deploy_then_a_rerun_converges(
+    cluster: Cluster, namespace: str
+) -> None:
+    assert cluster.deploy({"exchange_router_namespace": namespace}).ok
+    values = {
+        "exchange_router_namespace": namespace,
+        "exchange_router_image": "jogeshwar01/exchange-router:after-outage",
+        "exchange_router_rollout_timeout": 60,
+    }
+    cluster.env["PYTHONUNBUFFERED"] = "1"
+    process = cluster.playbook("deploy", values, background=True)
+    assert isinstance(process, subprocess.Popen)
+    try:
+        _wait_for_line(process, "Apply the Deployment, Service and HPA")
+        cluster.cluster_sh("stop-apiserver")
+        rest, _ = process.communicate(timeout=300)
+    finally:
+        cluster.cluster_sh("start-apiserver")
+        cluster.env.pop("PYTHONUNBUFFERED")
+    assert process.returncode != 0, rest
+
+    rerun = cluster.deploy(values)
+    assert rerun.ok, rerun.output
+    deployment = _deployment(cluster, namespace)
+    assert deployment.spec.template.spec.containers[0].image.endswith(":after-outage")
+    assert deployment.status.updated_replicas == deployment.status.available_replicas == 1
+
+
+def test_concurrent_deploys_never_mix(cluster: Cluster, namespace: str) -> None:
+    assert cluster.deploy({"exchange_router_namespace": namespace}).ok
+    releases = {
+        "a": {
+            "exchange_router_image": "jogeshwar01/exchange-router:a",
+            "exchange_router_service_port": 81,
+        },
+        "b": {
+            "exchange_router_image": "jogeshwar01/exchange-router:b",
+            "exchange_router_service_port": 82,
+        },
+    }
+    processes = {
+        name: cluster.playbook(
+            "deploy", dict(values, exchange_router_namespace=namespace), background=True
+        )
+        for name, values in releases.items()
+    }
+    runs = {}
+    for name, process in processes.items():
+        assert isinstance(process, subprocess.Popen)
+        output, _ = process.communicate(timeout=600)
+        runs[name] = Run(process.returncode, output)
+    assert any(run.ok for run in runs.values()), runs
+    for run in runs.values():
+        if not run.ok:
+            assert "another deploy of exchange-router" in run.output, run.output
+
+    image = _deployment(cluster, namespace).spec.template.spec.containers[0].image
+    port = (
+        cluster.core.read_namespaced_service("exchange-router-service", namespace)
+        .spec.ports[0]
+        .port
+    )
+    assert (image.rsplit(":", 1)[1], port) in {("a", 81), ("b", 82)}
+    deployment = _deployment(cluster, namespace)
+    assert deployment.status.updated_replicas == deployment.status.available_replicas == 1
+
+
+def test_a_killed_deploy_does_not_block_the_next_one(cluster: Cluster, namespace: str) -> None:
+    """A deploy killed mid-way leaves its lock; the lock expires and the next deploy proceeds."""
+    cluster.env["PYTHONUNBUFFERED"] = "1"
+    process = cluster.playbook(
+        "deploy",
+        {"exchange_router_namespace": namespace, "__exchange_router_lock_seconds": 3},
+        background=True,
+    )
+    assert isinstance(process, subprocess.Popen)
+    try:
+        _wait_for_line(process, "Apply the Deployment, Service and HPA")
+    finally:
+        process.kill()
+        process.communicate()
+        cluster.env.pop("PYTHONUNBUFFERED")
+    subprocess.run(["sleep", "4"], check=True)
+    run = cluster.deploy({"exchange_router_namespace": namespace})
+    assert run.ok, run.output

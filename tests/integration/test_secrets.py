@@ -1,0 +1,219 @@
+"""Secret handling against the real API server: plain, sealed, existing, and no leaks."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, SECRET_VALUES, Cluster, create_secret
+from kubernetes import client
+
+SEALED_CRD = Path(__file__).parent / "fixtures" / "sealedsecret-crd.yaml"
+
+
+def vaulted_vars(cluster: Cluster, values: dict[str, object], secret: dict[str, str]) -> str:
+    """A vars file whose exchange_router_secret_data values are Ansible Vault strings."""
+    password = cluster.work / "vault-password"
+    password.write_text("integration-test-password\n")
+    lines = [yaml.safe_dump(values).rstrip(), "exchange_router_secret_data:"]
+    for key, value in secret.items():
+        encrypted = subprocess.run(
+            [
+                str(ROOT / ".venv/bin/ansible-vault"),
+                "encrypt_string",
+                "--vault-password-file",
+                str(password),
+                "--name",
+                key,
+                value,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=cluster.env,
+        ).stdout
+        lines += ["  " + line for line in encrypted.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def deploy_plain(cluster: Cluster, namespace: str, secret: dict[str, str], *args: str):
+    values = {"exchange_router_namespace": namespace, "exchange_router_secret_mode": "plain"}
+    return cluster.deploy(
+        {},
+        "--vault-password-file",
+        str(cluster.work / "vault-password"),
+        *args,
+        vars_text=vaulted_vars(cluster, values, secret),
+    )
+
+
+def test_plain_mode_creates_the_secret_and_rolls_pods_only_when_it_changes(
+    cluster: Cluster, empty_namespace: str
+) -> None:
+    run = deploy_plain(cluster, empty_namespace, SECRET_VALUES)
+    assert run.ok, run.output
+    stored = cluster.core.read_namespaced_secret("exchange-router-secret", empty_namespace)
+    assert {k: base64.b64decode(v).decode() for k, v in stored.data.items()} == SECRET_VALUES
+    first = cluster.apps.read_namespaced_deployment("exchange-router-deployment", empty_namespace)
+    checksum = first.spec.template.metadata.annotations["checksum/secret"]
+
+    again = deploy_plain(cluster, empty_namespace, SECRET_VALUES)
+    assert again.ok, again.output
+    same = cluster.apps.read_namespaced_deployment("exchange-router-deployment", empty_namespace)
+    assert same.metadata.generation == first.metadata.generation
+
+    changed = dict(SECRET_VALUES, redis_url="redis://redis-2:6379/0")
+    rolled = deploy_plain(cluster, empty_namespace, changed)
+    assert rolled.ok, rolled.output
+    new = cluster.apps.read_namespaced_deployment("exchange-router-deployment", empty_namespace)
+    assert new.metadata.generation == first.metadata.generation + 1
+    assert new.spec.template.metadata.annotations["checksum/secret"] != checksum
+    assert new.status.updated_replicas == new.status.available_replicas == 1
+
+
+@pytest.fixture(scope="module")
+def sealed_crd(cluster: Cluster) -> None:
+    crd = yaml.safe_load(SEALED_CRD.read_text())
+    api = client.ApiextensionsV1Api(cluster.api)
+    try:
+        api.create_custom_resource_definition(crd)
+    except client.ApiException as error:
+        if error.status != 409:
+            raise
+    for _ in range(50):
+        status = api.read_custom_resource_definition(crd["metadata"]["name"]).status
+        if any(c.type == "Established" and c.status == "True" for c in status.conditions or []):
+            return
+        subprocess.run(["sleep", "0.2"], check=True)
+    raise AssertionError("the SealedSecret CRD was not established")
+
+
+SCOPES = {
+    "strict": {},
+    "namespace-wide": {"sealedsecrets.bitnami.com/namespace-wide": "true"},
+    "cluster-wide": {"sealedsecrets.bitnami.com/cluster-wide": "true"},
+}
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_sealed_mode_applies_the_scope_and_a_reseal_does_not_roll(
+    cluster: Cluster, empty_namespace: str, sealed_crd: None, scope: str
+) -> None:
+    def sealed(seed: str) -> dict[str, object]:
+        return {
+            "exchange_router_namespace": empty_namespace,
+            "exchange_router_secret_mode": "sealed",
+            "exchange_router_sealed_secret_scope": scope,
+            "exchange_router_sealed_secret_encrypted_data": {
+                key: f"AgB{seed}{key}" for key in SECRET_VALUES
+            },
+        }
+
+    run = cluster.deploy(sealed("first"))
+    assert run.ok, run.output
+    obj = cluster.custom.get_namespaced_custom_object(
+        "bitnami.com", "v1alpha1", empty_namespace, "sealedsecrets", "exchange-router-secret"
+    )
+    annotations = obj["metadata"].get("annotations", {})
+    assert {k: v for k, v in annotations.items() if k.startswith("sealedsecrets")} == SCOPES[scope]
+    template_annotations = obj["spec"]["template"]["metadata"].get("annotations", {})
+    assert template_annotations == SCOPES[scope]
+    assert obj["spec"]["encryptedData"]["redis_url"] == "AgBfirstredis_url"
+    generation = cluster.apps.read_namespaced_deployment(
+        "exchange-router-deployment", empty_namespace
+    ).metadata.generation
+
+    resealed = cluster.deploy(sealed("second"))
+    assert resealed.ok, resealed.output
+    obj = cluster.custom.get_namespaced_custom_object(
+        "bitnami.com", "v1alpha1", empty_namespace, "sealedsecrets", "exchange-router-secret"
+    )
+    assert obj["spec"]["encryptedData"]["redis_url"] == "AgBsecondredis_url"
+    deployment = cluster.apps.read_namespaced_deployment(
+        "exchange-router-deployment", empty_namespace
+    )
+    assert deployment.metadata.generation == generation
+
+
+def test_existing_mode_fails_before_touching_anything_when_the_secret_is_missing(
+    cluster: Cluster, empty_namespace: str
+) -> None:
+    run = cluster.deploy({"exchange_router_namespace": empty_namespace})
+    assert not run.ok
+    assert f"Secret {empty_namespace}/exchange-router-secret does not exist" in run.output
+    assert cluster.resource_versions(empty_namespace) == {}
+
+
+def test_existing_mode_names_the_missing_keys(cluster: Cluster, empty_namespace: str) -> None:
+    create_secret(cluster, empty_namespace, {"server_addr": "0.0.0.0:8080"})
+    before = cluster.resource_versions(empty_namespace)
+    run = cluster.deploy({"exchange_router_namespace": empty_namespace})
+    assert not run.ok
+    assert "lacks the keys database_url, redis_url" in run.output
+    assert cluster.resource_versions(empty_namespace) == before
+
+
+def test_no_output_or_annotation_ever_shows_a_secret_value(
+    cluster: Cluster, empty_namespace: str
+) -> None:
+    canary = f"postgres://canary-{uuid.uuid4().hex}@db/exchange"
+    secret = dict(SECRET_VALUES, database_url=canary)
+    forbidden = [canary, base64.b64encode(canary.encode()).decode(), canary.split("@")[0]]
+    runs = {
+        "-vvvv": deploy_plain(cluster, empty_namespace, secret, "-vvvv"),
+        "--diff": deploy_plain(cluster, empty_namespace, dict(secret, redis_url="r2"), "--diff"),
+        "--check --diff": deploy_plain(
+            cluster,
+            empty_namespace,
+            dict(secret, server_addr="changed"),
+            "--check",
+            "--diff",
+            "-vvv",
+        ),
+    }
+    values = {
+        "exchange_router_namespace": empty_namespace,
+        "exchange_router_secret_mode": "plain",
+        "exchange_router_pod_annotations": {"exchange-platform.test/never-ready": "true"},
+        "exchange_router_progress_deadline_seconds": 5,
+        "exchange_router_rollback_on_failure": True,
+    }
+    runs["failing rollout"] = cluster.deploy(
+        {},
+        "--vault-password-file",
+        str(cluster.work / "vault-password"),
+        "-vvv",
+        vars_text=vaulted_vars(cluster, values, secret),
+    )
+    missing_namespace = dict(values, exchange_router_namespace="xr-it-no-such-namespace")
+    runs["failing apply"] = cluster.deploy(
+        {},
+        "--vault-password-file",
+        str(cluster.work / "vault-password"),
+        "-vvv",
+        vars_text=vaulted_vars(cluster, missing_namespace, secret),
+    )
+    assert runs["-vvvv"].ok and runs["--diff"].ok and runs["--check --diff"].ok
+    assert not runs["failing rollout"].ok and not runs["failing apply"].ok
+    for name, run in runs.items():
+        for value in forbidden:
+            assert value not in run.output, f"the canary leaked in the {name} run"
+
+    objects = (
+        cluster.apps.list_namespaced_deployment(empty_namespace).items
+        + cluster.apps.list_namespaced_replica_set(empty_namespace).items
+        + cluster.core.list_namespaced_pod(empty_namespace).items
+        + cluster.core.list_namespaced_service(empty_namespace).items
+        + cluster.core.list_namespaced_secret(empty_namespace).items
+    )
+    assert objects
+    for obj in objects:
+        annotations = json.dumps(obj.metadata.annotations or {})
+        assert "last-applied-configuration" not in annotations
+        for value in forbidden:
+            assert value not in annotations, f"the canary is in {obj.kind} annotations"

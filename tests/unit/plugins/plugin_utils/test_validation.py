@@ -1,0 +1,492 @@
+"""plugin_utils.validation: every rule, and one error listing every problem."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from ansible_collections.exchange.platform.plugins.plugin_utils.validation import (
+    ValidationError,
+    validate_resources,
+    validate_scaling,
+)
+
+FORMAT_ERROR = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
+
+
+def problems(excinfo: pytest.ExceptionInfo[ValidationError]) -> list[str]:
+    lines = str(excinfo.value).splitlines()
+    assert list(excinfo.value.problems) == lines
+    return lines
+
+
+def resource_metric(name: str = "cpu", **target: Any) -> dict[str, Any]:
+    target = target or {"type": "Utilization", "averageUtilization": 80}
+    return {"type": "Resource", "resource": {"name": name, "target": target}}
+
+
+def hpa(*metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {"minReplicas": 2, "maxReplicas": 10, **fields}
+    if metrics:
+        spec["metrics"] = list(metrics)
+    return spec
+
+
+# --- validate_resources -------------------------------------------------------------
+
+
+def test_resources_are_canonicalised() -> None:
+    given = {
+        "requests": {"cpu": 0.5, "memory": "1024Mi", "nvidia.com/gpu": 1},
+        "limits": {"cpu": "2000m", "memory": "1.5Gi", "ephemeral-storage": "1e9"},
+        "claims": [{"name": "gpu"}],
+    }
+    before = copy.deepcopy(given)
+    assert validate_resources(given) == {
+        "requests": {"cpu": "500m", "memory": "1Gi", "nvidia.com/gpu": "1"},
+        "limits": {"cpu": "2", "memory": "1536Mi", "ephemeral-storage": "1e9"},
+        "claims": [{"name": "gpu"}],
+    }
+    assert given == before
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param(None, {}, id="none"),
+        pytest.param({}, {}, id="empty"),
+        pytest.param({"limits": {"cpu": 1}}, {"limits": {"cpu": "1"}}, id="limits-only"),
+        pytest.param({"requests": None}, {"requests": None}, id="null-section"),
+        pytest.param({"requests": {"cpu": "1"}, "limits": {"cpu": "1000m"}},
+                     {"requests": {"cpu": "1"}, "limits": {"cpu": "1"}}, id="request-equals-limit"),
+        pytest.param({"requests": {"memory": 0}}, {"requests": {"memory": "0"}}, id="zero"),
+    ],
+)  # fmt: skip
+def test_resources_valid(given: object, expected: dict[str, Any]) -> None:
+    assert validate_resources(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param({"request": {}}, "resources.request: unknown field 'request' "
+                     "(did you mean 'requests'?)", id="typo-request"),
+        pytest.param({"Limits": {}}, "resources.Limits: unknown field 'Limits' "
+                     "(did you mean 'limits'?)", id="typo-case"),
+        pytest.param({"cpu": 1}, "resources.cpu: unknown field 'cpu' "
+                     "(expected one of requests, limits, claims)", id="unknown-field"),
+        pytest.param([], "resources: must be a mapping (ResourceRequirements), got a list",
+                     id="not-a-mapping"),
+        pytest.param({"requests": "1"}, "resources.requests: must be a mapping of resource "
+                     "name to quantity, got '1'", id="section-not-a-mapping"),
+        pytest.param({"limits": {"memory": "1GB"}}, "resources.limits.memory: invalid quantity "
+                     f"'1GB': {FORMAT_ERROR}", id="invalid-quantity"),
+        pytest.param({"limits": {"memory": "2ki"}}, "resources.limits.memory: invalid quantity "
+                     "'2ki': unable to parse quantity's suffix", id="invalid-suffix"),
+        pytest.param({"limits": {"cpu": None}}, "resources.limits.cpu: invalid quantity None: "
+                     "expected a string or a number, got NoneType", id="null-quantity"),
+        pytest.param({"limits": {"cpu": True}}, "resources.limits.cpu: invalid quantity True: "
+                     "a boolean is not a quantity", id="boolean-quantity"),
+        pytest.param({"requests": {"cpu": "-1"}}, "resources.requests.cpu: invalid value '-1': "
+                     "must be greater than or equal to 0", id="negative"),
+        pytest.param({"requests": {"cpu": -0.5}}, "resources.requests.cpu: invalid value -0.5: "
+                     "must be greater than or equal to 0", id="negative-float"),
+        pytest.param({"requests": {"": 1}}, "resources.requests['']: resource name must be a "
+                     "non-empty string, got ''", id="empty-name"),
+        pytest.param({"requests": {"cpu": 3}, "limits": {"cpu": 2}},
+                     "resources.requests.cpu: request 3 is above limits.cpu 2", id="above-limit"),
+        pytest.param({"requests": {"memory": "2Gi"}, "limits": {"memory": "2000Mi"}},
+                     "resources.requests.memory: request 2Gi is above limits.memory 2000Mi",
+                     id="above-limit-binary"),
+        pytest.param({"requests": {"cpu": "1001m"}, "limits": {"cpu": 1}},
+                     "resources.requests.cpu: request 1001m is above limits.cpu 1",
+                     id="above-limit-by-one-milli"),
+        pytest.param({"requests": {"cpu": "3000m"}, "limits": {"cpu": 2.0}},
+                     "resources.requests.cpu: request 3000m (= 3) is above limits.cpu 2.0 (= 2)",
+                     id="above-limit-shows-canonical"),
+        pytest.param({"requests": {"example.com/gpu": 2}, "limits": {"example.com/gpu": 1}},
+                     "resources.requests['example.com/gpu']: request 2 is above "
+                     "limits['example.com/gpu'] 1", id="extended-resource"),
+    ],
+)  # fmt: skip
+def test_resources_invalid(given: object, expected: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_resources(given)
+    assert problems(excinfo) == [expected]
+
+
+def test_resources_report_every_problem_at_once() -> None:
+    given = {
+        "request": {"cpu": 1},
+        "requests": {"cpu": "3", "memory": "2x", "ephemeral-storage": "1Gi"},
+        "limits": {"cpu": 2, "memory": "-1Gi", "ephemeral-storage": "2Gi"},
+    }
+    with pytest.raises(ValidationError) as excinfo:
+        validate_resources(given, path="exchange_router_resources")
+    assert problems(excinfo) == [
+        "exchange_router_resources.request: unknown field 'request' (did you mean 'requests'?)",
+        f"exchange_router_resources.requests.memory: invalid quantity '2x': {FORMAT_ERROR}",
+        "exchange_router_resources.limits.memory: invalid value '-1Gi': must be greater than "
+        "or equal to 0",
+        "exchange_router_resources.requests.cpu: request 3 is above limits.cpu 2",
+    ]
+
+
+def test_resources_return_plain_values() -> None:
+    class Str(str):
+        __slots__ = ()
+
+    class Dict(dict):  # type: ignore[type-arg]
+        pass
+
+    result = validate_resources(Dict(requests=Dict({Str("cpu"): Str("500m")}), claims=[Str("x")]))
+    assert type(result) is dict
+    assert type(result["requests"]) is dict
+    assert [type(key) for key in result["requests"]] == [str]
+    assert type(result["claims"]) is list
+    assert type(result["claims"][0]) is str
+
+
+def test_validation_error_is_a_value_error() -> None:
+    error = ValidationError(["a: b", "c: d"])
+    assert isinstance(error, ValueError)
+    assert str(error) == "a: b\nc: d"
+    assert error.problems == ("a: b", "c: d")
+
+
+# --- validate_scaling: the API server's rules ---------------------------------------
+
+
+def test_scaling_valid_spec_is_returned_as_a_copy() -> None:
+    spec = hpa(
+        resource_metric(),
+        resource_metric("memory", type="AverageValue", averageValue="1Gi"),
+        {"type": "ContainerResource", "containerResource": {
+            "name": "cpu", "container": "router",
+            "target": {"type": "Utilization", "averageUtilization": 60}}},
+        {"type": "Pods", "pods": {"metric": {"name": "rps"},
+                                  "target": {"type": "AverageValue", "averageValue": "100"}}},
+        {"type": "Object", "object": {
+            "describedObject": {"apiVersion": "v1", "kind": "Service", "name": "router"},
+            "metric": {"name": "hits", "selector": {"matchLabels": {"a": "b"}}},
+            "target": {"type": "Value", "value": "10k"}}},
+        {"type": "External", "external": {"metric": {"name": "queue"},
+                                          "target": {"type": "AverageValue", "averageValue": 30}}},
+        scaleTargetRef={"apiVersion": "apps/v1", "kind": "Deployment", "name": "router"},
+        behavior={"scaleDown": {"stabilizationWindowSeconds": 300}},
+    )  # fmt: skip
+    result = validate_scaling(spec, resources={"requests": {"cpu": "500m", "memory": "1Gi"}})
+    assert result == spec
+    assert result is not spec
+    assert result["metrics"] is not spec["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param(hpa(minReplicas=0), ["spec.minReplicas: invalid value 0: must be greater "
+                     "than or equal to 1"], id="min-zero"),
+        pytest.param(hpa(minReplicas="2"), ["spec.minReplicas: invalid value '2': must be an "
+                     "integer"], id="min-string"),
+        pytest.param(hpa(maxReplicas=True), ["spec.maxReplicas: invalid value True: must be an "
+                     "integer"], id="max-boolean"),
+        pytest.param({"minReplicas": 1}, ["spec.maxReplicas: required value: must be greater "
+                     "than 0"], id="max-missing"),
+        pytest.param(hpa(maxReplicas=0), ["spec.maxReplicas: invalid value 0: must be greater "
+                     "than or equal to 1"], id="max-zero"),
+        pytest.param(hpa(minReplicas=5, maxReplicas=3), ["spec.maxReplicas: invalid value 3: "
+                     "must be greater than or equal to minReplicas (5)"], id="max-below-min"),
+        pytest.param({"maxReplicas": 2**31}, ["spec.maxReplicas: invalid value 2147483648: "
+                     "must fit in a 32-bit integer"], id="max-int32"),
+        pytest.param(hpa(maxReplica=3), ["spec.maxReplica: unknown field 'maxReplica' "
+                     "(did you mean 'maxReplicas'?)"], id="typo"),
+        pytest.param(hpa(scaleTargetRef={"kind": "Deployment"}),
+                     ["spec.scaleTargetRef.name: required value"], id="target-ref-name"),
+        pytest.param(hpa(scaleTargetRef={"kind": "a/b", "name": ".."}),
+                     ["spec.scaleTargetRef.kind: invalid value 'a/b': may not contain '/' or '%'",
+                      "spec.scaleTargetRef.name: invalid value '..': may not be '.' or '..'"],
+                     id="target-ref-path-segments"),
+        pytest.param(hpa(behavior=[]), ["spec.behavior: must be a mapping, got a list"],
+                     id="behavior-not-a-mapping"),
+        pytest.param(hpa(metrics={}), ["spec.metrics: must be a list of metrics, got a dict"],
+                     id="metrics-not-a-list"),
+        pytest.param(hpa("cpu"), ["spec.metrics[0]: must be a mapping (MetricSpec), got 'cpu'"],
+                     id="metric-not-a-mapping"),
+        pytest.param(hpa({"resource": {}}), [
+            "spec.metrics[0].type: required value: must specify a metric source type",
+            "spec.metrics[0].resource.name: required value: must specify a resource name",
+            "spec.metrics[0].resource.target: required value: must specify a metric target",
+        ], id="type-missing"),
+        pytest.param(hpa({"type": "Cpu"}), [
+            "spec.metrics[0].type: unsupported value 'Cpu': supported values: "
+            "'ContainerResource', 'External', 'Object', 'Pods', 'Resource'"], id="type-unknown"),
+        pytest.param(hpa({"type": "Resource"}), [
+            "spec.metrics[0].resource: required value: must populate information for the given "
+            "metric source (type Resource)"], id="source-missing"),
+        pytest.param(hpa({**resource_metric(), "pods": {}}), [
+            "spec.metrics[0].pods: forbidden: must populate the given metric source only "
+            "(type Resource)"], id="second-source"),
+        pytest.param(hpa({**resource_metric(), "target": {}}), [
+            "spec.metrics[0].target: unknown field 'target' (expected one of type, object, "
+            "pods, resource, containerResource, external)"], id="target-misplaced"),
+        pytest.param(hpa(resource_metric(name="")), [
+            "spec.metrics[0].resource.name: required value: must specify a resource name"],
+            id="resource-name-missing"),
+        pytest.param(hpa({"type": "Resource", "resource": {"name": "cpu"}}), [
+            "spec.metrics[0].resource.target: required value: must specify a metric target"],
+            id="target-missing"),
+        pytest.param(hpa(resource_metric(averageUtilization=80)), [
+            "spec.metrics[0].resource.target.type: required value: must specify a metric "
+            "target type"], id="target-type-missing"),
+        pytest.param(hpa(resource_metric(type="Percent", averageUtilization=80)), [
+            "spec.metrics[0].resource.target.type: invalid value 'Percent': must be either "
+            "Utilization, Value, or AverageValue"], id="target-type-unknown"),
+        pytest.param(hpa(resource_metric(type="Utilization", averageUtilization=0)), [
+            "spec.metrics[0].resource.target.averageUtilization: invalid value 0: must be "
+            "greater than 0"], id="utilization-zero"),
+        pytest.param(hpa(resource_metric(type="Utilization", averageUtilization="80%")), [
+            "spec.metrics[0].resource.target.averageUtilization: invalid value '80%': must be "
+            "an integer percentage"], id="utilization-string"),
+        pytest.param(hpa(resource_metric(type="Utilization")), [
+            "spec.metrics[0].resource.target.averageUtilization: required value: must set "
+            "either a target raw value or a target utilization"], id="utilization-missing"),
+        pytest.param(hpa(resource_metric(type="AverageValue", averageValue="0")), [
+            "spec.metrics[0].resource.target.averageValue: invalid value '0': must be "
+            "positive"], id="average-value-zero"),
+        pytest.param(hpa(resource_metric(type="AverageValue", averageValue="1 Gi")), [
+            "spec.metrics[0].resource.target.averageValue: invalid quantity '1 Gi': "
+            f"{FORMAT_ERROR}"],
+            id="average-value-invalid"),
+        pytest.param(hpa(resource_metric(type="Utilization", averageUtilization=80,
+                                         averageValue="1")), [
+            "spec.metrics[0].resource.target.averageValue: forbidden: may not set both a "
+            "target raw value and a target utilization"], id="utilization-and-value"),
+        pytest.param(hpa({"type": "Pods", "pods": {"metric": {"name": "rps"},
+                                                   "target": {"type": "AverageValue"}}}), [
+            "spec.metrics[0].pods.target.averageValue: required value: must specify a positive "
+            "target averageValue"], id="pods-average-value-missing"),
+        pytest.param(hpa({"type": "Pods", "pods": {"target": {"type": "AverageValue",
+                                                              "averageValue": 1}}}), [
+            "spec.metrics[0].pods.metric: required value: must specify a metric"],
+            id="pods-metric-missing"),
+        pytest.param(hpa({"type": "Object", "object": {"metric": {"name": ""},
+                                                       "target": {"type": "Value", "value": 1}}}), [
+            "spec.metrics[0].object.metric.name: required value: must specify a metric name",
+            "spec.metrics[0].object.describedObject: required value"], id="object-incomplete"),
+        pytest.param(hpa({"type": "Object", "object": {
+            "describedObject": {"kind": "Service", "name": "s"}, "metric": {"name": "m"},
+            "target": {"type": "Value"}}}), [
+            "spec.metrics[0].object.target.averageValue: required value: must set either a "
+            "target value or averageValue"], id="object-value-missing"),
+        pytest.param(hpa({"type": "External", "external": {"metric": {"name": "q"}, "target": {
+            "type": "Value", "value": 1, "averageValue": 1}}}), [
+            "spec.metrics[0].external.target.value: forbidden: may not set both a target value "
+            "for metric and a per-pod target"], id="external-both"),
+        pytest.param(hpa({"type": "ContainerResource", "containerResource": {
+            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}), [
+            "spec.metrics[0].containerResource.container: required value: must specify a "
+            "container"], id="container-missing"),
+        pytest.param(hpa({"type": "ContainerResource", "containerResource": {
+            "name": "cpu", "container": "Router_1",
+            "target": {"type": "Utilization", "averageUtilization": 50}}}), [
+            "spec.metrics[0].containerResource.container: invalid value 'Router_1': must be a "
+            "DNS-1123 label (lowercase alphanumerics and '-', starting and ending alphanumeric, "
+            "at most 63 characters)"], id="container-invalid"),
+        pytest.param("spec", ["spec: must be a mapping (HorizontalPodAutoscalerSpec), got 'spec'"],
+                     id="spec-not-a-mapping"),
+    ],
+)  # fmt: skip
+def test_scaling_api_server_rules(spec: object, expected: list[str]) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(spec)
+    assert problems(excinfo) == expected
+
+
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        pytest.param(resource_metric(type="Value", value="100m"), [
+            "spec.metrics[0].resource.target.averageUtilization: required value: must set "
+            "either a target raw value or a target utilization",
+            "spec.metrics[0].resource.target.type: unsupported value 'Value' for a Resource "
+            "metric: supported values: 'Utilization', 'AverageValue'",
+            "spec.metrics[0].resource.target.value: forbidden: not used by Resource metrics "
+            "(target type Value is not supported there)",
+        ], id="value-on-resource"),
+        pytest.param(resource_metric(type="Utilization", averageValue="500m"), [
+            "spec.metrics[0].resource.target.averageUtilization: required value: target type "
+            "'Utilization' needs averageUtilization"], id="type-does-not-match-field"),
+        pytest.param(resource_metric(type="AverageValue", averageUtilization=50), [
+            "spec.metrics[0].resource.target.averageValue: required value: target type "
+            "'AverageValue' needs averageValue"], id="average-value-type-with-utilization"),
+        pytest.param({"type": "Pods", "pods": {"metric": {"name": "rps"}, "target": {
+            "type": "Utilization", "averageUtilization": 50, "averageValue": 1}}}, [
+            "spec.metrics[0].pods.target.type: unsupported value 'Utilization' for a Pods "
+            "metric: supported values: 'AverageValue'",
+            "spec.metrics[0].pods.target.averageUtilization: forbidden: not used by Pods "
+            "metrics (target type Utilization is not supported there)",
+        ], id="utilization-on-pods"),
+    ],
+)  # fmt: skip
+def test_scaling_target_type_rules(metric: dict[str, Any], expected: list[str]) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(hpa(metric))
+    assert problems(excinfo) == expected
+
+
+# --- validate_scaling: against the pods' resources and replicas ---------------------
+
+
+@pytest.mark.parametrize(
+    ("utilization", "resources"),
+    [
+        pytest.param(80, {"requests": {"cpu": "500m"}}, id="no-limit"),
+        pytest.param(150, {"requests": {"cpu": "500m"}, "limits": {"cpu": "1"}}, id="below-limit"),
+        pytest.param(99, {"limits": {"cpu": "1"}}, id="request-defaults-to-limit"),
+        pytest.param(80, {"requests": {"cpu": "1"}, "limits": {"cpu": "1"}}, id="guaranteed"),
+        pytest.param(80, {"requests": {"cpu": "500m", "memory": "x"}}, id="other-resource-broken"),
+    ],
+)  # fmt: skip
+def test_scaling_reachable_utilization(utilization: int, resources: dict[str, Any]) -> None:
+    metric = resource_metric(type="Utilization", averageUtilization=utilization)
+    try:
+        validate_scaling(hpa(metric), resources=resources)
+    except ValidationError as error:  # only the broken memory quantity may be reported
+        assert all(line.startswith("resources.requests.memory") for line in error.problems)
+
+
+@pytest.mark.parametrize(
+    ("metric", "resources", "expected"),
+    [
+        pytest.param(resource_metric(), {"requests": {"memory": "1Gi"}},
+                     "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
+                     "targets 80% utilization, but resources.requests.cpu is not set: the HPA "
+                     "cannot compute utilization without a request", id="no-request"),
+        pytest.param(resource_metric(), {"requests": {"cpu": 0}},
+                     "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
+                     "targets 80% utilization, but resources.requests.cpu is 0: the HPA cannot "
+                     "compute utilization of a zero request", id="zero-request"),
+        pytest.param(resource_metric(type="Utilization", averageUtilization=150),
+                     {"requests": {"cpu": "500m"}, "limits": {"cpu": "600m"}},
+                     "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
+                     "targets 150% of resources.requests.cpu 500m = 750m, which is not below "
+                     "resources.limits.cpu 600m: the target can never be reached",
+                     id="above-limit"),
+        pytest.param(resource_metric(type="Utilization", averageUtilization=200),
+                     {"requests": {"cpu": "500m"}, "limits": {"cpu": "1"}},
+                     "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
+                     "targets 200% of resources.requests.cpu 500m = 1, which is not below "
+                     "resources.limits.cpu 1: the target can never be reached",
+                     id="exactly-at-limit"),
+        pytest.param(resource_metric(type="Utilization", averageUtilization=100),
+                     {"limits": {"cpu": "1"}},
+                     "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
+                     "targets 100% of resources.requests.cpu (defaulted from "
+                     "resources.limits.cpu) 1 = 1, which is not below resources.limits.cpu 1: "
+                     "the target can never be reached", id="defaulted-request"),
+        pytest.param(resource_metric("memory", type="Utilization", averageUtilization=120),
+                     {"requests": {"memory": "1Gi"}, "limits": {"memory": "1200Mi"}},
+                     "spec.metrics[0].resource.target.averageUtilization: Resource metric memory "
+                     "targets 120% of resources.requests.memory 1Gi = 1288490188800m, which is "
+                     "not below resources.limits.memory 1200Mi: the target can never be reached",
+                     id="memory"),
+        pytest.param({"type": "ContainerResource", "containerResource": {
+                         "name": "cpu", "container": "router",
+                         "target": {"type": "Utilization", "averageUtilization": 120}}},
+                     {"requests": {"cpu": 1}, "limits": {"cpu": "1200m"}},
+                     "spec.metrics[0].containerResource.target.averageUtilization: "
+                     "ContainerResource metric cpu targets 120% of resources.requests.cpu 1 = "
+                     "1200m, which is not below resources.limits.cpu 1200m: the target can never "
+                     "be reached", id="container-resource"),
+    ],
+)  # fmt: skip
+def test_scaling_unreachable_utilization(
+    metric: dict[str, Any], resources: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(hpa(metric), resources=resources)
+    assert problems(excinfo) == [expected]
+
+
+def test_scaling_default_metric_needs_a_cpu_request() -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling({"maxReplicas": 3}, resources={"requests": {"memory": "1Gi"}})
+    assert problems(excinfo) == [
+        "spec.metrics: the default metric (cpu at 80%, used when metrics is empty) targets 80% "
+        "utilization, but resources.requests.cpu is not set: the HPA cannot compute "
+        "utilization without a request"
+    ]
+    assert validate_scaling({"maxReplicas": 3, "metrics": []}, resources={"limits": {"cpu": 1}})
+
+
+def test_scaling_average_value_targets_need_no_request() -> None:
+    metric = resource_metric(type="AverageValue", averageValue="800m")
+    assert validate_scaling(hpa(metric), resources={"limits": {"memory": "1Gi"}})
+
+
+def test_scaling_invalid_resources_are_reported_once() -> None:
+    resources = {"requests": {"cpu": "lots"}, "limits": {"cpu": "1"}}
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(hpa(resource_metric()), resources=resources, resources_path="res")
+    assert problems(excinfo) == [f"res.requests.cpu: invalid quantity 'lots': {FORMAT_ERROR}"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "replicas", "expected"),
+    [
+        pytest.param(hpa(), 2, [], id="at-min"),
+        pytest.param(hpa(), 10, [], id="at-max"),
+        pytest.param({"maxReplicas": 4}, 1, [], id="default-min"),
+        pytest.param(hpa(), 1, ["replicas: 1 is below spec.minReplicas 2 (must lie within "
+                                "[2, 10])"], id="below"),
+        pytest.param(hpa(), 11, ["replicas: 11 is above spec.maxReplicas 10 (must lie within "
+                                 "[2, 10])"], id="above"),
+        pytest.param(hpa(minReplicas=0), 11, [
+            "spec.minReplicas: invalid value 0: must be greater than or equal to 1",
+            "replicas: 11 is above spec.maxReplicas 10"], id="above-with-invalid-min"),
+        pytest.param(hpa(), "3", ["replicas: invalid value '3': must be an integer"],
+                     id="string"),
+        pytest.param(hpa(), True, ["replicas: invalid value True: must be an integer"],
+                     id="boolean"),
+    ],
+)  # fmt: skip
+def test_scaling_replicas(spec: dict[str, Any], replicas: object, expected: list[str]) -> None:
+    if not expected:
+        assert validate_scaling(spec, replicas=replicas) == spec
+        return
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(spec, replicas=replicas)
+    assert problems(excinfo) == expected
+
+
+def test_scaling_reports_every_problem_at_once() -> None:
+    spec = {
+        "minReplicas": 0,
+        "maxReplicas": 5,
+        "metrics": [
+            resource_metric(type="Utilization", averageUtilization=150),
+            resource_metric("memory", type="Utilization", averageUtilization=0),
+            {"type": "Pods"},
+        ],
+        "behaviour": {},
+    }
+    resources = {"requests": {"cpu": "500m"}, "limits": {"cpu": "600m", "memory": "-1"}}
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(spec, resources=resources, replicas=7, path="hpa")
+    assert problems(excinfo) == [
+        "hpa.behaviour: unknown field 'behaviour' (did you mean 'behavior'?)",
+        "hpa.minReplicas: invalid value 0: must be greater than or equal to 1",
+        "hpa.metrics[1].resource.target.averageUtilization: invalid value 0: must be greater "
+        "than 0",
+        "hpa.metrics[2].pods: required value: must populate information for the given metric "
+        "source (type Pods)",
+        "resources.limits.memory: invalid value '-1': must be greater than or equal to 0",
+        "hpa.metrics[0].resource.target.averageUtilization: Resource metric cpu targets 150% of "
+        "resources.requests.cpu 500m = 750m, which is not below resources.limits.cpu 600m: the "
+        "target can never be reached",
+        "replicas: 7 is above hpa.maxReplicas 5",
+    ]
