@@ -12,7 +12,7 @@ COLLECTION_LINK := .collections/ansible_collections/exchange/platform
 CLUSTER := $(CURDIR)/cluster/cluster.sh
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
-  molecule test build
+  molecule test build sanity docs docs-check ee test-build
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -82,4 +82,19 @@ molecule: setup ## The molecule scenario on the local cluster
 build: setup ## Build the collection tarball into build/
 	ansible-galaxy collection build --force --output-path build .
 
-test: lint unit test-render integration molecule ## Everything CI runs
+sanity: setup ## ansible-test sanity (no containers, Python 3.11)
+	tools/sanity.sh
+
+docs: setup ## Regenerate docs/ from argument_specs.yml and the plugins' docs
+	tools/docs.sh
+
+docs-check: setup ## Fail if docs/ no longer matches the sources
+	tools/docs.sh --check
+
+ee: setup ## Check execution-environment.yml (ansible-builder create; no image build)
+	tools/ee.sh
+
+test-build: setup ## The collection tarball: contents, offline install, docs from the install
+	pytest -p no:cacheprovider tests/build
+
+test: lint sanity docs-check unit test-render test-build ee integration molecule ## Everything CI runs

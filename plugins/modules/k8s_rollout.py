@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: k8s_rollout
 short_description: Wait for a Deployment rollout, explain a failure, roll back
 version_added: 1.0.0
-author: exchange.platform maintainers
+author: exchange.platform maintainers (@exchange)
 description:
   - Waits until a Deployment's rollout is complete, by the rules of C(kubectl rollout status);
     the controller has observed the newest generation, every replica is updated and available,
@@ -49,6 +49,8 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
+    description: >-
+      Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: In check mode nothing is waited for or rolled back.
 requirements:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TypeGuard, cast
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.quantity import (
     Quantity,
@@ -134,8 +135,7 @@ def validate_scaling(
     if replicas is not None:
         _check_current_replicas(_plain(replicas), *bounds, path, problems)
     problems.raise_if_any()
-    assert isinstance(data, dict)
-    return data
+    return cast("dict[str, object]", data)
 
 
 # --- shared helpers -----------------------------------------------------------------
@@ -183,7 +183,7 @@ def _show(value: object) -> str:
     return repr(value)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -331,7 +331,6 @@ def _check_replicas_field(
     if not _is_int(value):
         problems.add(field_path, f"invalid value {_show(value)}: must be an integer")
         return None
-    assert isinstance(value, int)
     if value < 1:
         problems.add(field_path, f"invalid value {value}: must be greater than or equal to 1")
         return None
@@ -586,7 +585,6 @@ def _check_utilization(raw: object, path: str, problems: _Problems) -> int | Non
     if not _is_int(raw):
         problems.add(field_path, f"invalid value {_show(raw)}: must be an integer percentage")
         return None
-    assert isinstance(raw, int)
     if raw < 1:
         problems.add(field_path, f"invalid value {raw}: must be greater than 0")
         return None
@@ -646,7 +644,6 @@ def _check_current_replicas(
     if not _is_int(replicas):
         problems.add("replicas", f"invalid value {_show(replicas)}: must be an integer")
         return
-    assert isinstance(replicas, int)
     if min_replicas is not None and replicas < min_replicas:
         problem = f"{replicas} is below {_child(path, 'minReplicas')} {min_replicas}"
     elif max_replicas is not None and replicas > max_replicas:

@@ -150,15 +150,14 @@ def installed(
 ) -> tuple[Path, dict[str, str]]:
     collections = tmp_path_factory.mktemp("collections")
     env = isolated_env(collections)
-    # --no-deps: the dependency kubernetes.core is not in this empty path and --offline cannot
-    # fetch it; Ansible finds the virtualenv's copy on sys.path when the collection runs.
+    # --offline: the dependency kubernetes.core must already be installed; it is, in the
+    # virtualenv's `ansible` package, which ansible-galaxy and Ansible find on sys.path.
     run(
         [
             tool("ansible-galaxy"),
             "collection",
             "install",
             "--offline",
-            "--no-deps",
             str(tarball),
             "-p",
             str(collections),

@@ -158,7 +158,7 @@ def test_an_outage_in_the_middle_of_a_deploy_then_a_rerun_converges(
     try:
         _wait_for_line(process, "Apply the Deployment, Service and HPA")
         cluster.cluster_sh("stop-apiserver")
-        rest, _ = process.communicate(timeout=300)
+        rest, _stderr = process.communicate(timeout=300)
     finally:
         cluster.cluster_sh("start-apiserver")
         cluster.env.pop("PYTHONUNBUFFERED")
@@ -192,7 +192,7 @@ def test_concurrent_deploys_never_mix(cluster: Cluster, namespace: str) -> None:
     runs = {}
     for name, process in processes.items():
         assert isinstance(process, subprocess.Popen)
-        output, _ = process.communicate(timeout=600)
+        output, _stderr = process.communicate(timeout=600)
         runs[name] = Run(process.returncode, output)
     assert any(run.ok for run in runs.values()), runs
     for run in runs.values():

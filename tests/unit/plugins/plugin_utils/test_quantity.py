@@ -317,7 +317,7 @@ def test_comparison_uses_the_exact_value() -> None:
     ]
     assert parse_quantity("1") != "1"
     with pytest.raises(TypeError):
-        _ = parse_quantity("1") < 2  # type: ignore[operator]
+        _unused = parse_quantity("1") < 2  # type: ignore[operator]
 
 
 def test_quantity_construction() -> None:
@@ -408,7 +408,7 @@ def test_value_is_exact_arithmetic(sample: tuple[str, Fraction]) -> None:
 
 @given(quantity_texts())
 def test_canonical_is_a_fixed_point(sample: tuple[str, Fraction]) -> None:
-    text, _ = sample
+    text, _expected = sample
     once = canonical(text)
     assert canonical(once) == once
     assert api_string(once) == once
@@ -416,14 +416,14 @@ def test_canonical_is_a_fixed_point(sample: tuple[str, Fraction]) -> None:
 
 @given(quantity_texts())
 def test_canonical_keeps_the_value(sample: tuple[str, Fraction]) -> None:
-    text, _ = sample
+    text, _expected = sample
     assert parse_quantity(canonical(text)).value == parse_quantity(text).value
     assert parse_quantity(api_string(text)).value == parse_quantity(text).value
 
 
 @given(quantity_texts())
 def test_canonical_shape(sample: tuple[str, Fraction]) -> None:
-    text, _ = sample
+    text, _expected = sample
     result = canonical(text)
     assert CANONICAL_FORM.fullmatch(result), result
     if "e" in result:

@@ -394,9 +394,10 @@ def test_scaling_reachable_utilization(utilization: int, resources: dict[str, An
                      "targets 120% of resources.requests.memory 1Gi = 1288490188800m, which is "
                      "not below resources.limits.memory 1200Mi: the target can never be reached",
                      id="memory"),
-        pytest.param({"type": "ContainerResource", "containerResource": {
-                         "name": "cpu", "container": "router",
-                         "target": {"type": "Utilization", "averageUtilization": 120}}},
+        pytest.param({"type": "ContainerResource",
+                      "containerResource": {
+                          "name": "cpu", "container": "router",
+                          "target": {"type": "Utilization", "averageUtilization": 120}}},
                      {"requests": {"cpu": 1}, "limits": {"cpu": "1200m"}},
                      "spec.metrics[0].containerResource.target.averageUtilization: "
                      "ContainerResource metric cpu targets 120% of resources.requests.cpu 1 = "
