@@ -45,6 +45,24 @@ options:
     description: Field manager of the rollback patch is this name with C(-rollback) appended.
     type: str
     default: exchange.platform
+  lock:
+    description:
+      - A deploy lock this run took with M(exchange.platform.k8s_lock), renewed while waiting
+        so that it does not expire during a long rollout.
+    type: dict
+    suboptions:
+      name:
+        description: Name of the Lease.
+        type: str
+        required: true
+      holder:
+        description: Identity of this run.
+        type: str
+        required: true
+      duration:
+        description: The lock's duration in seconds; it is renewed every third of it.
+        type: int
+        default: 30
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -104,6 +122,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions imp
     CoreException,
 )
 
+from ansible_collections.exchange.platform.plugins.module_utils.lease import Lock, LockError
+
 try:
     from kubernetes.client import AppsV1Api, CoreV1Api
     from kubernetes.client.exceptions import ApiException
@@ -156,6 +176,13 @@ class Rollout:
         self.namespace = module.params["namespace"]
         self.apps = AppsV1Api(api_client)
         self.core = CoreV1Api(api_client)
+        self.lock: Lock | None = None
+        if module.params["lock"]:
+            self.lock = Lock.for_client(
+                api_client, namespace=self.namespace, **module.params["lock"]
+            )
+            self.lock.attach()
+        self.renewed = time.monotonic()
 
     def read(self) -> Any:
         return self.apps.read_namespaced_deployment(self.name, self.namespace)
@@ -169,6 +196,9 @@ class Rollout:
                 return deployment
             if time.monotonic() >= deadline:
                 raise RolloutFailed(f"timed out after {timeout:g}s waiting for {awaited}")
+            if self.lock and time.monotonic() - self.renewed > self.lock.duration / 3:
+                self.lock.renew()
+                self.renewed = time.monotonic()
             time.sleep(self.module.params["poll_interval"])
 
     def replica_sets(self, deployment: Any) -> list[Any]:
@@ -212,7 +242,7 @@ class Rollout:
             for e in self.core.list_namespaced_event(self.namespace).items
             if e.involved_object.name in involved and e.type == "Warning"
         ]
-        return {"conditions": conditions, "pods": pods, "events": events[-10:]}
+        return {"conditions": conditions, "pods": pods, "events": events[-3:]}
 
     def roll_back(self, deployment: Any) -> str | None:
         """Put the previous revision's pod template back; return that revision or None."""
@@ -289,10 +319,20 @@ def main() -> None:
         poll_interval=dict(type="float", default=0.5),
         rollback_on_failure=dict(type="bool", default=False),
         field_manager=dict(type="str", default="exchange.platform"),
+        lock=dict(
+            type="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                holder=dict(type="str", required=True),
+                duration=dict(type="int", default=30),
+            ),
+        ),
     )
     module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         run(module)
+    except LockError as error:
+        module.fail_json(msg=str(error))
     except CoreException as error:
         module.fail_from_exception(error)
     except ApiException as error:

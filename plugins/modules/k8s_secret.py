@@ -173,15 +173,23 @@ def run(module: AnsibleK8SModule) -> None:
     keys = sorted(desired["data"])
     if stored is not None and up_to_date(stored, desired):
         module.exit_json(changed=False, keys=keys)
+    query = [("fieldManager", params["field_manager"]), ("force", "true")]
+    if module.check_mode:
+        query.append(("dryRun", "All"))
     try:
-        api.patch_namespaced_secret(
-            params["name"],
-            params["namespace"],
-            desired,
-            field_manager=params["field_manager"],
-            force=True,
-            dry_run="All" if module.check_mode else None,
-            _content_type="application/apply-patch+yaml",
+        # Server-side apply; the generated client has no apply method for core objects.
+        api.api_client.call_api(
+            f"/api/v1/namespaces/{params['namespace']}/secrets/{params['name']}",
+            "PATCH",
+            query_params=query,
+            header_params={
+                "Content-Type": "application/apply-patch+yaml",
+                "Accept": "application/json",
+            },
+            body=desired,
+            auth_settings=["BearerToken"],
+            response_type="object",
+            _return_http_data_only=True,
         )
     except ApiException as error:
         module.fail_json(msg=api_error(error, f"Cannot apply {where}"))
