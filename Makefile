@@ -55,7 +55,8 @@ deploy: setup ## Deploy: to the local cluster, or to the clusters INVENTORY=<fil
 ifeq ($(strip $(INVENTORY)),)
 	@kubeconfig=$$($(CLUSTER) up | tail -n 1); \
 	KUBECONFIG=$$kubeconfig K8S_AUTH_KUBECONFIG=$$kubeconfig \
-	  ansible-playbook playbooks/deploy.yml $(if $(VARS),-e @$(abspath $(VARS))); \
+	  ansible-playbook playbooks/deploy.yml -e @cluster/local-values.yml \
+	  $(if $(VARS),-e @$(abspath $(VARS))); \
 	echo; echo "Deployed to the local cluster (kubeconfig $$kubeconfig):"; \
 	$(CLUSTER) kubectl get deployment,service,hpa,pods -n default -l app.kubernetes.io/managed-by=exchange.platform -o wide
 else
@@ -66,7 +67,8 @@ endif
 remove: setup ## Remove the release (from the local cluster, or INVENTORY=<file>)
 ifeq ($(strip $(INVENTORY)),)
 	@kubeconfig=$$($(CLUSTER) kubeconfig); \
-	KUBECONFIG=$$kubeconfig K8S_AUTH_KUBECONFIG=$$kubeconfig ansible-playbook playbooks/remove.yml
+	KUBECONFIG=$$kubeconfig K8S_AUTH_KUBECONFIG=$$kubeconfig \
+	  ansible-playbook playbooks/remove.yml -e @cluster/local-values.yml
 else
 	ansible-playbook -i $(INVENTORY) -e exchange_router_hosts=exchange_router playbooks/remove.yml
 endif
@@ -77,6 +79,7 @@ integration: setup ## Safety tests against the local cluster (secrets, failures,
 
 molecule: setup ## The molecule scenario on the local cluster
 	$(CLUSTER) build >&2
+	molecule reset -s kwok >/dev/null 2>&1 || true
 	molecule test -s kwok
 
 build: setup ## Build the collection tarball into build/
