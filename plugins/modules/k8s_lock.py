@@ -86,20 +86,13 @@ released:
   type: bool
 """
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import (
-    CoreException,
+
+from ansible_collections.exchange.platform.plugins.module_utils.k8s_runner import (
+    api_client,
+    execute,
 )
-
-from ansible_collections.exchange.platform.plugins.module_utils.lease import Lock, LockError
-
-try:
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
-except ImportError:  # reported by AnsibleK8SModule
-    pass
+from ansible_collections.exchange.platform.plugins.module_utils.lease import Lock
 
 
 def run(module: AnsibleK8SModule) -> None:
@@ -107,7 +100,7 @@ def run(module: AnsibleK8SModule) -> None:
     if module.check_mode:
         module.exit_json(changed=False)
     lock = Lock.for_client(
-        get_api_client(module=module).client.client,
+        api_client(module),
         name=params["name"],
         namespace=params["namespace"],
         holder=params["holder"],
@@ -120,27 +113,18 @@ def run(module: AnsibleK8SModule) -> None:
 
 
 def main() -> None:
-    argument_spec = dict(
-        AUTH_ARG_SPEC,
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        holder=dict(type="str", required=True),
-        state=dict(type="str", choices=["acquired", "released"], default="acquired"),
-        duration=dict(type="int", default=30),
-        wait=dict(type="int", default=330),
-        labels=dict(type="dict", default={}),
+    execute(
+        dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", required=True),
+            holder=dict(type="str", required=True),
+            state=dict(type="str", choices=["acquired", "released"], default="acquired"),
+            duration=dict(type="int", default=30),
+            wait=dict(type="int", default=330),
+            labels=dict(type="dict", default={}),
+        ),
+        run,
     )
-    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        run(module)
-    except LockError as error:
-        module.fail_json(msg=str(error))
-    except ApiException as error:
-        module.fail_json(msg=f"Deploy lock: {error.status} {error.reason}: {error.body}")
-    except CoreException as error:
-        module.fail_from_exception(error)
-    except HTTPError as error:
-        module.fail_json(msg=f"Cannot reach the API server: {error}")
 
 
 if __name__ == "__main__":

@@ -115,19 +115,16 @@ rolled_back_to:
 import time
 from typing import Any
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import (
-    CoreException,
+
+from ansible_collections.exchange.platform.plugins.module_utils.k8s_runner import (
+    api_client,
+    execute,
 )
+from ansible_collections.exchange.platform.plugins.module_utils.lease import Lock
 
-from ansible_collections.exchange.platform.plugins.module_utils.lease import Lock, LockError
-
-try:
+try:  # noqa: SIM105 - the import pattern ansible-test expects
     from kubernetes.client import AppsV1Api, CoreV1Api
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
 except ImportError:  # reported by AnsibleK8SModule
     pass
 
@@ -283,7 +280,7 @@ def run(module: AnsibleK8SModule) -> None:
     where = f"{params['namespace']}/{params['name']}"
     if module.check_mode:
         module.exit_json(changed=False)
-    rollout = Rollout(module, get_api_client(module=module).client.client)
+    rollout = Rollout(module, api_client(module))
     try:
         deployment = rollout.wait(params["timeout"])
     except RolloutFailed as failure:
@@ -311,37 +308,25 @@ def run(module: AnsibleK8SModule) -> None:
 
 
 def main() -> None:
-    argument_spec = dict(
-        AUTH_ARG_SPEC,
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        timeout=dict(type="int", default=300),
-        poll_interval=dict(type="float", default=0.5),
-        rollback_on_failure=dict(type="bool", default=False),
-        field_manager=dict(type="str", default="exchange.platform"),
-        lock=dict(
-            type="dict",
-            options=dict(
-                name=dict(type="str", required=True),
-                holder=dict(type="str", required=True),
-                duration=dict(type="int", default=30),
+    execute(
+        dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", required=True),
+            timeout=dict(type="int", default=300),
+            poll_interval=dict(type="float", default=0.5),
+            rollback_on_failure=dict(type="bool", default=False),
+            field_manager=dict(type="str", default="exchange.platform"),
+            lock=dict(
+                type="dict",
+                options=dict(
+                    name=dict(type="str", required=True),
+                    holder=dict(type="str", required=True),
+                    duration=dict(type="int", default=30),
+                ),
             ),
         ),
+        run,
     )
-    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        run(module)
-    except LockError as error:
-        module.fail_json(msg=str(error))
-    except CoreException as error:
-        module.fail_from_exception(error)
-    except ApiException as error:
-        module.fail_json(
-            msg=f"{error.status} {error.reason} from the API server: {error.body}",
-            status=error.status,
-        )
-    except HTTPError as error:
-        module.fail_json(msg=f"Cannot reach the API server: {error}")
 
 
 if __name__ == "__main__":

@@ -82,35 +82,25 @@ keys:
 """
 
 import base64
-import json
 from typing import Any
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import (
-    CoreException,
+
+from ansible_collections.exchange.platform.plugins.module_utils.k8s_runner import (
+    api_client,
+    api_error,
+    execute,
 )
 
 try:
     from kubernetes.client import CoreV1Api
     from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
 except ImportError:  # reported by AnsibleK8SModule
     pass
 
 
 def encode(data: dict[str, Any]) -> dict[str, str]:
     return {key: base64.b64encode(str(value).encode()).decode() for key, value in data.items()}
-
-
-def api_error(error: ApiException, what: str) -> str:
-    """The API server's own message (a Status never echoes a Secret's data), not the body."""
-    try:
-        message = json.loads(error.body)["message"]
-    except (TypeError, ValueError, KeyError):
-        message = error.reason
-    return f"{what}: {error.status} {message}"
 
 
 def desired_secret(params: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +132,7 @@ def up_to_date(stored: Any, desired: dict[str, Any]) -> bool:
 def run(module: AnsibleK8SModule) -> None:
     params = module.params
     where = f"Secret {params['namespace']}/{params['name']}"
-    api = CoreV1Api(get_api_client(module=module).client.client)
+    api = CoreV1Api(api_client(module))
     try:
         stored = api.read_namespaced_secret(params["name"], params["namespace"])
     except ApiException as error:
@@ -197,22 +187,17 @@ def run(module: AnsibleK8SModule) -> None:
 
 
 def main() -> None:
-    argument_spec = dict(
-        AUTH_ARG_SPEC,
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        required_keys=dict(type="list", elements="str", default=[], no_log=False),
-        data=dict(type="dict", no_log=True),
-        definition=dict(type="dict", default={}),
-        field_manager=dict(type="str", default="exchange.platform"),
+    execute(
+        dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", required=True),
+            required_keys=dict(type="list", elements="str", default=[], no_log=False),
+            data=dict(type="dict", no_log=True),
+            definition=dict(type="dict", default={}),
+            field_manager=dict(type="str", default="exchange.platform"),
+        ),
+        run,
     )
-    module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        run(module)
-    except CoreException as error:
-        module.fail_from_exception(error)
-    except HTTPError as error:
-        module.fail_json(msg=f"Cannot reach the API server: {error}")
 
 
 if __name__ == "__main__":
