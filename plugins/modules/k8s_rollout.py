@@ -63,6 +63,10 @@ options:
         description: The lock's duration in seconds; it is renewed every third of it.
         type: int
         default: 30
+  release_lock:
+    description: Release O(lock) when done, whether the rollout succeeded or not.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -105,6 +109,10 @@ pods:
   returned: failure
   type: list
   elements: dict
+lock_released:
+  description: Whether this run released O(lock).
+  returned: always
+  type: bool
 rolled_back_to:
   description: Revision the Deployment was returned to, if any.
   returned: failure
@@ -275,19 +283,15 @@ def explain(name: str, reason: str, diagnosis: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(module: AnsibleK8SModule) -> None:
-    params = module.params
-    where = f"{params['namespace']}/{params['name']}"
-    if module.check_mode:
-        module.exit_json(changed=False)
-    rollout = Rollout(module, api_client(module))
+def follow(rollout: Rollout, params: dict[str, Any]) -> dict[str, Any]:
+    """Wait for the rollout; on failure explain it and roll back. The module's result."""
     try:
         deployment = rollout.wait(params["timeout"])
     except RolloutFailed as failure:
         deployment = rollout.read()
         diagnosis = rollout.diagnose(deployment)
-        message = explain(where, str(failure), diagnosis)
-        result: dict[str, Any] = dict(diagnosis, changed=False)
+        message = explain(f"{params['namespace']}/{params['name']}", str(failure), diagnosis)
+        result: dict[str, Any] = dict(diagnosis, changed=False, failed=True)
         if params["rollback_on_failure"]:
             revision = rollout.roll_back(deployment)
             if revision is None:
@@ -299,12 +303,28 @@ def run(module: AnsibleK8SModule) -> None:
                     message += f"\nRolled back to revision {revision}; that rollout is complete."
                 except RolloutFailed as again:
                     message += f"\nRolled back to revision {revision}, but: {again}"
-        module.fail_json(msg=message, **result)
-    module.exit_json(
-        changed=False,
-        revision=str(rollout.revision(deployment)),
-        replicas=deployment.status.available_replicas or 0,
-    )
+        return dict(result, msg=message)
+    return {
+        "changed": False,
+        "revision": str(rollout.revision(deployment)),
+        "replicas": deployment.status.available_replicas or 0,
+    }
+
+
+def run(module: AnsibleK8SModule) -> None:
+    params = module.params
+    if module.check_mode:
+        module.exit_json(changed=False)
+    rollout = Rollout(module, api_client(module))
+    try:
+        result = follow(rollout, params)
+    finally:
+        # Release here, not in a task of its own: one module run less per deploy.
+        released = bool(rollout.lock and params["release_lock"] and rollout.lock.release())
+    result["lock_released"] = released
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 def main() -> None:
@@ -324,6 +344,7 @@ def main() -> None:
                     duration=dict(type="int", default=30),
                 ),
             ),
+            release_lock=dict(type="bool", default=False),
         ),
         run,
     )

@@ -46,6 +46,33 @@ options:
     description: Field manager for server-side apply.
     type: str
     default: exchange.platform
+  lock:
+    description:
+      - Take this deploy lock (see M(exchange.platform.k8s_lock)) once the Secret checks out and
+        before anything is written; saves the deploy a module run of its own.
+      - If the Secret then cannot be applied, the lock is released again.
+    type: dict
+    suboptions:
+      name:
+        description: Name of the Lease.
+        type: str
+        required: true
+      holder:
+        description: Identity of this run.
+        type: str
+        required: true
+      duration:
+        description: Seconds after its last renewal that the lock expires.
+        type: int
+        default: 30
+      wait:
+        description: Seconds to wait for a lock another run holds.
+        type: int
+        default: 330
+      labels:
+        description: Labels for the Lease.
+        type: dict
+        default: {}
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -91,6 +118,7 @@ from ansible_collections.exchange.platform.plugins.module_utils.k8s_runner impor
     api_error,
     execute,
 )
+from ansible_collections.exchange.platform.plugins.module_utils.lease import Lock
 
 try:
     from kubernetes.client import CoreV1Api
@@ -129,10 +157,26 @@ def up_to_date(stored: Any, desired: dict[str, Any]) -> bool:
     )
 
 
+def take_lock(module: AnsibleK8SModule, client: Any) -> Lock | None:
+    options = module.params["lock"]
+    if not options or module.check_mode:
+        return None
+    lock = Lock.for_client(
+        client,
+        namespace=module.params["namespace"],
+        name=options["name"],
+        holder=options["holder"],
+        duration=options["duration"],
+    )
+    lock.acquire(options["wait"], labels=options["labels"])
+    return lock
+
+
 def run(module: AnsibleK8SModule) -> None:
     params = module.params
     where = f"Secret {params['namespace']}/{params['name']}"
-    api = CoreV1Api(api_client(module))
+    client = api_client(module)
+    api = CoreV1Api(client)
     try:
         stored = api.read_namespaced_secret(params["name"], params["namespace"])
     except ApiException as error:
@@ -154,6 +198,7 @@ def run(module: AnsibleK8SModule) -> None:
                 "exchange_router_secret_env needs",
                 keys=keys,
             )
+        take_lock(module, client)
         module.exit_json(changed=False, keys=keys)
 
     missing = sorted(set(params["required_keys"]) - set(params["data"]))
@@ -161,6 +206,7 @@ def run(module: AnsibleK8SModule) -> None:
         module.fail_json(msg=f"The data for {where} lacks the keys {', '.join(missing)}")
     desired = desired_secret(params)
     keys = sorted(desired["data"])
+    lock = take_lock(module, client)
     if stored is not None and up_to_date(stored, desired):
         module.exit_json(changed=False, keys=keys)
     query = [("fieldManager", params["field_manager"]), ("force", "true")]
@@ -182,6 +228,8 @@ def run(module: AnsibleK8SModule) -> None:
             _return_http_data_only=True,
         )
     except ApiException as error:
+        if lock:
+            lock.release()
         module.fail_json(msg=api_error(error, f"Cannot apply {where}"))
     module.exit_json(changed=True, keys=keys)
 
@@ -195,6 +243,16 @@ def main() -> None:
             data=dict(type="dict", no_log=True),
             definition=dict(type="dict", default={}),
             field_manager=dict(type="str", default="exchange.platform"),
+            lock=dict(
+                type="dict",
+                options=dict(
+                    name=dict(type="str", required=True),
+                    holder=dict(type="str", required=True),
+                    duration=dict(type="int", default=30),
+                    wait=dict(type="int", default=330),
+                    labels=dict(type="dict", default={}),
+                ),
+            ),
         ),
         run,
     )

@@ -94,7 +94,7 @@ class Cluster:
         return run
 
     def resource_versions(self, namespace: str) -> dict[str, str]:
-        """kind/name -> resourceVersion of everything the role may touch in `namespace`."""
+        """kind/name -> resourceVersion (HPA: generation) of what the role may touch."""
         found: dict[str, str] = {}
         for item in self.apps.list_namespaced_deployment(namespace).items:
             found[f"Deployment/{item.metadata.name}"] = item.metadata.resource_version
@@ -102,9 +102,11 @@ class Cluster:
             found[f"Service/{item.metadata.name}"] = item.metadata.resource_version
         for item in self.core.list_namespaced_secret(namespace).items:
             found[f"Secret/{item.metadata.name}"] = item.metadata.resource_version
+        # The HPA controller rewrites an HPA's status on every sync, so its resourceVersion moves
+        # by itself; its generation moves only when its spec does.
         hpas = client.AutoscalingV2Api(self.api).list_namespaced_horizontal_pod_autoscaler
         for item in hpas(namespace).items:
-            found[f"HorizontalPodAutoscaler/{item.metadata.name}"] = item.metadata.resource_version
+            found[f"HorizontalPodAutoscaler/{item.metadata.name}"] = str(item.metadata.generation)
         return found
 
 
