@@ -12,7 +12,7 @@ COLLECTION_LINK := .collections/ansible_collections/exchange/platform
 CLUSTER := $(CURDIR)/cluster/cluster.sh
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
-  molecule test build sanity docs docs-check ee test-build
+  molecule test build sanity docs docs-check ee test-build bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -81,6 +81,9 @@ molecule: setup ## The molecule scenario on the local cluster
 	$(CLUSTER) build >&2
 	molecule reset -s kwok >/dev/null 2>&1 || true
 	molecule test -s kwok
+
+bench: setup ## Benchmark against kubectl, helm and a naive role (after make cluster); writes BENCHMARKS.md
+	bench/run.sh
 
 build: setup ## Build the collection tarball into build/
 	ansible-galaxy collection build --force --output-path build .

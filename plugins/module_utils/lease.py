@@ -22,6 +22,19 @@ except ImportError:  # reported by the modules
     pass
 
 
+# The `lock` option of k8s_secret and k8s_rollout (documented by the deploy_lock doc fragment).
+LOCK_SPEC = dict(
+    type="dict",
+    options=dict(
+        name=dict(type="str", required=True),
+        holder=dict(type="str", required=True),
+        duration=dict(type="int", default=30),
+        wait=dict(type="int", default=330),
+        labels=dict(type="dict", default={}),
+    ),
+)
+
+
 class LockError(Exception):
     """The lock could not be taken, kept or released; the message says why."""
 

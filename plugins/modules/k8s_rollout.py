@@ -20,6 +20,8 @@ description:
   - With O(rollback_on_failure), a failed rollout returns the Deployment to its previous revision
     (as C(kubectl rollout undo) does) and waits for that rollout too.
   - Reads only the Deployment, its ReplicaSets, pods and events; the only write is the rollback.
+  - With O(lock), renews the deploy lock this run holds every third of its duration while it
+    waits, and with O(release_lock) releases it at the end, which saves a module run.
 options:
   name:
     description: Name of the Deployment.
@@ -45,30 +47,13 @@ options:
     description: Field manager of the rollback patch is this name with C(-rollback) appended.
     type: str
     default: exchange.platform
-  lock:
-    description:
-      - A deploy lock this run took with M(exchange.platform.k8s_lock), renewed while waiting
-        so that it does not expire during a long rollout.
-    type: dict
-    suboptions:
-      name:
-        description: Name of the Lease.
-        type: str
-        required: true
-      holder:
-        description: Identity of this run.
-        type: str
-        required: true
-      duration:
-        description: The lock's duration in seconds; it is renewed every third of it.
-        type: int
-        default: 30
   release_lock:
     description: Release O(lock) when done, whether the rollout succeeded or not.
     type: bool
     default: false
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - exchange.platform.deploy_lock
 attributes:
   check_mode:
     description: >-
@@ -129,7 +114,7 @@ from ansible_collections.exchange.platform.plugins.module_utils.k8s_runner impor
     api_client,
     execute,
 )
-from ansible_collections.exchange.platform.plugins.module_utils.lease import Lock
+from ansible_collections.exchange.platform.plugins.module_utils.lease import LOCK_SPEC, Lock
 
 try:  # noqa: SIM105 - the import pattern ansible-test expects
     from kubernetes.client import AppsV1Api, CoreV1Api
@@ -183,8 +168,13 @@ class Rollout:
         self.core = CoreV1Api(api_client)
         self.lock: Lock | None = None
         if module.params["lock"]:
+            lock = module.params["lock"]
             self.lock = Lock.for_client(
-                api_client, namespace=self.namespace, **module.params["lock"]
+                api_client,
+                namespace=self.namespace,
+                name=lock["name"],
+                holder=lock["holder"],
+                duration=lock["duration"],
             )
             self.lock.attach()
         self.renewed = time.monotonic()
@@ -336,14 +326,7 @@ def main() -> None:
             poll_interval=dict(type="float", default=0.5),
             rollback_on_failure=dict(type="bool", default=False),
             field_manager=dict(type="str", default="exchange.platform"),
-            lock=dict(
-                type="dict",
-                options=dict(
-                    name=dict(type="str", required=True),
-                    holder=dict(type="str", required=True),
-                    duration=dict(type="int", default=30),
-                ),
-            ),
+            lock=LOCK_SPEC,
             release_lock=dict(type="bool", default=False),
         ),
         run,

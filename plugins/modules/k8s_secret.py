@@ -19,6 +19,8 @@ description:
     returns key names only, and its error messages never include the Secret's content. That is
     why the role uses this module, not C(kubernetes.core.k8s) with C(no_log), whose failures
     would be hidden altogether.
+  - With O(lock), takes the deploy lock once the Secret checks out and before anything is
+    written, which saves a module run; if the Secret then cannot be applied, it releases it.
 options:
   name:
     description: Name of the Secret.
@@ -46,35 +48,9 @@ options:
     description: Field manager for server-side apply.
     type: str
     default: exchange.platform
-  lock:
-    description:
-      - Take this deploy lock (see M(exchange.platform.k8s_lock)) once the Secret checks out and
-        before anything is written; saves the deploy a module run of its own.
-      - If the Secret then cannot be applied, the lock is released again.
-    type: dict
-    suboptions:
-      name:
-        description: Name of the Lease.
-        type: str
-        required: true
-      holder:
-        description: Identity of this run.
-        type: str
-        required: true
-      duration:
-        description: Seconds after its last renewal that the lock expires.
-        type: int
-        default: 30
-      wait:
-        description: Seconds to wait for a lock another run holds.
-        type: int
-        default: 330
-      labels:
-        description: Labels for the Lease.
-        type: dict
-        default: {}
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - exchange.platform.deploy_lock
 attributes:
   check_mode:
     description: >-
@@ -118,7 +94,7 @@ from ansible_collections.exchange.platform.plugins.module_utils.k8s_runner impor
     api_error,
     execute,
 )
-from ansible_collections.exchange.platform.plugins.module_utils.lease import Lock
+from ansible_collections.exchange.platform.plugins.module_utils.lease import LOCK_SPEC, Lock
 
 try:
     from kubernetes.client import CoreV1Api
@@ -243,16 +219,7 @@ def main() -> None:
             data=dict(type="dict", no_log=True),
             definition=dict(type="dict", default={}),
             field_manager=dict(type="str", default="exchange.platform"),
-            lock=dict(
-                type="dict",
-                options=dict(
-                    name=dict(type="str", required=True),
-                    holder=dict(type="str", required=True),
-                    duration=dict(type="int", default=30),
-                    wait=dict(type="int", default=330),
-                    labels=dict(type="dict", default={}),
-                ),
-            ),
+            lock=LOCK_SPEC,
         ),
         run,
     )
