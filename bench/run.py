@@ -85,6 +85,10 @@ METRIC_RESOURCES = {
     "leases",
     "events",
 }
+VERSION_ORDER = [
+    "collection commit", "ansible-core", "kubernetes.core", "kubernetes (Python)", "Python",
+    "kube-apiserver", "kubectl", "helm",
+]  # fmt: skip
 LARGE_SCALE = 50  # scale sizes from here on run --scale-runs-large times
 WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "DELETECOLLECTION", "APPLY"}
 READ_VERBS = {"GET", "LIST", "WATCH", "WATCHLIST"}
@@ -693,6 +697,8 @@ class Bench:
                         break
         finally:
             proxy.stop()
+            # kubernetes.core's discovery cache for the proxy's one-off address.
+            discovery_cache_path(f"https://127.0.0.1:{proxy.port}").unlink(missing_ok=True)
 
     def idle_baseline(self, seconds: float = 10.0) -> None:
         log(f"idle baseline: apiserver_request_total over {seconds:.0f}s with no tool running")
@@ -938,17 +944,7 @@ class Bench:
         }
 
     def discovery_cache(self) -> dict[str, Any]:
-        # The file name kubernetes.core uses: sha256 of "<server>-<user>" (user as it finds it).
-        user = None
-        with contextlib.suppress(OSError):
-            user = os.getlogin() or None
-        if not user and os.getuid():
-            user = str(os.getuid())
-        user = user or os.environ.get("USERNAME")
-        cache_id = f"{self.cluster.server}-{user}" if user else self.cluster.server
-        path = Path(tempfile.gettempdir()) / (
-            "k8srcp-" + hashlib.sha256(cache_id.encode()).hexdigest() + ".json"
-        )
+        path = discovery_cache_path(self.cluster.server)
         info: dict[str, Any] = {"path": str(path), "exists": path.exists()}
         if path.exists():
             start = time.perf_counter()
@@ -981,14 +977,22 @@ class Bench:
             if not self.args.keep_work:
                 shutil.rmtree(self.work, ignore_errors=True)
         self.results["elapsed_seconds"] = time.monotonic() - t0
-        end = code_fingerprint()
-        if end != self.results.get("code_at_start"):
-            self.results["notes"].append(
-                "roles/, plugins/ or playbooks/ changed while the benchmark ran "
-                f"({self.results.get('code_at_start', {}).get('commit')} -> {end['commit']}): "
-                "the numbers mix versions of the collection"
-            )
+        self.results["code_at_end"] = code_fingerprint()
         report(self.results, self.args)
+
+
+def discovery_cache_path(server: str) -> Path:
+    """The file kubernetes.core caches discovery in: sha256 of "<server>-<user>", with the user
+    found as it finds it (login name, else a non-zero uid, else $USERNAME)."""
+    user = None
+    with contextlib.suppress(OSError):
+        user = os.getlogin() or None
+    if not user and os.getuid():
+        user = str(os.getuid())
+    user = user or os.environ.get("USERNAME")
+    cache_id = f"{server}-{user}" if user else server
+    digest = hashlib.sha256(cache_id.encode()).hexdigest()
+    return Path(tempfile.gettempdir()) / f"k8srcp-{digest}.json"
 
 
 def code_fingerprint() -> dict[str, str]:
@@ -1188,7 +1192,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         "",
         "| component | version |",
         "| --- | --- |",
-        *[f"| {k} | {val} |" for k, val in v.items()],
+        *[f"| {k} | {v[k]} |" for k in VERSION_ORDER if k in v],
+        *[f"| {k} | {val} |" for k, val in v.items() if k not in VERSION_ORDER],
         "",
         f"### Wall time per step (seconds, median [min-max] of {args.runs} runs)",
         "",
@@ -1411,6 +1416,13 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         md.append(
             "Repeated in a fresh namespace after a failure or an apiserver restart (the shared "
             "cluster's outage tests stop it): " + "; ".join(results["repeated"]) + "."
+        )
+    start, end = results.get("code_at_start", {}), results.get("code_at_end", {})
+    if start and end and start.get("content") != end.get("content"):
+        md.append(
+            "Note: roles/, plugins/ or playbooks/ changed on disk while the benchmark ran "
+            f"(commit {start.get('commit')} at the start, {end.get('commit')} at the end): the "
+            "numbers mix versions of the collection."
         )
     for note in results["notes"]:
         md.append(f"Note: {note}")
@@ -1635,8 +1647,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--kubeconfig", required=True)
-    parser.add_argument("--tools-dir", required=True, help="directory with helm and kubectl")
+    parser.add_argument("--kubeconfig", help="the cluster's admin kubeconfig (bench/run.sh)")
+    parser.add_argument("--tools-dir", help="directory with helm and kubectl (bench/run.sh)")
     parser.add_argument("--runs", type=int, default=5, help="timing rounds (default 5)")
     parser.add_argument(
         "--scale-runs", type=int, default=3, help="runs per scale size below 50 (default 3)"
@@ -1657,7 +1669,20 @@ def main() -> None:
     parser.add_argument(
         "--keep-logs", action="store_true", help="keep -vvv logs and request lists in results/"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only rewrite the reports from bench/results/latest.json (no cluster needed)",
+    )
     args = parser.parse_args()
+    if not args.report_only and not (args.kubeconfig and args.tools_dir):
+        parser.error("--kubeconfig and --tools-dir are required (bench/run.sh passes them)")
+    if args.report_only:
+        results = json.loads((RESULTS / "latest.json").read_text())
+        for key in ("runs", "scale_runs", "scale_runs_large", "forks"):
+            setattr(args, key, results["args"][key])
+        report(results, args)
+        return
     Bench(args).run()
 
 

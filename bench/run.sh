@@ -54,6 +54,9 @@ fetch_tools() {
 
 # The venv and the collection link (make bench runs setup first; this covers bench/run.sh alone).
 make --no-print-directory -C "${ROOT}" setup >&2
+if [[ " $* " == *" --report-only "* ]]; then
+	exec "${ROOT}/.venv/bin/python" "${ROOT}/bench/run.py" "$@"
+fi
 fetch_tools
 # Use the running local cluster (make cluster); start it only when it does not answer. (`up` on a
 # healthy cluster is a no-op too, but it would recreate a cluster whose configuration changed.)
