@@ -50,7 +50,6 @@ class Lock:
     namespace: str
     holder: str
     duration: int = 30
-    resource_version: str | None = None
 
     @classmethod
     def for_client(cls, api_client: Any, **kwargs: Any) -> Lock:
@@ -90,10 +89,7 @@ class Lock:
         waited = False
         while True:
             try:
-                created = self.api.create_namespaced_lease(
-                    self.namespace, self._body(labels=labels)
-                )
-                self.resource_version = created.metadata.resource_version
+                self.api.create_namespaced_lease(self.namespace, self._body(labels=labels))
                 return waited
             except ApiException as error:
                 if error.status != 409:
@@ -106,10 +102,7 @@ class Lock:
                 raise
             if self.expired(lease):
                 try:
-                    taken = self.api.replace_namespaced_lease(
-                        self.name, self.namespace, self._body(lease)
-                    )
-                    self.resource_version = taken.metadata.resource_version
+                    self.api.replace_namespaced_lease(self.name, self.namespace, self._body(lease))
                     return waited
                 except ApiException as error:
                     if error.status not in (404, 409):  # someone else was faster
@@ -132,15 +125,13 @@ class Lock:
                 f"the deploy lock {self.namespace}/{self.name} is held by "
                 f"{lease.spec.holder_identity}, not by this run ({self.holder})"
             )
-        self.resource_version = lease.metadata.resource_version
 
     def renew(self) -> None:
         lease = self.api.read_namespaced_lease(self.name, self.namespace)
         if lease.spec.holder_identity != self.holder:
             raise LockError(f"lost the deploy lock to {lease.spec.holder_identity}")
         lease.spec.renew_time = _now()
-        renewed = self.api.replace_namespaced_lease(self.name, self.namespace, lease)
-        self.resource_version = renewed.metadata.resource_version
+        self.api.replace_namespaced_lease(self.name, self.namespace, lease)
 
     def release(self) -> bool:
         """Delete the Lease if this run holds it; True if it did."""
