@@ -1,0 +1,33 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""exchange.platform.release_report: one host's part of a release engine run, as that host's
+own result (changed, failed, message, diff, warnings). Docs: plugins/modules/release_report.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+SHOWN = ("changed", "failed", "msg", "diff", "revision", "rolled_back_to", "history", "files")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("result",))
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = True
+        result = super().run(tmp, task_vars)
+        host = (task_vars or {}).get("inventory_hostname")
+        outcome = (self._task.args.get("result") or {}).get("releases", {}).get(host)
+        if outcome is None:
+            return dict(result, skipped=True, msg="this host had no release in the engine run")
+        for warning in outcome.get("warnings") or []:
+            self._display.warning(f"{host}: {warning}")
+        result.update({k: outcome[k] for k in SHOWN if outcome.get(k) not in (None, [], "")})
+        result.setdefault("changed", False)
+        if not result.get("diff"):
+            result.pop("diff", None)
+        return result

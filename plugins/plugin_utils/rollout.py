@@ -1,0 +1,172 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Judging a Deployment's rollout, and explaining one that fails.
+
+`progress` follows `kubectl rollout status`. `crash` spots a new pod that can never become
+Ready (a crash loop, a container that cannot be created) so a deploy fails in seconds instead
+of waiting out its deadline. `diagnose` gathers the reasons, each distinct one once, with the
+last lines of a crashed container's log; `redact` removes secret values from all of it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError
+
+REVISION = "deployment.kubernetes.io/revision"
+# Waiting reasons of a container that will not start without a change to the release.
+FATAL_WAITING = {
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+}
+LOG_LINES = 5
+
+
+class RolloutFailed(Exception):
+    """The rollout cannot complete; the message says why."""
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    for cond in obj.get("status", {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond
+    return {}
+
+
+def progress(deployment: dict[str, Any]) -> tuple[bool, str]:
+    """(done, what is awaited); raises RolloutFailed when the Deployment says it cannot finish."""
+    status = deployment.get("status", {})
+    if status.get("observedGeneration", 0) < deployment["metadata"].get("generation", 0):
+        return False, "the controller to observe the new generation"
+    if condition(deployment, "Progressing").get("reason") == "ProgressDeadlineExceeded":
+        raise RolloutFailed("progress deadline exceeded")
+    failure = condition(deployment, "ReplicaFailure")
+    if failure.get("status") == "True":
+        raise RolloutFailed(f"{failure.get('reason')}: {failure.get('message')}")
+    wanted = deployment["spec"].get("replicas", 1)
+    updated = status.get("updatedReplicas", 0)
+    if updated < wanted:
+        return False, f"{updated} of {wanted} replicas updated"
+    if status.get("replicas", 0) > updated:
+        return False, f"{status['replicas'] - updated} old replicas to terminate"
+    if status.get("availableReplicas", 0) < updated:
+        return False, f"{status.get('availableReplicas', 0)} of {updated} updated replicas available"
+    return True, "complete"
+
+
+def revision(obj: dict[str, Any]) -> int:
+    return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
+
+
+def new_pods(kube: Kube, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pods of the Deployment's newest ReplicaSet."""
+    meta = deployment["metadata"]
+    selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+    sets = [
+        rs
+        for rs in kube.list("ReplicaSet", meta["namespace"], selector)
+        if any(o.get("uid") == meta["uid"] for o in rs["metadata"].get("ownerReferences") or [])
+        and revision(rs) == revision(deployment)
+    ]
+    pods: list[dict[str, Any]] = []
+    for rs in sets:
+        hash_ = rs["metadata"].get("labels", {}).get("pod-template-hash", "")
+        pods += kube.list("Pod", meta["namespace"], f"pod-template-hash={hash_}")
+    return pods
+
+
+def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    status = pod.get("status", {})
+    return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+
+
+def crash(pods: list[dict[str, Any]]) -> str:
+    """Why a new pod can never become Ready, or ''."""
+    for pod in pods:
+        for c in _containers(pod):
+            waiting = (c.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in FATAL_WAITING or c.get("restartCount", 0) >= 2:
+                return f"pod {pod['metadata']['name']} container {c['name']} {_termination(c)}"
+    return ""
+
+
+def _termination(c: dict[str, Any]) -> str:
+    state = c.get("state") or {}
+    last = (c.get("lastState") or {}).get("terminated") or state.get("terminated") or {}
+    waiting = state.get("waiting") or {}
+    parts = []
+    if last:
+        parts.append(f"exited with code {last.get('exitCode')} ({last.get('reason', 'Error')})")
+    if waiting:
+        parts.append(f"is {waiting.get('reason')}" + (f": {waiting['message']}" if waiting.get("message") else ""))
+    parts.append(f"restarts {c.get('restartCount', 0)}")
+    return ", ".join(parts)
+
+
+def diagnose(kube: Kube, deployment: dict[str, Any]) -> list[str]:
+    """Distinct reasons: conditions, new pods' states, container logs, Warning events."""
+    lines: list[str] = []
+
+    def add(line: str) -> None:
+        if line not in lines:
+            lines.append(line)
+
+    seen_messages: set[str] = set()
+    for cond in deployment.get("status", {}).get("conditions") or []:
+        message = cond.get("message", "")
+        add(f"condition {cond['type']}={cond['status']} ({cond.get('reason')}): {message}")
+        seen_messages.add(message)
+    namespace = deployment["metadata"]["namespace"]
+    try:
+        pods = new_pods(kube, deployment)
+        names = {p["metadata"]["name"] for p in pods} | {deployment["metadata"]["name"]}
+        for pod in pods:
+            ready = condition(pod, "Ready").get("status", "Unknown")
+            add(f"pod {pod['metadata']['name']}: {pod.get('status', {}).get('phase')}, Ready={ready}")
+            for c in _containers(pod):
+                if c.get("restartCount", 0) or (c.get("state") or {}).get("waiting"):
+                    add(f"  container {c['name']} {_termination(c)}")
+                    for log in _log_tail(kube, namespace, pod["metadata"]["name"], c):
+                        add(f"    log: {log}")
+        rs_names = {p["metadata"].get("ownerReferences", [{}])[0].get("name") for p in pods}
+        for event in kube.list("Event", namespace):
+            involved = event.get("involvedObject", {}).get("name")
+            message = event.get("message", "")
+            if event.get("type") == "Warning" and (involved in names or involved in rs_names):
+                if not any(message and message in seen for seen in seen_messages):
+                    seen_messages.add(message)
+                    add(f"event {event.get('reason')}: {message}")
+    except KubeError as error:
+        add(f"(could not read the pods or events: {error})")
+    return lines
+
+
+def _log_tail(kube: Kube, namespace: str, pod: str, c: dict[str, Any]) -> list[str]:
+    if not c.get("restartCount") and not (c.get("state") or {}).get("terminated"):
+        return []
+    query = [("container", c["name"]), ("tailLines", LOG_LINES), ("previous", "true" if c.get("restartCount") else "false")]
+    try:
+        text = kube.request("GET", kube.path("Pod", namespace, pod, "log"), query=query, raw=True)
+    except KubeError as error:
+        return [f"(log unavailable: {error.status} {error.message})"]
+    return [line for line in text.splitlines() if line.strip()][-LOG_LINES:]
+
+
+USERINFO = re.compile(r"(://)[^/@\s]+@")
+
+
+def redact(lines: list[str], secrets: list[str]) -> list[str]:
+    """Replace every secret value (of 3 characters or more) and any URL's user:password with
+    ********, longest value first, so a log line quoted in an error never carries one."""
+    values = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
+    out = []
+    for line in lines:
+        for value in values:
+            line = line.replace(value, "********")
+        out.append(USERINFO.sub(r"\1********@", line))
+    return out
