@@ -110,6 +110,22 @@ build_kwok() {
 		sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 }
 
+# Sealed Secrets: the controller and kubeseal, plus the SealedSecret CRD shipped in the module.
+SS_BIN_DIR="${CACHE_ROOT}/bin/sealed-secrets/${SEALED_SECRETS_VERSION}"
+
+build_sealed_secrets() {
+	[[ -x "${SS_BIN_DIR}/controller" && -x "${SS_BIN_DIR}/kubeseal" && -f "${SS_BIN_DIR}/crd.yaml" ]] &&
+		return 0
+	local dir="${CLUSTER_DIR}/builders/sealed-secrets" module=github.com/bitnami/sealed-secrets src
+	check_pin "${dir}/go.mod" "^(require)?[[:space:]]*${module} ${SEALED_SECRETS_VERSION}\$"
+	check_pin "${dir}/go.mod" "=> github.com/bitnami-labs/sealed-secrets ${SEALED_SECRETS_VERSION}\$"
+	run_build "sealed-secrets-${SEALED_SECRETS_VERSION}" "${dir}" "${SS_BIN_DIR}" \
+		"-s -w -X main.VERSION=${SEALED_SECRETS_VERSION}" "${module}/cmd/controller" "${module}/cmd/kubeseal"
+	src=$(cd "${dir}" && "${GO}" list -m -f '{{.Dir}}' "${module}")
+	cp "${src}/helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml" "${SS_BIN_DIR}/crd.yaml.tmp.$$"
+	mv "${SS_BIN_DIR}/crd.yaml.tmp.$$" "${SS_BIN_DIR}/crd.yaml"
+}
+
 link_bin_dir() {
 	mkdir -p "${BIN_DIR}"
 	local b
@@ -117,6 +133,7 @@ link_bin_dir() {
 	ln -sfn "${ETCD_BIN_DIR}/etcd" "${BIN_DIR}/etcd"
 	ln -sfn "${KWOK_BIN_DIR}/kwok" "${BIN_DIR}/kwok"
 	ln -sfn "${KWOK_BIN_DIR}/kwokctl" "${BIN_DIR}/kwokctl"
+	ln -sfn "${SS_BIN_DIR}/kubeseal" "${BIN_DIR}/kubeseal"
 }
 
 cmd_build() {
@@ -125,6 +142,7 @@ cmd_build() {
 	build_kwok
 	build_etcd
 	build_kubernetes
+	build_sealed_secrets
 	link_bin_dir
 	if ((SECONDS - start > 2)); then log "build finished in $((SECONDS - start))s; binaries in ${BIN_DIR}"; fi
 }
