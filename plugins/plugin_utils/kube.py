@@ -104,7 +104,7 @@ class Kube:
         except ApiException as error:
             raise _error(error) from None
         except HTTPError as error:
-            raise KubeError(0, f"cannot reach the API server: {error}") from None
+            raise KubeError(0, f"Cannot reach the API server: {error}") from None
         data = response.data
         return data.decode("utf-8", "replace") if raw else (json.loads(data) if data else None)
 

@@ -28,7 +28,8 @@ def wait_rollout(release: Any, ref: Ref, started: bool) -> str:
             return f"Deployment {ref.namespace}/{ref.name} disappeared during the rollout"
         try:
             done, awaited = rollout.progress(deployment)
-            crashed = rollout.crash(rollout.new_pods(kube, deployment)) if started and not done else ""
+            observed = deployment.get("status", {}).get("observedGeneration", 0) >= deployment["metadata"]["generation"]
+            crashed = rollout.crash(rollout.new_pods(kube, deployment)) if started and observed and not done else ""
             if crashed:
                 raise rollout.RolloutFailed(crashed)
         except rollout.RolloutFailed as failure:

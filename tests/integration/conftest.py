@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client, config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +112,40 @@ class Cluster:
             found[f"HorizontalPodAutoscaler/{item.metadata.name}"] = str(item.metadata.generation)
         return found
 
+    def history(self, namespace: str, release: str = "exchange-router") -> list[dict[str, Any]]:
+        """The release's revisions, oldest first, decoded from its history Secret."""
+        try:
+            secret = self.core.read_namespaced_secret(f"exchange-platform.release.{release}", namespace)
+        except client.ApiException as error:
+            if error.status == 404:
+                return []
+            raise
+        records = [
+            json.loads(gzip.decompress(base64.b64decode(value)))
+            for value in (secret.data or {}).values()
+        ]
+        return sorted(records, key=lambda r: r["revision"])
+
+    def inventory(self, hosts: dict[str, dict[str, Any]], group: str = "exchange_router") -> Path:
+        """An inventory file with these hosts (and their vars) in `group`."""
+        path = self.work / f"inventory-{uuid.uuid4().hex[:8]}.yml"
+        path.write_text(json.dumps({"all": {"children": {group: {"hosts": hosts}}}}))
+        return path
+
+    def service_account_kubeconfig(self, namespace: str, name: str) -> Path:
+        """A kubeconfig that authenticates as the ServiceAccount (a TokenRequest token)."""
+        token = self.core.create_namespaced_service_account_token(
+            name, namespace, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
+                audiences=[], expiration_seconds=3600))
+        ).status.token
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"] = [{"name": name, "user": {"token": token}}]
+        for context in config["contexts"]:
+            context["context"]["user"] = name
+        path = self.work / f"{namespace}-{name}.kubeconfig"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
@@ -148,6 +185,13 @@ def create_secret(cluster: Cluster, namespace: str, data: dict[str, str]) -> Non
         ),
     )
 
+
+# Pods with this annotation become Ready only after the given time on the kwok cluster.
+def slow(seconds: int) -> dict[str, str]:
+    return {"exchange-platform.test/ready-after": f"{seconds}s"}
+
+
+CRASH = {"exchange-platform.test/crash": "true"}
 
 SECRET_VALUES = {
     "server_addr": "0.0.0.0:8080",

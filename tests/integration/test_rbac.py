@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import Cluster
+import datetime
+
+from conftest import CRASH, Cluster, slow
+from kubernetes import client
 
 
 def _grant(cluster: Cluster, namespace: str, group: str) -> None:
@@ -18,38 +21,42 @@ def _grant(cluster: Cluster, namespace: str, group: str) -> None:
     assert run.ok, run.output
 
 
-def test_a_deployer_with_exactly_the_shipped_rbac_can_deploy_and_remove(
+def test_the_shipped_serviceaccount_deploys_slowly_rolls_back_removes_and_takes_over_a_lock(
     cluster: Cluster, namespace: str
 ) -> None:
-    _grant(cluster, namespace, "exchange-deployers")
-    kubeconfig = cluster.work / "deployer.kubeconfig"
-    cluster.cluster_sh("user-kubeconfig", "deployer", "exchange-deployers", str(kubeconfig))
+    """Everything a deployer does, as the ServiceAccount playbooks/rbac.yml makes, under real
+    timing: a rollout lasting several lock renewals, a crash loop diagnosed (pods/log) and
+    rolled back, the rollback playbook, a dead run's lock taken over, removal."""
+    _grant(cluster, namespace, "unused-group")
+    kubeconfig = cluster.service_account_kubeconfig(namespace, "exchange-router-deployer")
     values = {"exchange_router_namespace": namespace}
 
-    run = cluster.deploy(values, kubeconfig=kubeconfig)
-    assert run.ok, run.output
-    assert cluster.apps.read_namespaced_deployment("exchange-router-deployment", namespace)
+    slow_run = cluster.deploy(dict(values, exchange_router_pod_annotations=slow(25)), kubeconfig=kubeconfig)
+    assert slow_run.ok, slow_run.output
 
-    rollout_failure = cluster.deploy(
-        dict(
-            values,
-            exchange_router_pod_annotations={"exchange-platform.test/never-ready": "true"},
-            exchange_router_progress_deadline_seconds=5,
-        ),
-        kubeconfig=kubeconfig,
-    )
-    assert not rollout_failure.ok
-    assert "Rolled back to revision 1" in rollout_failure.output  # diagnostics + rollback allowed
+    crash = cluster.deploy(dict(values, exchange_router_pod_annotations=CRASH), kubeconfig=kubeconfig)
+    assert not crash.ok
+    assert "CrashLoopBackOff" in crash.output and "forbidden" not in crash.output
+    assert "Rolled back to revision 1" in crash.output
 
-    plain = dict(
-        values,
-        exchange_router_secret_mode="plain",
-        exchange_router_secret_data={"server_addr": "a", "database_url": "b", "redis_url": "c"},
-    )
-    run = cluster.deploy(plain, kubeconfig=kubeconfig)
-    assert run.ok, run.output
+    back = cluster.playbook("rollback", dict(values, exchange_router_rollback_revision=1), kubeconfig=kubeconfig)
+    assert back.ok, back.output
+    history = cluster.playbook("history", values, kubeconfig=kubeconfig)
+    assert history.ok and "system:serviceaccount:" in history.output, history.output
+
+    leases = client.CoordinationV1Api(cluster.api)
+    leases.create_namespaced_lease(namespace, client.V1Lease(
+        metadata=client.V1ObjectMeta(name="exchange-router-deploy-lock"),
+        spec=client.V1LeaseSpec(holder_identity="a run that died", lease_duration_seconds=30,
+                                acquire_time=datetime.datetime.now(datetime.UTC),
+                                renew_time=datetime.datetime.now(datetime.UTC))))
+    takeover = cluster.deploy(dict(values, exchange_router_image="example/app:after"), kubeconfig=kubeconfig)
+    assert takeover.ok, takeover.output
+
     removed = cluster.playbook("remove", values, kubeconfig=kubeconfig)
     assert removed.ok, removed.output
+    assert not cluster.apps.list_namespaced_deployment(namespace).items
+    assert cluster.core.read_namespaced_secret("exchange-router-secret", namespace)  # not the release's
 
 
 def test_a_user_without_the_rbac_gets_forbidden_and_nothing_is_applied(

@@ -60,7 +60,7 @@ def test_plain_mode_creates_the_secret_and_rolls_pods_only_when_it_changes(
     stored = cluster.core.read_namespaced_secret("exchange-router-secret", empty_namespace)
     assert {k: base64.b64decode(v).decode() for k, v in stored.data.items()} == SECRET_VALUES
     first = cluster.apps.read_namespaced_deployment("exchange-router-deployment", empty_namespace)
-    checksum = first.spec.template.metadata.annotations["checksum/secret"]
+    checksum = first.spec.template.metadata.annotations["exchange.platform/secret-checksum"]
 
     again = deploy_plain(cluster, empty_namespace, SECRET_VALUES)
     assert again.ok, again.output
@@ -72,7 +72,7 @@ def test_plain_mode_creates_the_secret_and_rolls_pods_only_when_it_changes(
     assert rolled.ok, rolled.output
     new = cluster.apps.read_namespaced_deployment("exchange-router-deployment", empty_namespace)
     assert new.metadata.generation == first.metadata.generation + 1
-    assert new.spec.template.metadata.annotations["checksum/secret"] != checksum
+    assert new.spec.template.metadata.annotations["exchange.platform/secret-checksum"] != checksum
     assert new.status.updated_replicas == new.status.available_replicas == 1
 
 

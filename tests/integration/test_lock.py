@@ -1,0 +1,111 @@
+"""The deploy lock under real timing: renewed through slow rollouts, across many hosts with few
+forks, taken over from a dead run by a client that judged it dead on its own clock."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import time
+
+from conftest import Cluster, make_namespace, create_secret, SECRET_VALUES, slow
+from kubernetes import client
+
+LEASE = "exchange-router-deploy-lock"
+
+
+def _leases(cluster: Cluster) -> client.CoordinationV1Api:
+    return client.CoordinationV1Api(cluster.api)
+
+
+def test_many_hosts_few_forks_and_a_slow_rollout_never_let_a_lock_lapse(cluster: Cluster) -> None:
+    namespaces = [make_namespace(cluster) for _ in range(3)]
+    for namespace in namespaces:
+        create_secret(cluster, namespace, SECRET_VALUES)
+    inventory = cluster.inventory({f"release-{i}": {"exchange_router_namespace": ns} for i, ns in enumerate(namespaces)})
+    values = {"exchange_router_pod_annotations": slow(45)}
+    process = cluster.playbook("deploy", values, "-i", str(inventory), "--forks", "1", background=True)
+    assert isinstance(process, subprocess.Popen)
+    try:
+        holders: dict[str, set[str]] = {ns: set() for ns in namespaces}
+        renewals: dict[str, set[str]] = {ns: set() for ns in namespaces}
+        deadline = time.monotonic() + 240
+        while process.poll() is None and time.monotonic() < deadline:
+            for namespace in namespaces:
+                try:
+                    lease = _leases(cluster).read_namespaced_lease(LEASE, namespace)
+                except client.ApiException:
+                    continue
+                holders[namespace].add(lease.spec.holder_identity)
+                renewals[namespace].add(str(lease.spec.renew_time))
+                age = datetime.datetime.now(datetime.UTC) - lease.spec.renew_time
+                assert age.total_seconds() < lease.spec.lease_duration_seconds, "the lock lapsed"
+            time.sleep(2)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    for namespace in namespaces:
+        assert len(holders[namespace]) == 1  # one holder from first write to history
+        assert len(renewals[namespace]) >= 3  # renewed while the 45 s rollout ran
+        assert not _leases(cluster).list_namespaced_lease(namespace).items  # released
+        assert _image_ready(cluster, namespace)
+
+
+def _image_ready(cluster: Cluster, namespace: str) -> bool:
+    deployment = cluster.apps.read_namespaced_deployment("exchange-router-deployment", namespace)
+    return deployment.status.available_replicas == 1
+
+
+def test_a_killed_deploy_leaves_a_lock_the_next_deploy_judges_dead_and_takes_over(
+    cluster: Cluster, namespace: str
+) -> None:
+    cluster.env["PYTHONUNBUFFERED"] = "1"
+    values = {"exchange_router_namespace": namespace, "exchange_router_pod_annotations": slow(60)}
+    process = cluster.playbook("deploy", values, background=True)
+    assert isinstance(process, subprocess.Popen)
+    try:
+        for _ in range(120):
+            if _leases(cluster).list_namespaced_lease(namespace).items:
+                break
+            time.sleep(0.5)
+        time.sleep(2)
+    finally:
+        process.kill()
+        process.communicate()
+        cluster.env.pop("PYTHONUNBUFFERED")
+    dead = _leases(cluster).read_namespaced_lease(LEASE, namespace)
+    # The dead holder's renewTime lies in the future by another machine's clock: irrelevant.
+    dead.spec.renew_time = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    _leases(cluster).replace_namespaced_lease(LEASE, namespace, dead)
+
+    started = time.monotonic()
+    run = cluster.deploy({"exchange_router_namespace": namespace})
+    assert run.ok, run.output
+    assert time.monotonic() - started >= 25  # waited for the record to stay unchanged 30 s
+    assert not _leases(cluster).list_namespaced_lease(namespace).items
+
+
+def test_concurrent_deploys_of_one_release_never_mix(cluster: Cluster, namespace: str) -> None:
+    assert cluster.deploy({"exchange_router_namespace": namespace}).ok
+    releases = {
+        "a": {"exchange_router_image": "example/app:a", "exchange_router_service_port": 81},
+        "b": {"exchange_router_image": "example/app:b", "exchange_router_service_port": 82},
+    }
+    processes = {
+        name: cluster.playbook(
+            "deploy", dict(values, exchange_router_namespace=namespace, exchange_router_pod_annotations=slow(5)),
+            background=True,
+        )
+        for name, values in releases.items()
+    }
+    for process in processes.values():
+        assert isinstance(process, subprocess.Popen)
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output
+    deployment = cluster.apps.read_namespaced_deployment("exchange-router-deployment", namespace)
+    port = cluster.core.read_namespaced_service("exchange-router-service", namespace).spec.ports[0].port
+    image = deployment.spec.template.spec.containers[0].image
+    assert (image.rsplit(":", 1)[1], port) in {("a", 81), ("b", 82)}
+    assert [r["status"] for r in cluster.history(namespace)][-1] == "deployed"
+    assert len(cluster.history(namespace)) == 3
