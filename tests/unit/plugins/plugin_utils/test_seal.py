@@ -205,3 +205,9 @@ def test_the_value_never_appears_in_an_error(cert, text) -> None:
         assert value not in str(raised.value)
         assert raised.value.__cause__ is None
         assert raised.value.__context__ is None or value not in str(raised.value.__context__)
+
+
+def test_without_cryptography_the_error_says_what_to_install(cert, monkeypatch) -> None:
+    monkeypatch.setattr(sealing, "HAS_CRYPTOGRAPHY", False)
+    with pytest.raises(ValueError, match=r"needs the Python package cryptography"):
+        sealing.seal("SEKRET", cert, "a", "b")
