@@ -1,8 +1,8 @@
-"""Filters k8s_quantity, validate_resources and validate_scaling.
+"""Filters k8s_quantity, k8s_quantity_canonical, validate_resources and validate_scaling.
 
 Thin wrappers over plugins/plugin_utils (pure Python): each turns the ValueError the
 rules raise into an AnsibleFilterError with the same message. Documentation lives in
-the sidecar files k8s_quantity.yml, validate_resources.yml and validate_scaling.yml.
+the sidecar files named after each filter (k8s_quantity.yml, ...).
 """
 
 from __future__ import annotations
@@ -12,20 +12,27 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import validation
-from ansible_collections.exchange.platform.plugins.plugin_utils.quantity import canonical
+from ansible_collections.exchange.platform.plugins.plugin_utils import quantity, validation
 
 
 def k8s_quantity(value: Any) -> str:
-    """The canonical form the API server stores for a quantity: '2000m' -> '2'."""
+    """The string the API server stores for a quantity: '2000m' -> '2', '1.500' -> '1.500'."""
     try:
-        return canonical(value)
+        return quantity.api_string(value)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def k8s_quantity_canonical(value: Any) -> str:
+    """The fully canonical form of a quantity: '2000m' -> '2', '1.500' -> '1500m'."""
+    try:
+        return quantity.canonical(value)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
 def validate_resources(requirements: Any, path: str = "resources") -> dict[str, Any]:
-    """A ResourceRequirements mapping with canonical quantities, or every problem."""
+    """ResourceRequirements with the quantities the API server stores, or every problem."""
     try:
         return validation.validate_resources(requirements, path=path)
     except ValueError as exc:
@@ -54,6 +61,7 @@ class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "k8s_quantity": k8s_quantity,
+            "k8s_quantity_canonical": k8s_quantity_canonical,
             "validate_resources": validate_resources,
             "validate_scaling": validate_scaling,
         }

@@ -239,9 +239,9 @@ def _interpret_suffix(text: str, suffix: str) -> tuple[int, int, QuantityFormat]
     if match is None:
         raise _error(text, _ERR_SUFFIX)
     digits = match["digits"].lstrip("0") or "0"
-    exponent = int(digits) if len(digits) <= _INT64_DIGITS else 2**63
-    if match["sign"] == "-":
-        exponent = -exponent
+    if len(digits) > _INT64_DIGITS:  # far beyond int64, whatever the sign
+        raise _error(text, _ERR_SUFFIX)
+    exponent = -int(digits) if match["sign"] == "-" else int(digits)
     if not -(2**63) <= exponent < 2**63:  # strconv.ParseInt(s, 10, 64) fails
         raise _error(text, _ERR_SUFFIX)
     return 10, _wrap_int32(exponent), QuantityFormat.DECIMAL_EXPONENT
@@ -293,7 +293,30 @@ def _parse_text(text: str) -> Quantity:
         if magnitude < 1:  # Go: "this avoids rounding and hopefully confusion, too"
             fmt = QuantityFormat.DECIMAL_SI
     verbatim = _verbatim(text, base, exponent, int_digits, frac_digits)
-    return Quantity(-magnitude if negative else magnitude, fmt, verbatim)
+    quantity = Quantity(-magnitude if negative else magnitude, fmt, verbatim)
+    if verbatim is None:
+        _check_stored_faithfully(text, quantity)
+    return quantity
+
+
+def _check_stored_faithfully(text: str, quantity: Quantity) -> None:
+    """Reject what ``String()`` would corrupt: decimal-SI multiples of 10**21.
+
+    apimachinery 0.36 has no suffix beyond ``E`` (10**18) and writes the number
+    without any suffix: ``1000E`` is stored as ``1``.
+    """
+    if quantity.format is not QuantityFormat.DECIMAL_SI or quantity.sign == 0:
+        return
+    number, exponent = _decimal_parts(abs(quantity.value))
+    if exponent in _DECIMAL_SUFFIX_BY_EXPONENT:
+        return
+    sign = "-" if quantity.sign < 0 else ""
+    raise _error(
+        text,
+        f"the API server would store it as '{sign}{number}': k8s.io/apimachinery 0.36 writes "
+        "decimal-SI multiples of 10**21 without their power of ten (it has no suffix beyond E); "
+        f"write {sign}{number}e{exponent} instead",
+    )
 
 
 def _verbatim(text: str, base: int, exponent: int, int_digits: str, frac_digits: str) -> str | None:
@@ -347,12 +370,17 @@ def _render(value: Fraction, fmt: QuantityFormat) -> str:
             power += 1
         return f"{number}{_BINARY_SUFFIX_BY_POWER[power]}"
     # BinarySI below 1024 or with a fraction is shown as DecimalSI (no rounding).
-    number, exponent = _strip_zeros(int(value / NANO), -9)
-    shift = exponent % 3
-    number, exponent = number * 10**shift, exponent - shift
+    number, exponent = _decimal_parts(value)
     if fmt is not QuantityFormat.DECIMAL_EXPONENT and exponent in _DECIMAL_SUFFIX_BY_EXPONENT:
         return f"{number}{_DECIMAL_SUFFIX_BY_EXPONENT[exponent]}"
     return f"{number}e{exponent}" if exponent else str(number)
+
+
+def _decimal_parts(value: Fraction) -> tuple[int, int]:
+    """Go's ``AsCanonicalBytes``: ``value == number * 10**exponent``, exponent a multiple of 3."""
+    number, exponent = _strip_zeros(int(value / NANO), -9)
+    shift = exponent % 3
+    return number * 10**shift, exponent - shift
 
 
 def _strip_zeros(number: int, exponent: int) -> tuple[int, int]:

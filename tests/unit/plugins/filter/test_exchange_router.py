@@ -17,6 +17,7 @@ from ansible_collections.exchange.platform.plugins.filter.exchange_router import
 
 FILTERS = FilterModule().filters()
 k8s_quantity = FILTERS["k8s_quantity"]
+k8s_quantity_canonical = FILTERS["k8s_quantity_canonical"]
 validate_resources = FILTERS["validate_resources"]
 validate_scaling = FILTERS["validate_scaling"]
 
@@ -44,25 +45,55 @@ def assert_plain(value: Any) -> None:
             assert_plain(item)
 
 
-def test_exports_exactly_three_filters() -> None:
-    assert sorted(FILTERS) == ["k8s_quantity", "validate_resources", "validate_scaling"]
+def test_exports_exactly_four_filters() -> None:
+    assert sorted(FILTERS) == [
+        "k8s_quantity",
+        "k8s_quantity_canonical",
+        "validate_resources",
+        "validate_scaling",
+    ]
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("2000m", "2"), ("1024Mi", "1Gi"), (0.5, "500m"), (1000, "1k"), ("1e3", "1e3")],
-)
-def test_k8s_quantity(value: object, expected: str) -> None:
-    assert k8s_quantity(value) == expected
+# (value, what the API server stores, the fully canonical form)
+QUANTITIES = [
+    ("2000m", "2", "2"),
+    ("1024Mi", "1Gi", "1Gi"),
+    (0.5, "500m", "500m"),
+    (1000, "1k", "1k"),
+    ("1e3", "1e3", "1e3"),
+    # spellings the API server keeps as written (issue 11)
+    ("1.500", "1.500", "1500m"),
+    ("+1Gi", "+1Gi", "1Gi"),
+    ("100.035k", "100.035k", "100035"),
+    ("1.", "1.", "1"),
+    (1e18, "1e+18", "1e18"),
+]
+
+
+@pytest.mark.parametrize(("value", "stored", "canonical"), QUANTITIES)
+def test_k8s_quantity_returns_what_the_api_server_stores(
+    value: object, stored: str, canonical: str
+) -> None:
+    assert k8s_quantity(value) == stored
     result = k8s_quantity(tagged(value))
-    assert result == expected
+    assert result == stored
     assert type(result) is str
 
 
-@pytest.mark.parametrize("value", ["2x", "", "1 Gi", True, None, ["1"]])
-def test_k8s_quantity_errors_name_the_value(value: object) -> None:
+@pytest.mark.parametrize(("value", "stored", "canonical"), QUANTITIES)
+def test_k8s_quantity_canonical(value: object, stored: str, canonical: str) -> None:
+    result = k8s_quantity_canonical(tagged(value))
+    assert result == canonical
+    assert type(result) is str
+
+
+@pytest.mark.parametrize("name", ["k8s_quantity", "k8s_quantity_canonical"])
+@pytest.mark.parametrize(
+    "value", ["2x", "", "1 Gi", True, None, ["1"], "E-18446744073709551616", "1000E"]
+)
+def test_quantity_errors_name_the_value(name: str, value: object) -> None:
     with pytest.raises(AnsibleFilterError) as excinfo:
-        k8s_quantity(value)
+        FILTERS[name](value)
     assert repr(value) in str(excinfo.value)
     assert excinfo.value.__cause__ is None
 

@@ -11,7 +11,7 @@ import re
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.quantity import (
@@ -24,6 +24,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.quantity import 
     parse_quantity,
 )
 
+DECIMAL_SUFFIX_EXPONENTS = {"": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 DEC = QuantityFormat.DECIMAL_SI
 BIN = QuantityFormat.BINARY_SI
 EXP = QuantityFormat.DECIMAL_EXPONENT
@@ -65,8 +66,9 @@ CANONICAL = [
     case("1000u", "1m", "micros-to-millis"),
     case("1E", "1E", "exa-suffix"),
     case("12E", "12E", "12E"),
-    case("1000E", "1e21", "beyond-exa-falls-back-to-exponent"),
-    case("1000000000000000000000", "1e21", "decimal-10^21"),
+    case("1001E", "1001E", "beyond-exa-not-a-multiple-of-10^21"),
+    case("1234567890123456789012", "1234567890123456789012", "22-digits-not-a-multiple"),
+    case("1e21", "1e21", "10^21-as-exponent"),
     case("18446744073709551616", "18446744073709551616", "2^64-not-capped"),
     case("123456789012345678901234567890", "123456789012345678901234567890", "30-digits"),
     # binary SI: only integers of magnitude >= 1024, else decimal
@@ -190,6 +192,7 @@ def test_exact_value(text: str, expected: Fraction) -> None:
 FORMAT_ERROR = "quantities must match the regular expression"
 SUFFIX_ERROR = "unable to parse quantity's suffix"
 NUMERIC_ERROR = "unable to parse numeric part of quantity"
+STORED_WRONGLY = "k8s.io/apimachinery 0.36 writes decimal-SI multiples of 10**21 without"
 INVALID = [
     case("", FORMAT_ERROR, "empty"),
     case(" 1", FORMAT_ERROR, "leading-space"),
@@ -220,6 +223,19 @@ INVALID = [
     case("+-1", SUFFIX_ERROR, "two-signs"),
     case("1e9223372036854775808", SUFFIX_ERROR, "exponent-beyond-int64"),
     case("1e99999999999999999999", SUFFIX_ERROR, "exponent-far-beyond-int64"),
+    # 20 digits: 2**64 is no longer read as -2**63, 10**19 no longer as 2**63 (issue 11)
+    case("E-18446744073709551616", SUFFIX_ERROR, "exponent-minus-2^64"),
+    case("8e-10000000000000000000", SUFFIX_ERROR, "exponent-minus-10^19"),
+    case("8e+10000000000000000000", SUFFIX_ERROR, "exponent-plus-10^19"),
+    case("1e-9223372036854775809", SUFFIX_ERROR, "exponent-below-int64"),
+    case("1e-000000000000000000000009223372036854775809", SUFFIX_ERROR, "zeros-then-below"),
+    # apimachinery 0.36 would store these as '1', '-1', '1', '2' (issue 11)
+    case("1000E", STORED_WRONGLY, "1000E"),
+    case("-1000E", STORED_WRONGLY, "-1000E"),
+    case("1000000000000000000000", STORED_WRONGLY, "10^21"),
+    case("1000000000000000000000000k", STORED_WRONGLY, "10^27"),
+    case("2000000000000000000M", STORED_WRONGLY, "2*10^24"),
+    case("1000000000000000000000.0", STORED_WRONGLY, "10^21-with-fraction-digits"),
     case("Pi", NUMERIC_ERROR, "quirk-Pi-without-digits"),
     case("Ei", NUMERIC_ERROR, "quirk-Ei-without-digits"),
     case(".Pi", NUMERIC_ERROR, "quirk-dot-Pi"),
@@ -287,6 +303,8 @@ API_STRINGS = [
     case("5.", "5.", "trailing-dot"),
     case("1E3", "1E3", "capital-E"),
     case("1e+21", "1e+21", "plus-exponent"),
+    case(1e18, "1e+18", "float-repr"),
+    case("1e-9223372036854775808", "1e-9223372036854775808", "int64-min-exponent-is-int32-0"),
     case("1e0", "1e0", "zero-exponent"),
     case("1.Ki", "1.Ki", "binary-trailing-dot"),
     case("+1Ki", "+1Ki", "binary-plus"),
@@ -301,7 +319,7 @@ API_STRINGS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), API_STRINGS)
-def test_api_string(text: str, expected: str) -> None:
+def test_api_string(text: str | float, expected: str) -> None:
     assert api_string(text) == expected
     assert parse_quantity(expected).value == parse_quantity(text).value
 
@@ -354,6 +372,28 @@ def test_str_subclass_returns_plain_str() -> None:
     assert type(result) is str
 
 
+def test_the_stored_wrongly_error_says_what_the_server_stores() -> None:
+    with pytest.raises(QuantityError) as info:
+        parse_quantity("-2000000000000000000M")
+    message = str(info.value)
+    assert "would store it as '-2'" in message
+    assert "write -2e24 instead" in message
+    assert canonical("-2e24") == api_string("-2e24") == "-2e24"
+
+
+@given(st.integers(1, 10**12), st.sampled_from(sorted(DECIMAL_SUFFIX_EXPONENTS)), st.booleans())
+def test_stored_wrongly_is_rejected(number: int, suffix: str, negative: bool) -> None:
+    """Exactly the decimal-SI multiples of 10**21 are refused; e-notation keeps them."""
+    text = f"{'-' if negative else ''}{number}{suffix}"
+    value = number * Fraction(10) ** DECIMAL_SUFFIX_EXPONENTS[suffix]
+    if value % 10**21 == 0:
+        with pytest.raises(QuantityError, match=re.escape(STORED_WRONGLY)):
+            parse_quantity(text)
+        assert parse_quantity(f"{text.removesuffix(suffix)}e{DECIMAL_SUFFIX_EXPONENTS[suffix]}")
+    else:
+        assert abs(parse_quantity(text).value) == value
+
+
 def test_error_is_a_value_error() -> None:
     assert issubclass(QuantityError, ValueError)
 
@@ -390,6 +430,8 @@ def quantity_texts(draw: st.DrawFn) -> tuple[str, Fraction]:
         factor = Fraction(10) ** exponent
     number = whole + ("" if fraction is None else "." + fraction)
     magnitude = Fraction(f"{whole or '0'}.{fraction or '0'}") * factor
+    # rejected: the API server would store them wrongly (test_stored_wrongly_is_rejected)
+    assume(kind != "decimal" or magnitude % 10**21 != 0 or magnitude == 0)
     if magnitude:
         magnitude = math.ceil(magnitude / NANO) * NANO  # away from zero: sign applied after
     if kind == "binary":
