@@ -12,6 +12,8 @@ containers, which subclass ``dict``/``list``/``str``); returned values are plain
 from __future__ import annotations
 
 import difflib
+import itertools
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +72,14 @@ _RESOURCE_SOURCES = ("resource", "containerResource")
 # autoscaling/v2 defaulting: no metrics means 80% average CPU utilization.
 _DEFAULT_CPU_UTILIZATION = 80
 _DEFAULT_MIN_REPLICAS = 1
+# --horizontal-pod-autoscaler-tolerance of kube-controller-manager
+_DEFAULT_TOLERANCE = Fraction(1, 10)
+
+
+@dataclass(frozen=True)
+class _Tolerance:
+    ratio: Fraction
+    label: str  # names where it comes from, in messages
 
 
 class ValidationError(ValueError):
@@ -114,6 +124,7 @@ def validate_scaling(
     data = _plain(spec)
     bounds: tuple[int | None, int | None] = (None, None)
     targets: list[_UtilizationTarget] = []
+    tolerance = _Tolerance(_DEFAULT_TOLERANCE, "the HPA controller's default 10% tolerance")
     if isinstance(data, dict):
         bounds = _check_replica_bounds(data, path, problems)
         if data.get("scaleTargetRef") is not None:
@@ -126,12 +137,13 @@ def validate_scaling(
                 f"must be a mapping, got {_show(data['behavior'])}",
             )
         targets = _check_metrics(data.get("metrics"), _child(path, "metrics"), problems)
+        tolerance = _scale_up_tolerance(data.get("behavior"), path, problems)
     else:
         problems.add(path, f"must be a mapping (HorizontalPodAutoscalerSpec), got {_show(data)}")
     if resources is not None:
         parsed = _check_resources(_plain(resources), resources_path, problems)
         for target in targets:
-            _check_utilization_reachable(target, parsed, resources_path, problems)
+            _check_utilization_reachable(target, parsed, tolerance, resources_path, problems)
     if replicas is not None:
         _check_current_replicas(_plain(replicas), *bounds, path, problems)
     problems.raise_if_any()
@@ -201,7 +213,7 @@ def _check_unknown_fields(
 def _quantity_text(raw: object, quantity: Quantity) -> str:
     """The value as written, with its canonical form when that differs."""
     text = raw if isinstance(raw, str) else str(raw)
-    return text if text == quantity.canonical else f"{text} (= {quantity.canonical})"
+    return text if text == quantity.api_string else f"{text} (= {quantity.api_string})"
 
 
 def _parse(raw: object, path: str, problems: _Problems) -> Quantity | None:
@@ -240,9 +252,10 @@ def _check_resources(data: object, path: str, problems: _Problems) -> _Resources
             )
     if "claims" in data:
         parsed.result["claims"] = data["claims"]
+    _check_special_resources(data, parsed, path, problems)
     for name, request in parsed.requests.items():
         limit = parsed.limits.get(name)
-        if limit is not None and request > limit:
+        if limit is not None and request > limit and not _needs_equal_limit(name):
             problems.add(
                 _child(_child(path, "requests"), name),
                 f"request {_quantity_text(data['requests'][name], request)} is above "
@@ -271,6 +284,11 @@ def _check_resource_list(
         if not isinstance(name, str) or not name:
             problems.add(item_path, f"resource name must be a non-empty string, got {name!r}")
             continue
+        name_problem = _resource_name_problem(name)
+        if name_problem is not None:
+            problems.add(item_path, name_problem)
+            if parsed.broken is not None:
+                parsed.broken.add(name)
         quantity = _parse(raw, item_path, problems)
         if quantity is not None and quantity.sign < 0:
             problems.add(item_path, f"invalid value {raw!r}: must be greater than or equal to 0")
@@ -280,8 +298,139 @@ def _check_resource_list(
                 parsed.broken.add(name)
             continue
         quantities[name] = quantity
-        result[name] = quantity.canonical
+        result[name] = quantity.api_string
     return result
+
+
+# --- resource names (k8s.io/kubernetes pkg/apis/core/validation, helper) -------------
+
+_STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+_HUGEPAGES_PREFIX = "hugepages-"
+_NATIVE_NAMESPACE = "kubernetes.io/"
+_QUALIFIED_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAME_SUGGESTIONS = (*_STANDARD_CONTAINER_RESOURCES, "hugepages-2Mi", "hugepages-1Gi")
+_NAMES_ACCEPTED = (
+    "the API server accepts cpu, memory, ephemeral-storage, hugepages-<page size> and "
+    "extended resources qualified by a domain (example.com/gpu)"
+)
+
+
+def _qualified_name_problem(name: str) -> str | None:
+    """``IsQualifiedName``: an optional DNS-1123 subdomain prefix, '/', a name of <= 63."""
+    prefix, slash, local = name.rpartition("/")
+    if slash and "/" in prefix:
+        return "a qualified name has at most one '/'"
+    if slash and not prefix:
+        return "the prefix before '/' must be non-empty"
+    if slash and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
+        return f"the prefix {prefix!r} must be a DNS-1123 subdomain (lowercase, at most 253)"
+    if not local:
+        return "the name part must be non-empty"
+    if len(local) > 63:
+        return "the name part must be no more than 63 characters"
+    if not _QUALIFIED_NAME_PART.fullmatch(local):
+        return (
+            "the name part must consist of alphanumeric characters, '-', '_' or '.', and "
+            "must start and end with an alphanumeric character"
+        )
+    return None
+
+
+def _is_extended(name: str) -> bool:
+    """``IsExtendedResourceName``: qualified by a domain outside *kubernetes.io/."""
+    return "/" in name and _NATIVE_NAMESPACE not in name and not name.startswith("requests.")
+
+
+def _needs_equal_limit(name: str) -> bool:
+    """Not ``IsOvercommitAllowed``: extended resources and huge pages."""
+    return _is_extended(name) or name.startswith(_HUGEPAGES_PREFIX)
+
+
+def _resource_name_problem(name: str) -> str | None:
+    """``validateContainerResourceName``, with a suggestion for an unknown standard name."""
+    problem = _qualified_name_problem(name)
+    if problem is not None:
+        return f"invalid resource name {name!r}: {problem}"
+    if "/" not in name:
+        if name in _STANDARD_CONTAINER_RESOURCES or name.startswith(_HUGEPAGES_PREFIX):
+            return None
+        close = difflib.get_close_matches(name.lower(), _NAME_SUGGESTIONS, n=1, cutoff=0.75)
+        hint = f": did you mean {close[0]!r}?" if close else ""
+        return f"unknown resource name {name!r}{hint} ({_NAMES_ACCEPTED})"
+    if _NATIVE_NAMESPACE in name:
+        return None  # *kubernetes.io/ names need only be qualified
+    if name.startswith("requests."):
+        return (
+            f"invalid resource name {name!r}: an extended resource may not start with 'requests.'"
+        )
+    problem = _qualified_name_problem(f"requests.{name}")
+    if problem is not None:  # the quota name requests.<name> must be qualified too
+        return f"invalid resource name {name!r}: as requests.{name} (its quota name), {problem}"
+    return None
+
+
+def _check_special_resources(
+    data: dict[object, object], parsed: _Resources, path: str, problems: _Problems
+) -> None:
+    """Extended resources and huge pages: whole numbers, request equal to limit."""
+    hugepages = False
+    for section, quantities in (("requests", parsed.requests), ("limits", parsed.limits)):
+        for name, quantity in quantities.items():
+            raw = data[section][name]  # type: ignore[index]
+            item_path = _child(_child(path, section), name)
+            if _is_extended(name) and quantity.value.denominator != 1:
+                problems.add(
+                    item_path,
+                    f"invalid value {_quantity_text(raw, quantity)}: an extended resource must "
+                    "be a whole number",
+                )
+            if name.startswith(_HUGEPAGES_PREFIX):
+                hugepages = True
+                _check_hugepages(name, raw, quantity, item_path, problems)
+    for name, request in parsed.requests.items():
+        if not _needs_equal_limit(name):
+            continue
+        limit = parsed.limits.get(name)
+        limit_path = _child(_child(path, "limits"), name)
+        if limit is None and (parsed.broken is None or name not in parsed.broken):
+            problems.add(
+                limit_path,
+                f"required value: {name} cannot be overcommitted, so a "
+                "request needs a limit (equal to it)",
+            )
+        elif limit is not None and request != limit:
+            problems.add(
+                _child(_child(path, "requests"), name),
+                f"request {_quantity_text(data['requests'][name], request)} must be equal to "  # type: ignore[index]
+                f"{_child('limits', name)} {limit.api_string}: {name} cannot be overcommitted",
+            )
+    if hugepages and not any(
+        name in ("cpu", "memory") for name in (*parsed.requests, *parsed.limits)
+    ):
+        problems.add(path, "forbidden: huge pages require a cpu or memory request or limit")
+
+
+def _check_hugepages(
+    name: str, raw: object, quantity: Quantity, path: str, problems: _Problems
+) -> None:
+    """``IsHugePageResourceValueDivisible``: a whole number of pages."""
+    try:
+        page = parse_quantity(name.removeprefix(_HUGEPAGES_PREFIX))
+    except QuantityError:
+        page = None
+    if page is None or page.sign <= 0 or page.value.denominator != 1:
+        problems.add(
+            path,
+            f"invalid resource name {name!r}: the page size must be a positive "
+            "whole quantity (hugepages-2Mi, hugepages-1Gi)",
+        )
+    elif math.ceil(quantity.value) % page.value != 0:
+        problems.add(
+            path,
+            f"invalid value {_quantity_text(raw, quantity)}: not a whole number "
+            f"of {page.api_string} pages",
+        )
 
 
 # --- HPA spec -----------------------------------------------------------------------
@@ -594,10 +743,36 @@ def _check_utilization(raw: object, path: str, problems: _Problems) -> int | Non
     return raw
 
 
+def _scale_up_tolerance(behavior: object, path: str, problems: _Problems) -> _Tolerance:
+    """``behavior.scaleUp.tolerance`` if set (HPAConfigurableTolerance, beta since 1.35)."""
+    default = _Tolerance(_DEFAULT_TOLERANCE, "the HPA controller's default 10% tolerance")
+    scale_up = behavior.get("scaleUp") if isinstance(behavior, dict) else None
+    raw = scale_up.get("tolerance") if isinstance(scale_up, dict) else None
+    if raw is None:
+        return default
+    field_path = _child(_child(_child(path, "behavior"), "scaleUp"), "tolerance")
+    quantity = _parse(raw, field_path, problems)
+    if quantity is None:
+        return default
+    if quantity.sign < 0:
+        problems.add(field_path, f"invalid value {raw!r}: must be greater than or equal to 0")
+        return default
+    return _Tolerance(quantity.value, f"{field_path} {quantity.api_string}")
+
+
 def _check_utilization_reachable(
-    target: _UtilizationTarget, resources: _Resources, path: str, problems: _Problems
+    target: _UtilizationTarget,
+    resources: _Resources,
+    tolerance: _Tolerance,
+    path: str,
+    problems: _Problems,
 ) -> None:
-    """A Utilization target needs a request and must be reachable below the limit."""
+    """A Utilization target needs a request, and the HPA must be able to scale up.
+
+    The controller's arithmetic (pkg/controller/podautoscaler): utilization is
+    ``100 * usage // request`` in millis, and it scales up only when
+    ``utilization / target > 1 + tolerance``. A pod's usage stops at its limit.
+    """
     name = target.resource
     if resources.broken is None or name in resources.broken:
         return  # already reported as a problem of `resources`
@@ -623,14 +798,44 @@ def _check_utilization_reachable(
         return
     if limit is None:
         return
-    threshold = request.value * Fraction(target.utilization, 100)
-    if threshold >= limit.value:
-        problems.add(
-            target.path,
-            f"{target.label} targets {target.utilization}% of {request_path} {request} = "
-            f"{Quantity.from_value(threshold, request.format)}, which is not below "
-            f"{limit_path} {limit}: the target can never be reached",
-        )
+    request_milli, limit_milli = _milli(request), _milli(limit)
+    highest = 100 * limit_milli // request_milli
+    if _scales_up(highest, target.utilization, tolerance.ratio):
+        return
+    ratio = 1 + tolerance.ratio
+    # Start next to the boundary (exact arithmetic), then let the float64 test decide.
+    start = min(target.utilization - 1, math.floor(highest / ratio) + 1)
+    lowest_target = next(
+        (t for t in range(start, 0, -1) if _scales_up(highest, t, tolerance.ratio)), None
+    )
+    needed = next(
+        u
+        for u in itertools.count(max(highest + 1, math.floor(target.utilization * ratio) - 1))
+        if _scales_up(u, target.utilization, tolerance.ratio)
+    )
+    least_limit = Quantity.from_value(Fraction(-(-needed * request_milli // 100), 1000))
+    fix = f"raise {limit_path} to at least {least_limit.api_string}"
+    if lowest_target is not None:
+        fix += f" or lower the target to {lowest_target}%"
+    problems.add(
+        target.path,
+        f"{target.label} targets {target.utilization}% utilization of {request_path} "
+        f"{request.api_string}, but a pod's usage stops at {limit_path} {limit.api_string}: at "
+        f"most {highest}% (100 * limit // request, in millis), and {highest}/"
+        f"{target.utilization} = {highest / target.utilization:.3f} is within "
+        f"{tolerance.label} (the controller scales up only above "
+        f"{1 + float(tolerance.ratio):g}), so the HPA can never scale up: {fix}",
+    )
+
+
+def _milli(quantity: Quantity) -> int:
+    """``Quantity.MilliValue()``: rounded up."""
+    return math.ceil(quantity.value * 1000)
+
+
+def _scales_up(utilization: int, target: int, tolerance: Fraction) -> bool:
+    """``Tolerances.isWithin`` (float64, as in Go) is false above the target."""
+    return float(utilization) / float(target) > 1.0 + float(tolerance)
 
 
 def _check_current_replicas(

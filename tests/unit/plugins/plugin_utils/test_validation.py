@@ -42,13 +42,23 @@ def hpa(*metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
 def test_resources_are_canonicalised() -> None:
     given = {
         "requests": {"cpu": 0.5, "memory": "1024Mi", "nvidia.com/gpu": 1},
-        "limits": {"cpu": "2000m", "memory": "1.5Gi", "ephemeral-storage": "1e9"},
+        "limits": {
+            "cpu": "2000m",
+            "memory": "1.5Gi",
+            "ephemeral-storage": "1e9",
+            "nvidia.com/gpu": 1,
+        },
         "claims": [{"name": "gpu"}],
     }
     before = copy.deepcopy(given)
     assert validate_resources(given) == {
         "requests": {"cpu": "500m", "memory": "1Gi", "nvidia.com/gpu": "1"},
-        "limits": {"cpu": "2", "memory": "1536Mi", "ephemeral-storage": "1e9"},
+        "limits": {
+            "cpu": "2",
+            "memory": "1536Mi",
+            "ephemeral-storage": "1e9",
+            "nvidia.com/gpu": "1",
+        },
         "claims": [{"name": "gpu"}],
     }
     assert given == before
@@ -109,8 +119,9 @@ def test_resources_valid(given: object, expected: dict[str, Any]) -> None:
                      "resources.requests.cpu: request 3000m (= 3) is above limits.cpu 2.0 (= 2)",
                      id="above-limit-shows-canonical"),
         pytest.param({"requests": {"example.com/gpu": 2}, "limits": {"example.com/gpu": 1}},
-                     "resources.requests['example.com/gpu']: request 2 is above "
-                     "limits['example.com/gpu'] 1", id="extended-resource"),
+                     "resources.requests['example.com/gpu']: request 2 must be equal to "
+                     "limits['example.com/gpu'] 1: example.com/gpu cannot be overcommitted",
+                     id="extended-resource"),
     ],
 )  # fmt: skip
 def test_resources_invalid(given: object, expected: str) -> None:
@@ -346,8 +357,11 @@ def test_scaling_target_type_rules(metric: dict[str, Any], expected: list[str]) 
     [
         pytest.param(80, {"requests": {"cpu": "500m"}}, id="no-limit"),
         pytest.param(150, {"requests": {"cpu": "500m"}, "limits": {"cpu": "1"}}, id="below-limit"),
-        pytest.param(99, {"limits": {"cpu": "1"}}, id="request-defaults-to-limit"),
+        pytest.param(90, {"limits": {"cpu": "1"}}, id="request-defaults-to-limit"),
         pytest.param(80, {"requests": {"cpu": "1"}, "limits": {"cpu": "1"}}, id="guaranteed"),
+        pytest.param(95, {"requests": {"cpu": "300m"}, "limits": {"cpu": "2000m"}}, id="defaults"),
+        pytest.param(90, {"requests": {"cpu": "2"}, "limits": {"cpu": "2"}}, id="100/90>1.1"),
+        pytest.param(109, {"requests": {"cpu": "1"}, "limits": {"cpu": "1200m"}}, id="120/109"),
         pytest.param(80, {"requests": {"cpu": "500m", "memory": "x"}}, id="other-resource-broken"),
     ],
 )  # fmt: skip
@@ -370,39 +384,16 @@ def test_scaling_reachable_utilization(utilization: int, resources: dict[str, An
                      "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
                      "targets 80% utilization, but resources.requests.cpu is 0: the HPA cannot "
                      "compute utilization of a zero request", id="zero-request"),
-        pytest.param(resource_metric(type="Utilization", averageUtilization=150),
-                     {"requests": {"cpu": "500m"}, "limits": {"cpu": "600m"}},
+        # issue 11: request = limit at 95% -- 100/95 = 1.05 is inside the 10% tolerance
+        pytest.param(resource_metric(type="Utilization", averageUtilization=95),
+                     {"requests": {"cpu": "2"}, "limits": {"cpu": "2000m"}},
                      "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
-                     "targets 150% of resources.requests.cpu 500m = 750m, which is not below "
-                     "resources.limits.cpu 600m: the target can never be reached",
-                     id="above-limit"),
-        pytest.param(resource_metric(type="Utilization", averageUtilization=200),
-                     {"requests": {"cpu": "500m"}, "limits": {"cpu": "1"}},
-                     "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
-                     "targets 200% of resources.requests.cpu 500m = 1, which is not below "
-                     "resources.limits.cpu 1: the target can never be reached",
-                     id="exactly-at-limit"),
-        pytest.param(resource_metric(type="Utilization", averageUtilization=100),
-                     {"limits": {"cpu": "1"}},
-                     "spec.metrics[0].resource.target.averageUtilization: Resource metric cpu "
-                     "targets 100% of resources.requests.cpu (defaulted from "
-                     "resources.limits.cpu) 1 = 1, which is not below resources.limits.cpu 1: "
-                     "the target can never be reached", id="defaulted-request"),
-        pytest.param(resource_metric("memory", type="Utilization", averageUtilization=120),
-                     {"requests": {"memory": "1Gi"}, "limits": {"memory": "1200Mi"}},
-                     "spec.metrics[0].resource.target.averageUtilization: Resource metric memory "
-                     "targets 120% of resources.requests.memory 1Gi = 1288490188800m, which is "
-                     "not below resources.limits.memory 1200Mi: the target can never be reached",
-                     id="memory"),
-        pytest.param({"type": "ContainerResource",
-                      "containerResource": {
-                          "name": "cpu", "container": "router",
-                          "target": {"type": "Utilization", "averageUtilization": 120}}},
-                     {"requests": {"cpu": 1}, "limits": {"cpu": "1200m"}},
-                     "spec.metrics[0].containerResource.target.averageUtilization: "
-                     "ContainerResource metric cpu targets 120% of resources.requests.cpu 1 = "
-                     "1200m, which is not below resources.limits.cpu 1200m: the target can never "
-                     "be reached", id="container-resource"),
+                     "targets 95% utilization of resources.requests.cpu 2, but a pod's usage "
+                     "stops at resources.limits.cpu 2: at most 100% (100 * limit // request, in "
+                     "millis), and 100/95 = 1.053 is within the HPA controller's default 10% "
+                     "tolerance (the controller scales up only above 1.1), so the HPA can never "
+                     "scale up: raise resources.limits.cpu to at least 2100m or lower the "
+                     "target to 90%", id="request-equals-limit-at-95"),
     ],
 )  # fmt: skip
 def test_scaling_unreachable_utilization(
@@ -411,6 +402,67 @@ def test_scaling_unreachable_utilization(
     with pytest.raises(ValidationError) as excinfo:
         validate_scaling(hpa(metric), resources=resources)
     assert problems(excinfo) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("metric", "resources", "expected"),
+    [
+        pytest.param(resource_metric(type="Utilization", averageUtilization=150),
+                     {"requests": {"cpu": "500m"}, "limits": {"cpu": "600m"}},
+                     ["at most 120%", "120/150 = 0.800", "at least 830m", "target to 109%"],
+                     id="above-limit"),
+        pytest.param(resource_metric(type="Utilization", averageUtilization=110),
+                     {"requests": {"cpu": "1"}, "limits": {"cpu": "1210m"}},
+                     ["at most 121%", "121/110 = 1.100", "at least 1220m", "target to 109%"],
+                     id="float64-boundary-121/110"),
+        pytest.param(resource_metric(type="Utilization", averageUtilization=91),
+                     {"limits": {"cpu": "1"}},
+                     ["resources.requests.cpu (defaulted from resources.limits.cpu) 1",
+                      "at most 100%", "100/91 = 1.099", "target to 90%"],
+                     id="defaulted-request"),
+        pytest.param(resource_metric("memory", type="Utilization", averageUtilization=120),
+                     {"requests": {"memory": "1Gi"}, "limits": {"memory": "1200Mi"}},
+                     ["Resource metric memory", "at most 117%", "117/120 = 0.975",
+                      "target to 106%"], id="memory"),
+        pytest.param({"type": "ContainerResource",
+                      "containerResource": {
+                          "name": "cpu", "container": "router",
+                          "target": {"type": "Utilization", "averageUtilization": 120}}},
+                     {"requests": {"cpu": 1}, "limits": {"cpu": "1200m"}},
+                     ["spec.metrics[0].containerResource.target.averageUtilization: "
+                      "ContainerResource metric cpu", "at most 120%", "at least 1330m"],
+                     id="container-resource"),
+    ],
+)  # fmt: skip
+def test_scaling_unreachable_names_the_arithmetic(
+    metric: dict[str, Any], resources: dict[str, Any], expected: list[str]
+) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(hpa(metric), resources=resources)
+    [line] = problems(excinfo)
+    assert "so the HPA can never scale up" in line
+    for part in expected:
+        assert part in line, line
+
+
+def test_scaling_honours_a_configured_scale_up_tolerance() -> None:
+    metric = resource_metric(type="Utilization", averageUtilization=95)
+    resources = {"requests": {"cpu": "2"}, "limits": {"cpu": "2"}}
+    spec = hpa(metric, behavior={"scaleUp": {"tolerance": "0.05"}})
+    assert validate_scaling(spec, resources=resources) == spec  # 100/95 > 1.05
+    spec = hpa(metric, behavior={"scaleUp": {"tolerance": "60m"}})
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(spec, resources=resources)
+    assert (
+        "is within spec.behavior.scaleUp.tolerance 60m (the controller scales up only "
+        "above 1.06)" in str(excinfo.value)
+    )
+    spec = hpa(metric, behavior={"scaleUp": {"tolerance": "-1"}})
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(spec, resources=resources)
+    assert problems(excinfo)[0] == (
+        "spec.behavior.scaleUp.tolerance: invalid value '-1': must be greater than or equal to 0"
+    )
 
 
 def test_scaling_default_metric_needs_a_cpu_request() -> None:
@@ -486,8 +538,113 @@ def test_scaling_reports_every_problem_at_once() -> None:
         "hpa.metrics[2].pods: required value: must populate information for the given metric "
         "source (type Pods)",
         "resources.limits.memory: invalid value '-1': must be greater than or equal to 0",
-        "hpa.metrics[0].resource.target.averageUtilization: Resource metric cpu targets 150% of "
-        "resources.requests.cpu 500m = 750m, which is not below resources.limits.cpu 600m: the "
-        "target can never be reached",
+        "hpa.metrics[0].resource.target.averageUtilization: Resource metric cpu targets 150% "
+        "utilization of resources.requests.cpu 500m, but a pod's usage stops at "
+        "resources.limits.cpu 600m: at most 120% (100 * limit // request, in millis), and "
+        "120/150 = 0.800 is within the HPA controller's default 10% tolerance (the controller "
+        "scales up only above 1.1), so the HPA can never scale up: raise resources.limits.cpu to "
+        "at least 830m or lower the target to 109%",
         "replicas: 7 is above hpa.maxReplicas 5",
     ]
+
+
+# --- resource names and the rules for extended resources and huge pages ---------------
+
+ACCEPTED = "the API server accepts cpu, memory, ephemeral-storage, hugepages-<page size> and "
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        pytest.param({"requests": {"cpu": 1, "memory": "1Gi", "ephemeral-storage": "1Gi"}},
+                     id="standard"),
+        pytest.param({"limits": {"memory": "1Gi", "hugepages-2Mi": "4Mi"}}, id="hugepages"),
+        pytest.param({"requests": {"cpu": 1, "hugepages-1Gi": "2Gi"},
+                      "limits": {"hugepages-1Gi": "2Gi"}}, id="hugepages-request-equals-limit"),
+        pytest.param({"requests": {"example.com/gpu": 2}, "limits": {"example.com/gpu": "2"}},
+                     id="extended"),
+        pytest.param({"limits": {"nvidia.com/gpu": 1}}, id="extended-limit-only"),
+        pytest.param({"limits": {"example.kubernetes.io/thing": "500m"}},
+                     id="kubernetes.io-names-need-only-be-qualified"),
+        pytest.param({"limits": {"a.b/C_d.e-f": 1}}, id="qualified-name-characters"),
+    ],
+)  # fmt: skip
+def test_resource_names_the_api_server_accepts(given: dict[str, Any]) -> None:
+    validate_resources(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param({"requests": {"cpuu": 1}}, "resources.requests.cpuu: unknown resource name "
+                     f"'cpuu': did you mean 'cpu'? ({ACCEPTED}extended resources qualified by a "
+                     "domain (example.com/gpu))", id="cpuu"),
+        pytest.param({"limits": {"memroy": "1Gi"}}, "resources.limits.memroy: unknown resource "
+                     f"name 'memroy': did you mean 'memory'? ({ACCEPTED}extended resources "
+                     "qualified by a domain (example.com/gpu))", id="memroy"),
+        pytest.param({"limits": {"CPU": 1}}, "resources.limits.CPU: unknown resource name 'CPU': "
+                     f"did you mean 'cpu'? ({ACCEPTED}extended resources qualified by a domain "
+                     "(example.com/gpu))", id="capitals"),
+        pytest.param({"limits": {"gpu": 1}}, "resources.limits.gpu: unknown resource name "
+                     f"'gpu' ({ACCEPTED}extended resources qualified by a domain "
+                     "(example.com/gpu))", id="unqualified-extended"),
+        pytest.param({"limits": {"pods": 1}}, "resources.limits.pods: unknown resource name "
+                     f"'pods' ({ACCEPTED}extended resources qualified by a domain "
+                     "(example.com/gpu))", id="quota-name-not-for-containers"),
+        pytest.param({"limits": {"Example.com/gpu": 1}}, "resources.limits['Example.com/gpu']: "
+                     "invalid resource name 'Example.com/gpu': the prefix 'Example.com' must be a "
+                     "DNS-1123 subdomain (lowercase, at most 253)", id="prefix-case"),
+        pytest.param({"limits": {"/gpu": 1}}, "resources.limits['/gpu']: invalid resource name "
+                     "'/gpu': the prefix before '/' must be non-empty", id="empty-prefix"),
+        pytest.param({"limits": {"a/b/c": 1}}, "resources.limits['a/b/c']: invalid resource "
+                     "name 'a/b/c': a qualified name has at most one '/'", id="two-slashes"),
+        pytest.param({"limits": {"example.com/": 1}}, "resources.limits['example.com/']: invalid "
+                     "resource name 'example.com/': the name part must be non-empty",
+                     id="empty-name-part"),
+        pytest.param({"limits": {"example.com/-gpu": 1}}, "resources.limits['example.com/-gpu']: "
+                     "invalid resource name 'example.com/-gpu': the name part must consist of "
+                     "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                     "alphanumeric character", id="name-part-start"),
+        pytest.param({"limits": {"example.com/" + "g" * 64: 1}},
+                     f"resources.limits['example.com/{'g' * 64}']: invalid resource name "
+                     f"'example.com/{'g' * 64}': the name part must be no more than 63 "
+                     "characters", id="name-part-length"),
+        pytest.param({"limits": {"requests.example.com/gpu": 1}},
+                     "resources.limits['requests.example.com/gpu']: invalid resource name "
+                     "'requests.example.com/gpu': an extended resource may not start with "
+                     "'requests.'", id="requests-prefix"),
+        pytest.param({"limits": {"example.com/gpu": "500m"}},
+                     "resources.limits['example.com/gpu']: invalid value 500m: an extended "
+                     "resource must be a whole number", id="extended-fraction"),
+        pytest.param({"requests": {"example.com/gpu": 1}},
+                     "resources.limits['example.com/gpu']: required value: example.com/gpu "
+                     "cannot be overcommitted, so a request needs a limit (equal to it)",
+                     id="extended-request-without-limit"),
+        pytest.param({"requests": {"example.com/gpu": 1}, "limits": {"example.com/gpu": 2}},
+                     "resources.requests['example.com/gpu']: request 1 must be equal to "
+                     "limits['example.com/gpu'] 2: example.com/gpu cannot be overcommitted",
+                     id="extended-request-below-limit"),
+        pytest.param({"limits": {"memory": "1Gi", "hugepages-2Mi": "3Mi"}},
+                     "resources.limits.hugepages-2Mi: invalid value 3Mi: not a whole number of "
+                     "2Mi pages", id="hugepages-not-whole-pages"),
+        pytest.param({"limits": {"memory": "1Gi", "hugepages-big": "2Mi"}},
+                     "resources.limits.hugepages-big: invalid resource name 'hugepages-big': the "
+                     "page size must be a positive whole quantity (hugepages-2Mi, hugepages-1Gi)",
+                     id="hugepages-bad-size"),
+        pytest.param({"limits": {"hugepages-2Mi": "2Mi"}},
+                     "resources: forbidden: huge pages require a cpu or memory request or limit",
+                     id="hugepages-alone"),
+    ],
+)  # fmt: skip
+def test_resource_names_the_api_server_rejects(given: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_resources(given)
+    assert problems(excinfo) == [expected]
+
+
+def test_resources_return_what_the_api_server_stores() -> None:
+    given = {"requests": {"cpu": "1.500", "memory": "+1Gi"}, "limits": {"cpu": "2000m"}}
+    assert validate_resources(given) == {
+        "requests": {"cpu": "1.500", "memory": "+1Gi"},
+        "limits": {"cpu": "2"},
+    }
