@@ -12,7 +12,7 @@ COLLECTION_LINK := .collections/ansible_collections/exchange/platform
 CLUSTER := $(CURDIR)/cluster/cluster.sh
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
-  molecule test build sanity docs docs-check ee test-build bench
+  molecule test build sanity docs docs-check ee test-build bench differential
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -36,6 +36,9 @@ lint: setup ## ruff and ansible-lint (production profile)
 
 unit: setup ## Unit tests of the quantity module and the filters
 	pytest tests/unit
+
+differential: setup ## The quantity filters against k8s.io/apimachinery itself (30,000 generated inputs)
+	pytest -p no:cacheprovider tests/differential
 
 test-render: setup ## Render tests: defaults match the seed, bad values stop render
 	pytest tests/render
@@ -103,4 +106,4 @@ ee: setup ## Check execution-environment.yml (ansible-builder create; no image b
 test-build: setup ## The collection tarball: contents, offline install, docs from the install
 	pytest -p no:cacheprovider tests/build
 
-test: lint sanity docs-check unit test-render test-build ee integration molecule ## Everything CI runs
+test: lint sanity docs-check unit differential test-render test-build ee integration molecule ## Everything CI runs
