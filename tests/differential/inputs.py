@@ -55,7 +55,7 @@ def digits(rng: random.Random) -> str:
     if roll < 0.1:
         return ""
     if roll > 0.995:  # beyond this module's 512 significant digits, or just below
-        return "".join(rng.choice(string.digits) for _ in range(rng.randint(500, 530)))
+        return "".join(rng.choice(string.digits) for _position in range(rng.randint(500, 530)))
     if roll < 0.5:
         size = rng.randint(1, 3)
     elif roll < 0.8:
@@ -64,7 +64,7 @@ def digits(rng: random.Random) -> str:
         size = rng.randint(13, 25)
     else:
         size = rng.randint(26, 40)
-    text = "".join(rng.choice(string.digits) for _ in range(size))
+    text = "".join(rng.choice(string.digits) for _position in range(size))
     if rng.random() < 0.2:
         text = "0" * rng.randint(1, 3) + text
     if rng.random() < 0.25:
@@ -97,7 +97,7 @@ def exponent_digits(rng: random.Random) -> str:
         return rng.choice(EDGE_EXPONENTS)
     if roll < 0.95:  # far beyond int64 (20 to 30 digits)
         return str(rng.randint(1, 9)) + "".join(
-            rng.choice(string.digits) for _ in range(rng.randint(19, 29))
+            rng.choice(string.digits) for _position in range(rng.randint(19, 29))
         )
     return str(rng.randint(9_990, 10_030))  # around this module's supported range
 
@@ -135,7 +135,7 @@ def mutated(rng: random.Random) -> str:
 
 
 def scrambled(rng: random.Random) -> str:
-    return "".join(rng.choice(SCANNER_ALPHABET) for _ in range(rng.randint(0, 8)))
+    return "".join(rng.choice(SCANNER_ALPHABET) for _position in range(rng.randint(0, 8)))
 
 
 def strings(rng: random.Random, count: int) -> list[str]:

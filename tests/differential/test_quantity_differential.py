@@ -109,7 +109,7 @@ def ask_filter(name: str, value: object) -> tuple[bool, str]:
 
 
 def excluded_class(message: str) -> str | None:
-    return next((name for name, (says, _) in EXCLUDED.items() if says in message), None)
+    return next((name for name, (says, _why) in EXCLUDED.items() if says in message), None)
 
 
 def compare(value: object, go: dict[str, Any]) -> Iterator[str]:
