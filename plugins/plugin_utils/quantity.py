@@ -27,10 +27,14 @@ Behaviour reproduced from the Go code (not only from its documentation):
 * the canonical form keeps the parsed format: BinarySI when the value is an
   integer of magnitude >= 1024 (``1.5Gi`` -> ``1536Mi``), otherwise DecimalSI with
   the exponent lowered to a multiple of three (``0.1Ki`` -> ``102400m``);
-  DecimalExponent keeps e-notation (``1e3``); DecimalSI beyond ``E`` falls back
-  to e-notation (``1000E`` -> ``1e21``);
+  DecimalExponent keeps e-notation (``1e3``);
 * ``String()`` keeps some non-canonical inputs verbatim (``1.500``, ``+1``):
   :func:`api_string` reproduces that, :func:`canonical` does not.
+
+Go accepts, but this module rejects, decimal-SI multiples of 10**21: apimachinery
+0.36 has no suffix beyond ``E`` and stores them without their power of ten
+(``1000E`` is stored as ``1``); the error says so and names the e-notation to use.
+``tests/differential`` checks all of this against apimachinery itself.
 
 Limits of this implementation, where Go would accept the input (and hangs for
 exponents near +-2**31): more than 512 significant digits, and non-zero values of

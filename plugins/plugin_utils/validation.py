@@ -91,11 +91,13 @@ class ValidationError(ValueError):
 
 
 def validate_resources(requirements: object, path: str = "resources") -> dict[str, object]:
-    """Validate a ResourceRequirements mapping; return a copy with canonical quantities.
+    """Validate a ResourceRequirements mapping; return a copy with the stored quantities.
 
     Checks: only ``requests``, ``limits`` and ``claims`` (passed through untouched);
-    mappings of resource name to a valid, non-negative quantity; no request above
-    its limit. ``None`` is an empty mapping.
+    mappings of a container resource name the API server accepts to a valid,
+    non-negative quantity; no request above its limit; extended resources and huge
+    pages as the API server wants them. ``None`` is an empty mapping. Quantities are
+    returned as the API server stores them (``2000m`` -> ``2``, ``1.500`` kept).
     """
     problems = _Problems()
     result = _check_resources(_plain(requirements), path, problems).result
@@ -116,7 +118,9 @@ def validate_scaling(
     ``scaleTargetRef``, ``metrics``; ``behavior`` is passed through), stricter
     target-type rules the HPA controller relies on, and, when given, checks against
     the pods' ``resources`` (a ResourceRequirements mapping: a Utilization target
-    needs a request and must stay below the limit) and the current ``replicas``
+    needs a request, and the utilization a pod can reach below its limit must leave
+    the HPA controller's tolerance, ``behavior.scaleUp.tolerance`` or 10%, or the
+    HPA never scales up) and the current ``replicas``
     (within ``[minReplicas, maxReplicas]``). Messages name the resources' fields
     under ``resources_path``.
     """
