@@ -11,7 +11,7 @@ named here (EXCLUDED). Classes never generated, and why:
 
 * exponents whose int32 truncation is beyond +-20000 (``1e2147483647``, and
   ``1e-922337203685775807``, which apimachinery truncates to ``1e-2147483647``): it spends
-  minutes on each (inputs.slow_for_apimachinery); the filters reject them quickly as
+  minutes on each (quantity_inputs.slow_for_apimachinery); the filters reject them quickly as
   beyond 10**+-10000;
 * JSON strings with spaces: ``UnmarshalJSON`` trims spaces that ``ParseQuantity`` (and so
   the filters) reject; only numbers go through the JSON path, strings are compared with
@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import inputs
 import pytest
+import quantity_inputs as inputs
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.exchange.platform.plugins.filter.exchange_router import FilterModule
