@@ -71,7 +71,8 @@ def _cluster(releases: list[Release], apply: Callable[[list[dict[str, Any]]], st
                 try:
                     for r in writing:
                         r.before_apply()
-                    error = apply([obj for r in writing for obj in r.writes()])
+                    objects = [obj for r in writing for obj in r.writes()]
+                    error = apply(objects) if objects else ""
                 except KubeError as failure:
                     error = f"the apply failed: {failure}"
             if error:

@@ -59,7 +59,8 @@ class Lease:
         self.kube, self.namespace, self.name = kube, namespace, name
         self.holder, self.duration, self.labels = holder, duration, labels or {}
         self.clock = clock
-        self.lease: dict[str, Any] | None = None
+        self.lease: dict[str, Any] | None = None  # set only while this run holds the lock
+        self.seen: dict[str, Any] | None = None  # another holder's Lease, last observed
         self.lost: str = ""
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
@@ -95,9 +96,9 @@ class Lease:
         current = self.kube.get("Lease", self.namespace, self.name)
         try:
             if current is None:
-                self.lease = self.kube.request(
-                    "POST", self.kube.path("Lease", self.namespace), body=self._body(None)
-                )
+                created = self.kube.request("POST", self.kube.path("Lease", self.namespace), body=self._body(None))
+                with self.mutex:
+                    self.lease = created
                 return True
             record = _record(current)
             if record != self._observed:
@@ -105,9 +106,11 @@ class Lease:
             holder = current.get("spec", {}).get("holderIdentity")
             alive = self.clock() - self._observed_at < (record[3] or self.duration)
             if holder and holder != self.holder and alive:
-                self.lease = current
+                self.seen = current
                 return False
-            self.lease = self.kube.request("PUT", self._path(), body=self._body(current))
+            taken = self.kube.request("PUT", self._path(), body=self._body(current))
+            with self.mutex:
+                self.lease = taken
             return True
         except KubeError as error:
             if error.status in (404, 409):  # someone else was faster; look again
@@ -120,7 +123,7 @@ class Lease:
         waited = False
         while not self.try_take():
             if self.clock() >= deadline:
-                spec = (self.lease or {}).get("spec", {})
+                spec = (self.seen or {}).get("spec", {})
                 raise LockError(
                     f"another deploy ({spec.get('holderIdentity')}, since {spec.get('acquireTime')}) "
                     f"holds the deploy lock Lease {self.namespace}/{self.name}; waited {wait:g}s for it"

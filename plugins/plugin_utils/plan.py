@@ -159,16 +159,22 @@ def with_checksum(deployment: dict[str, Any], checksum: str) -> dict[str, Any]:
 def diff(change: Change, secret: bool) -> dict[str, Any]:
     """An Ansible diff of one object; a Secret's data is masked."""
 
-    def shown(obj: dict[str, Any] | None) -> str:
+    before_data = ((change.live or {}).get("data")) or {}
+
+    def shown(obj: dict[str, Any] | None, after: bool) -> str:
         obj = normalize(obj) or {}
         obj.get("metadata", {}).pop("managedFields", None)
         if secret and obj:
-            obj["data"] = {key: "********" for key in obj.get("data") or {}}
+            # Never a value: which keys change is all a diff of a Secret may say.
+            obj["data"] = {
+                key: "********" + (" (changed)" if after and before_data.get(key) != value else "")
+                for key, value in (obj.get("data") or {}).items()
+            }
         return json.dumps(obj, indent=2, sort_keys=True) + "\n" if obj else ""
 
     return {
         "before_header": f"{change.ref} (live)",
         "after_header": f"{change.ref} (after apply)",
-        "before": shown(change.live),
-        "after": shown(change.result),
+        "before": shown(change.live, False),
+        "after": shown(change.result, True),
     }

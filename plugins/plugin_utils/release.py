@@ -221,6 +221,8 @@ class Release:
             self._delete(self.prune)
             if self.spec.wait and deployment:
                 failure = wait_rollout(self, deployment.ref, started)
+        if self.lease.lost:  # another run owns the release now: write nothing more
+            raise LockError(f"{self.lease.lost}; stopped without recording history or rolling back")
         self.record.update(revision=self.history.next_revision(), time=now(), deployer=self.deployer,
                            image=_image(self.record["objects"]), status="failed" if failure else "deployed")
         if failure:

@@ -108,17 +108,24 @@ def _termination(c: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def diagnose(kube: Kube, deployment: dict[str, Any]) -> list[str]:
-    """Distinct reasons: conditions, new pods' states, container logs, Warning events."""
+def diagnose(kube: Kube, deployment: dict[str, Any], reason: str = "") -> list[str]:
+    """Distinct reasons: conditions, new pods' states, container logs, Warning events. A message
+    already given (in `reason`, a condition or an earlier event) is not repeated."""
     lines: list[str] = []
+    seen_messages: set[str] = {reason} if reason else set()
 
     def add(line: str) -> None:
         if line not in lines:
             lines.append(line)
 
-    seen_messages: set[str] = set()
+    def said(message: str) -> bool:
+        return bool(message) and any(message in seen for seen in seen_messages)
+
     for cond in deployment.get("status", {}).get("conditions") or []:
         message = cond.get("message", "")
+        if said(message):
+            add(f"condition {cond['type']}={cond['status']} ({cond.get('reason')}): (as above)")
+            continue
         add(f"condition {cond['type']}={cond['status']} ({cond.get('reason')}): {message}")
         seen_messages.add(message)
     namespace = deployment["metadata"]["namespace"]
@@ -138,7 +145,7 @@ def diagnose(kube: Kube, deployment: dict[str, Any]) -> list[str]:
             involved = event.get("involvedObject", {}).get("name")
             message = event.get("message", "")
             if event.get("type") == "Warning" and (involved in names or involved in rs_names):
-                if not any(message and message in seen for seen in seen_messages):
+                if not said(message):
                     seen_messages.add(message)
                     add(f"event {event.get('reason')}: {message}")
     except KubeError as error:

@@ -45,7 +45,7 @@ def wait_rollout(release: Any, ref: Ref, started: bool) -> str:
 
 def _explain(release: Any, deployment: dict[str, Any], reason: str, started: bool) -> str:
     name = f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}"
-    lines = rollout.redact(rollout.diagnose(release.kube, deployment), release.secret_values)
+    lines = rollout.redact(rollout.diagnose(release.kube, deployment, reason), release.secret_values)
     reason = rollout.redact([reason], release.secret_values)[0]
     if not started:
         release.outcome.warnings.append(

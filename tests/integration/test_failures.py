@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import yaml
-from conftest import Cluster, slow
+from conftest import SECRET_VALUES, Cluster, create_secret, make_namespace, slow
 
 NEVER_READY = {"exchange-platform.test/never-ready": "true"}
 
@@ -172,3 +172,17 @@ def test_an_outage_in_the_middle_of_a_deploy_then_a_rerun_converges(
     deployment = _deployment(cluster, namespace)
     assert deployment.spec.template.spec.containers[0].image.endswith(":after-outage")
     assert deployment.status.updated_replicas == deployment.status.available_replicas == 1
+
+
+def test_each_distinct_reason_is_said_once(cluster: Cluster) -> None:
+    """A pod refused by PodSecurity admission: the Deployment's condition and the ReplicaSet's
+    events all carry the same violation; the failure states it once."""
+    namespace = make_namespace(cluster, {"pod-security.kubernetes.io/enforce": "restricted"})
+    try:
+        create_secret(cluster, namespace, SECRET_VALUES)
+        run = cluster.deploy({"exchange_router_namespace": namespace})
+        assert not run.ok
+        failure = run.output.split("fatal:", 1)[1]
+        assert failure.count('violates PodSecurity "restricted') == 1, failure
+    finally:
+        cluster.core.delete_namespace(namespace)
