@@ -10,6 +10,7 @@ per cluster for the apply. Every other request is made from this process.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
 import uuid
@@ -83,7 +84,8 @@ class ActionModule(ActionBase):
         written = []
         for obj in spec.objects + ([spec.secret] if spec.secret else []):
             path = out / f"{obj['kind'].lower()}.yaml"
-            text = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+            plain = json.loads(json.dumps(obj))  # templated values are str subclasses YAML refuses
+            text = yaml.safe_dump(plain, sort_keys=False, default_flow_style=False)
             old = path.read_text() if path.exists() else None
             path.touch(mode=0o600 if obj["kind"] == "Secret" else 0o644)
             path.write_text(text)
