@@ -32,7 +32,13 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("fact", "batch"))
 
-    def _update_module_args(self, module_name, module_args, task_vars, ignore_unknown_opts=False):  # noqa: ANN001
+    def _update_module_args(
+        self,
+        module_name: str,
+        module_args: dict[str, Any],
+        task_vars: dict[str, Any],
+        ignore_unknown_opts: bool = False,
+    ) -> None:
         super()._update_module_args(module_name, module_args, task_vars, ignore_unknown_opts)
         # The apply may carry a plain-mode Secret: never log the module's arguments anywhere.
         module_args["_ansible_no_log"] = True
@@ -50,7 +56,9 @@ class ActionModule(ActionBase):
                 specs.append(Spec.of(host, values))
         rendered = [s for s in specs if s.state == "rendered"]
         releases = {s.host: self._render(s, values_of(hostvars, s.host, fact)) for s in rendered}
-        holder = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+        holder = (
+            f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+        )
 
         def apply(kubeconfig: str, context: str, objects: list[dict[str, Any]]) -> str:
             return self._apply(task_vars, kubeconfig, context, objects)
@@ -60,7 +68,13 @@ class ActionModule(ActionBase):
         releases.update({host: vars(outcome) for host, outcome in outcomes.items()})
         return dict(result, changed=False, releases=releases)
 
-    def _apply(self, task_vars: dict[str, Any], kubeconfig: str, context: str, objects: list[dict[str, Any]]) -> str:
+    def _apply(
+        self,
+        task_vars: dict[str, Any],
+        kubeconfig: str,
+        context: str,
+        objects: list[dict[str, Any]],
+    ) -> str:
         args: dict[str, Any] = {
             "state": "present",
             "definition": objects,
@@ -90,8 +104,12 @@ class ActionModule(ActionBase):
             path.touch(mode=0o600 if obj["kind"] == "Secret" else 0o644)
             path.write_text(text)
             written.append({"path": str(path), "changed": old != text})
-        return {"changed": any(w["changed"] for w in written), "failed": False, "files": [w["path"] for w in written],
-                "msg": f"wrote {len(written)} manifests to {out}"}
+        return {
+            "changed": any(w["changed"] for w in written),
+            "failed": False,
+            "files": [w["path"] for w in written],
+            "msg": f"wrote {len(written)} manifests to {out}",
+        }
 
 
 def values_of(hostvars: Any, host: str, fact: str) -> dict[str, Any]:

@@ -34,7 +34,8 @@ options:
     required: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
+    description: >-
+      Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Dry-runs only; no lock, no write.
   diff_mode:
@@ -56,7 +57,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 releases:
-  description: Each host's outcome (changed, failed, msg, diff, warnings, revision, rolled_back_to, history).
+  description: >-
+    Each host's outcome (changed, failed, msg, diff, warnings, revision, rolled_back_to,
+    history).
   returned: always
   type: dict
 """

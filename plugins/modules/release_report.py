@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Documentation of the exchange.platform.release_report action (plugins/action/release_report.py)."""
+"""Documentation of the exchange.platform.release_report action
+(plugins/action/release_report.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ options:
     required: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
+    description: >-
+      Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode).
@@ -43,7 +45,8 @@ rolled_back_to:
   returned: when rolled back
   type: int
 history:
-  description: The revisions (revision, time, image, status, deployer, description), with state history.
+  description: >-
+    The revisions (revision, time, image, status, deployer, description), with state history.
   returned: with state history
   type: list
   elements: dict

@@ -10,6 +10,8 @@ until history is written.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +19,11 @@ from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, connect
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Renewer
-from ansible_collections.exchange.platform.plugins.plugin_utils.release import Outcome, Release, Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils.release import (
+    Outcome,
+    Release,
+    Spec,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import redact
 
 # (kubeconfig, context, objects) -> '' or the apply's error message
@@ -47,20 +53,25 @@ def run(specs: list[Spec], apply: Apply, check: bool, holder: str) -> dict[str, 
         writing = not check and any(s.state in ("present", "rollback") for s in group)
         deployer = kube.whoami() if writing else ""
         releases = [Release(kube, spec, holder, check, deployer) for spec in group]
-        _cluster(releases, lambda objects: apply(kubeconfig, context, objects), check)
-        if any(r.spec.state == "present" and r.spec.autoscaling and not r.outcome.failed for r in releases):
-            if not kube.serves(METRICS_API):
-                for r in releases:
-                    if r.spec.autoscaling and r.spec.state == "present":
-                        r.outcome.warnings.append(
-                            f"autoscaling is enabled but the cluster serves no {METRICS_API} "
-                            "(no metrics-server): the HorizontalPodAutoscaler cannot act"
-                        )
+        _cluster(releases, functools.partial(apply, kubeconfig, context), check)
+        _warn_without_metrics(kube, releases)
         outcomes.update({r.spec.host: r.outcome for r in releases})
     return outcomes
 
 
-def _cluster(releases: list[Release], apply: Callable[[list[dict[str, Any]]], str], check: bool) -> None:
+def _warn_without_metrics(kube: Any, releases: list[Release]) -> None:
+    scaling = [r for r in releases if r.spec.state == "present" and r.spec.autoscaling]
+    if any(not r.outcome.failed for r in scaling) and not kube.serves(METRICS_API):
+        for r in scaling:
+            r.outcome.warnings.append(
+                f"autoscaling is enabled but the cluster serves no {METRICS_API} "
+                "(no metrics-server): the HorizontalPodAutoscaler cannot act"
+            )
+
+
+def _cluster(
+    releases: list[Release], apply: Callable[[list[dict[str, Any]]], str], check: bool
+) -> None:
     interval = min(r.spec.lock_seconds for r in releases) / 3
     with Renewer([r.lease for r in releases], interval):
         try:
@@ -82,7 +93,5 @@ def _cluster(releases: list[Release], apply: Callable[[list[dict[str, Any]]], st
         finally:
             if not check:
                 for r in releases:
-                    try:
+                    with contextlib.suppress(KubeError):  # else it expires by itself
                         r.lease.release()
-                    except KubeError:
-                        pass  # it expires by itself

@@ -55,7 +55,9 @@ class History:
         secret = kube.get("Secret", namespace, history_name(release))
         history = cls(kube, namespace, release, secret=secret)
         data = (secret or {}).get("data") or {}
-        keys = sorted((k for k in data if k.startswith("v") and k[1:].isdigit()), key=lambda k: int(k[1:]))
+        keys = sorted(
+            (k for k in data if k.startswith("v") and k[1:].isdigit()), key=lambda k: int(k[1:])
+        )
         history.records = [_decode(data[k]) for k in keys]
         return history
 

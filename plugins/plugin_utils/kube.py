@@ -35,7 +35,9 @@ KINDS: dict[str, tuple[str, str]] = {
 class KubeError(Exception):
     """An API request failed: the HTTP status and the server's own Status message."""
 
-    def __init__(self, status: int, message: str, causes: list[dict[str, Any]] | None = None):
+    def __init__(
+        self, status: int, message: str, causes: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(f"{status} {message}")
         self.status = status
         self.message = message
@@ -47,7 +49,9 @@ def _error(error: ApiException) -> KubeError:
     try:
         status = json.loads(error.body)
         return KubeError(
-            error.status, status.get("message", error.reason), status.get("details", {}).get("causes")
+            error.status,
+            status.get("message", error.reason),
+            status.get("details", {}).get("causes"),
         )
     except (TypeError, ValueError, AttributeError):
         return KubeError(error.status or 0, str(error.reason))
@@ -121,7 +125,9 @@ class Kube:
         query = [("labelSelector", selector)] if selector else []
         return self.request("GET", self.path(kind, namespace), query=query)["items"]
 
-    def apply(self, obj: dict[str, Any], dry_run: bool = False, manager: str = "") -> dict[str, Any]:
+    def apply(
+        self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
+    ) -> dict[str, Any]:
         """Server-side apply, forcing conflicts: the release owns the fields it sets."""
         ref = Ref.of(obj)
         query = [("fieldManager", manager or self.field_manager), ("force", "true")]
@@ -176,7 +182,11 @@ def connect(kubeconfig: str, context: str, field_manager: str) -> Kube:
     context = context or os.environ.get("K8S_AUTH_CONTEXT") or ""
     configuration = k8s_client.Configuration()
     try:
-        if path or os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config")):
+        if (
+            path
+            or os.environ.get("KUBECONFIG")
+            or os.path.exists(os.path.expanduser("~/.kube/config"))
+        ):
             k8s_config.load_kube_config(
                 config_file=os.path.expanduser(path) if path else None,
                 context=context or None,
@@ -186,5 +196,7 @@ def connect(kubeconfig: str, context: str, field_manager: str) -> Kube:
             k8s_config.load_incluster_config(client_configuration=configuration)
     except (k8s_config.ConfigException, OSError, ValueError) as error:
         where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise KubeError(0, f"cannot load kubeconfig {where} (context {context or 'current'}): {error}") from None
+        raise KubeError(
+            0, f"cannot load kubeconfig {where} (context {context or 'current'}): {error}"
+        ) from None
     return Kube(k8s_client.ApiClient(configuration), field_manager)

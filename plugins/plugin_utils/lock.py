@@ -15,6 +15,7 @@ election holds one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 import time
@@ -86,7 +87,12 @@ class Lease:
                 spec["leaseTransitions"] = held.get("leaseTransitions", 0)
             else:
                 spec["leaseTransitions"] = held.get("leaseTransitions", 0) + 1
-        return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec}
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": metadata,
+            "spec": spec,
+        }
 
     def _path(self) -> str:
         return self.kube.path("Lease", self.namespace, self.name)
@@ -96,7 +102,9 @@ class Lease:
         current = self.kube.get("Lease", self.namespace, self.name)
         try:
             if current is None:
-                created = self.kube.request("POST", self.kube.path("Lease", self.namespace), body=self._body(None))
+                created = self.kube.request(
+                    "POST", self.kube.path("Lease", self.namespace), body=self._body(None)
+                )
                 with self.mutex:
                     self.lease = created
                 return True
@@ -124,9 +132,10 @@ class Lease:
         while not self.try_take():
             if self.clock() >= deadline:
                 spec = (self.seen or {}).get("spec", {})
+                holder, since = spec.get("holderIdentity"), spec.get("acquireTime")
                 raise LockError(
-                    f"another deploy ({spec.get('holderIdentity')}, since {spec.get('acquireTime')}) "
-                    f"holds the deploy lock Lease {self.namespace}/{self.name}; waited {wait:g}s for it"
+                    f"another deploy ({holder}, since {since}) holds the deploy lock Lease "
+                    f"{self.namespace}/{self.name}; waited {wait:g}s for it"
                 )
             waited = True
             time.sleep(1)
@@ -151,7 +160,9 @@ class Lease:
                 return False
             rv = self.lease["metadata"]["resourceVersion"]
             try:
-                released = self.kube.delete(Ref("Lease", self.namespace, self.name), precondition_rv=rv)
+                released = self.kube.delete(
+                    Ref("Lease", self.namespace, self.name), precondition_rv=rv
+                )
             except KubeError as error:
                 if error.status == 409:
                     return False
@@ -172,10 +183,8 @@ class Renewer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             for lease in list(self.leases):
-                try:
+                with contextlib.suppress(Exception):  # an outage: retried at the next tick
                     lease.renew()
-                except Exception:  # noqa: BLE001 - an outage: retried at the next tick
-                    pass
 
     def __enter__(self) -> Renewer:
         self._thread.start()

@@ -47,9 +47,9 @@ def normalize(obj: dict[str, Any] | None) -> dict[str, Any] | None:
 def owns_replicas(deployment: dict[str, Any] | None, manager: str) -> bool:
     """Whether `manager` applied spec.replicas (so leaving it out would reset it)."""
     for entry in (deployment or {}).get("metadata", {}).get("managedFields") or []:
-        if entry.get("manager") == manager and entry.get("operation") == "Apply":
-            if "f:replicas" in (entry.get("fieldsV1", {}).get("f:spec") or {}):
-                return True
+        applied = entry.get("manager") == manager and entry.get("operation") == "Apply"
+        if applied and "f:replicas" in (entry.get("fieldsV1", {}).get("f:spec") or {}):
+            return True
     return False
 
 
@@ -57,9 +57,9 @@ def field_variable(kind: str, path: str, sources: dict[str, str]) -> str:
     """The role variable behind a field, by the longest matching `Kind:path` prefix."""
     best = ""
     for prefix in sources:
-        if prefix.split(":", 1)[0] in (kind, "*") and path.startswith(prefix.split(":", 1)[1]):
-            if len(prefix) > len(best):
-                best = prefix
+        kinds, _, field = prefix.partition(":")
+        if kinds in (kind, "*") and path.startswith(field) and len(prefix) > len(best):
+            best = prefix
     return sources.get(best, "")
 
 
@@ -97,7 +97,9 @@ class Preflight:
         return [c for c in self.changes if c.changed]
 
 
-def dry_run(kube: Kube, objects: list[dict[str, Any]], sources: dict[str, str], secrets: list[str]) -> Preflight:
+def dry_run(
+    kube: Kube, objects: list[dict[str, Any]], sources: dict[str, str], secrets: list[str]
+) -> Preflight:
     """Read each object, dry-run apply it, and collect all rejections at once."""
     preflight = Preflight()
     for obj in objects:
@@ -111,7 +113,9 @@ def dry_run(kube: Kube, objects: list[dict[str, Any]], sources: dict[str, str], 
     return preflight
 
 
-def _rejections(ref: Ref, error: KubeError, sources: dict[str, str], secrets: list[str]) -> list[str]:
+def _rejections(
+    ref: Ref, error: KubeError, sources: dict[str, str], secrets: list[str]
+) -> list[str]:
     def clean(text: str) -> str:
         for value in secrets:
             if len(value) >= 3:

@@ -11,6 +11,7 @@ kubernetes.core.k8s, then `finish` (prune, rollout, rollback, history, unlock).
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import secrets
 from dataclasses import dataclass, field
@@ -20,7 +21,11 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import plan as p
 from ansible_collections.exchange.platform.plugins.plugin_utils.history import History, now, summary
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease, LockError
-from ansible_collections.exchange.platform.plugins.plugin_utils.waiting import report_state, wait_gone, wait_rollout
+from ansible_collections.exchange.platform.plugins.plugin_utils.waiting import (
+    report_state,
+    wait_gone,
+    wait_rollout,
+)
 
 ORDER = ["Secret", "SealedSecret", "Service", "Deployment", "HorizontalPodAutoscaler"]
 
@@ -56,7 +61,10 @@ class Spec:
         return cls(host=host, **{k: v for k, v in values.items() if k in known})
 
     def secret_values(self) -> list[str]:
-        return [base64.b64decode(v).decode("utf-8", "replace") for v in ((self.secret or {}).get("data") or {}).values()]
+        return [
+            base64.b64decode(v).decode("utf-8", "replace")
+            for v in ((self.secret or {}).get("data") or {}).values()
+        ]
 
 
 @dataclass
@@ -74,8 +82,13 @@ class Outcome:
 class Release:
     def __init__(self, kube: Kube, spec: Spec, holder: str, check: bool, deployer: str) -> None:
         self.kube, self.spec, self.check, self.deployer = kube, spec, check, deployer
-        labels = {"app.kubernetes.io/managed-by": "exchange.platform", "exchange.platform/release": spec.name}
-        self.lease = Lease(kube, spec.namespace, f"{spec.name}-deploy-lock", holder, spec.lock_seconds, labels)
+        labels = {
+            "app.kubernetes.io/managed-by": "exchange.platform",
+            "exchange.platform/release": spec.name,
+        }
+        self.lease = Lease(
+            kube, spec.namespace, f"{spec.name}-deploy-lock", holder, spec.lock_seconds, labels
+        )
         self.outcome = Outcome()
         self.history: History | None = None
         self.preflight = planning.Preflight()
@@ -111,11 +124,20 @@ class Release:
             return None
         live = self.kube.get("Secret", self.spec.namespace, self.spec.secret_name)
         if live is None:
-            raise KubeError(0, f"Secret {self.spec.namespace}/{self.spec.secret_name} does not exist (secret mode existing)")
+            raise KubeError(
+                0,
+                f"{self._secret_ref()} does not exist (secret mode existing)",
+            )
         missing = sorted(set(self.spec.required_keys) - set(live.get("data") or {}))
         if missing:
-            raise KubeError(0, f"Secret {self.spec.namespace}/{self.spec.secret_name} lacks the keys {', '.join(missing)} that exchange_router_secret_env needs")
-        self.secret_values += [base64.b64decode(v).decode("utf-8", "replace") for v in live["data"].values()]
+            raise KubeError(
+                0,
+                f"{self._secret_ref()} lacks the keys {', '.join(missing)} "
+                "that exchange_router_secret_env needs",
+            )
+        self.secret_values += [
+            base64.b64decode(v).decode("utf-8", "replace") for v in live["data"].values()
+        ]
         return live["data"]
 
     def _plan(self, objects: list[dict[str, Any]], secret: dict[str, Any] | None) -> None:
@@ -127,8 +149,12 @@ class Release:
                 continue
             if data is not None:
                 obj = planning.with_checksum(obj, planning.secret_checksum(key, data))
-            live = self.kube.get("Deployment", obj["metadata"]["namespace"], obj["metadata"]["name"])
-            if "replicas" not in obj["spec"] and planning.owns_replicas(live, self.spec.field_manager):
+            live = self.kube.get(
+                "Deployment", obj["metadata"]["namespace"], obj["metadata"]["name"]
+            )
+            if "replicas" not in obj["spec"] and planning.owns_replicas(
+                live, self.spec.field_manager
+            ):
                 current = live["spec"].get("replicas", 1)
                 self.handover = planning.handover_patch(obj, current)
                 obj = planning.with_replicas(obj, current)
@@ -136,12 +162,21 @@ class Release:
         objects.sort(key=lambda o: ORDER.index(o["kind"]) if o["kind"] in ORDER else len(ORDER))
         self.preflight = planning.dry_run(self.kube, objects, self.spec.sources, self.secret_values)
         if self.preflight.problems:
-            self._fail("The API server would reject the release; nothing was written:\n" + "\n".join(self.preflight.problems))
+            self._fail(
+                "The API server would reject the release; nothing was written:\n"
+                + "\n".join(self.preflight.problems)
+            )
             return
         self.prune = self._prunable([Ref.of(o) for o in objects])
-        self.record = {"checksum_key": key, "objects": [o for o in objects if o["kind"] != "Secret"],
-                       "secret": {"mode": self.spec.secret_mode, "owned": secret is not None,
-                                  "data": (secret or {}).get("data")}}
+        self.record = {
+            "checksum_key": key,
+            "objects": [o for o in objects if o["kind"] != "Secret"],
+            "secret": {
+                "mode": self.spec.secret_mode,
+                "owned": secret is not None,
+                "data": (secret or {}).get("data"),
+            },
+        }
         changed = self.preflight.changed()
         self.outcome.diff = [planning.diff(c, c.ref.kind == "Secret") for c in changed]
         self.outcome.changed = bool(changed or self.prune)
@@ -155,7 +190,11 @@ class Release:
         refs = [Ref.of(o) for o in last["objects"]]
         if (last.get("secret") or {}).get("owned") and self.spec.secret_mode == "sealed":
             refs.append(Ref("Secret", self.spec.namespace, self.spec.secret_name))
-        return [r for r in refs if r not in keep and self.kube.get(r.kind, r.namespace, r.name) is not None]
+        return [
+            r
+            for r in refs
+            if r not in keep and self.kube.get(r.kind, r.namespace, r.name) is not None
+        ]
 
     def _plan_rollback(self) -> None:
         history = self.history
@@ -164,14 +203,21 @@ class Release:
         target = history.get(wanted) if wanted else None
         if target is None:
             listed = ", ".join(str(r["revision"]) for r in history.records) or "none"
-            self._fail(f"exchange_router_rollback_revision: no revision {wanted or '(previous)'} of release {self.spec.name} to roll back to (revisions: {listed})")
+            self._fail(
+                f"exchange_router_rollback_revision: no revision {wanted or '(previous)'} of "
+                f"release {self.spec.name} to roll back to (revisions: {listed})"
+            )
             return
         self.target = target
         secret = None
         if (target.get("secret") or {}).get("data") is not None:
-            secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                      "metadata": {"name": self.spec.secret_name, "namespace": self.spec.namespace},
-                      "data": target["secret"]["data"]}
+            secret = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {"name": self.spec.secret_name, "namespace": self.spec.namespace},
+                "data": target["secret"]["data"],
+            }
             self.spec.secret_mode = "plain"
         else:
             self.spec.secret_mode = target.get("secret", {}).get("mode", "existing")
@@ -189,7 +235,9 @@ class Release:
 
     def before_apply(self) -> None:
         if self.ready and self.handover:
-            self.kube.apply(self.handover, manager=self.spec.field_manager + planning.HANDOVER_MANAGER_SUFFIX)
+            self.kube.apply(
+                self.handover, manager=self.spec.field_manager + planning.HANDOVER_MANAGER_SUFFIX
+            )
 
     # ------------------------------------------------------------------ finish
     def finish(self, apply_error: str = "") -> None:
@@ -206,10 +254,8 @@ class Release:
             self._fail(str(error))
         finally:
             if not self.check:
-                try:
+                with contextlib.suppress(KubeError):  # else it expires by itself
                     self.lease.release()
-                except KubeError:
-                    pass  # it expires by itself
 
     def _finish(self, apply_error: str) -> None:
         if self.lease.lost:
@@ -223,8 +269,13 @@ class Release:
                 failure = wait_rollout(self, deployment.ref, started)
         if self.lease.lost:  # another run owns the release now: write nothing more
             raise LockError(f"{self.lease.lost}; stopped without recording history or rolling back")
-        self.record.update(revision=self.history.next_revision(), time=now(), deployer=self.deployer,
-                           image=_image(self.record["objects"]), status="failed" if failure else "deployed")
+        self.record.update(
+            revision=self.history.next_revision(),
+            time=now(),
+            deployer=self.deployer,
+            image=_image(self.record["objects"]),
+            status="failed" if failure else "deployed",
+        )
         if failure:
             self.record["description"] = "failed: " + failure.splitlines()[0]
         self.record.setdefault("description", "deploy")
@@ -236,7 +287,11 @@ class Release:
         msg = failure
         previous = self.history.last_deployed()
         if not self.spec.rollback_on_failure or self.spec.state != "present":
-            msg += "\nNot rolled back (exchange_router_rollback_on_failure is false)." if self.spec.state == "present" else ""
+            msg += (
+                "\nNot rolled back (exchange_router_rollback_on_failure is false)."
+                if self.spec.state == "present"
+                else ""
+            )
         elif previous is not None:
             msg += "\n" + self._restore(previous)
         else:
@@ -248,22 +303,43 @@ class Release:
         objects = copy.deepcopy(previous["objects"])
         secret_data = (previous.get("secret") or {}).get("data")
         if secret_data is not None:
-            objects.insert(0, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                               "metadata": {"name": self.spec.secret_name, "namespace": self.spec.namespace},
-                               "data": secret_data})
+            objects.insert(
+                0,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": "Opaque",
+                    "metadata": {"name": self.spec.secret_name, "namespace": self.spec.namespace},
+                    "data": secret_data,
+                },
+            )
         for obj in objects:
             self.kube.apply(obj)
-        self._delete([Ref.of(o) for o in self.record["objects"] if Ref.of(o) not in {Ref.of(p) for p in objects}])
+        self._delete(
+            [
+                Ref.of(o)
+                for o in self.record["objects"]
+                if Ref.of(o) not in {Ref.of(p) for p in objects}
+            ]
+        )
         deployment = next((Ref.of(o) for o in objects if o["kind"] == "Deployment"), None)
         again = wait_rollout(self, deployment, True) if deployment and self.spec.wait else ""
-        record = dict(copy.deepcopy(previous), revision=self.history.next_revision(), time=now(),
-                      deployer=self.deployer, status="deployed" if not again else "failed",
-                      description=f"rollback to revision {previous['revision']}")
+        record = dict(
+            copy.deepcopy(previous),
+            revision=self.history.next_revision(),
+            time=now(),
+            deployer=self.deployer,
+            status="deployed" if not again else "failed",
+            description=f"rollback to revision {previous['revision']}",
+        )
         self.history.append(record, self.spec.history_max)
         self.outcome.changed = True
         self.outcome.rolled_back_to = previous["revision"]
         tail = "that rollout is complete." if not again else f"but: {again}"
-        return f"Rolled back to revision {previous['revision']} (recorded as revision {record['revision']}); {tail}"
+        return (
+            f"Rolled back to revision {previous['revision']} "
+            f"(recorded as revision {record['revision']}); {tail}"
+        )
 
     def _report_state(self) -> None:
         """Nothing changed: say if the Deployment is short of its rollout, never touch it."""
@@ -296,18 +372,29 @@ class Release:
         if self.history is not None and self.history.secret is not None:
             deleted = self.history.delete() or deleted
         self.outcome.changed = deleted
-        self.outcome.msg = f"Release {self.spec.name} removed" if deleted else f"Release {self.spec.name} is not installed"
+        self.outcome.msg = (
+            f"Release {self.spec.name} removed"
+            if deleted
+            else f"Release {self.spec.name} is not installed"
+        )
 
     def _labelled(self) -> list[Ref]:
-        """Without history (releases made by 1.x): the named objects carrying the release's labels."""
+        """Without history (releases of 1.x): the named objects carrying the release's labels."""
         refs = []
-        for obj in self.spec.objects + [{"kind": "Secret", "metadata": {"name": self.spec.secret_name}}]:
+        secret = {"kind": "Secret", "metadata": {"name": self.spec.secret_name}}
+        for obj in [*self.spec.objects, secret]:
             ref = Ref(obj["kind"], self.spec.namespace, obj["metadata"]["name"])
             live = self.kube.get(ref.kind, ref.namespace, ref.name)
             labels = (live or {}).get("metadata", {}).get("labels") or {}
-            if labels.get("app.kubernetes.io/managed-by") == "exchange.platform" and labels.get("app.kubernetes.io/instance") == self.spec.name:
+            if (
+                labels.get("app.kubernetes.io/managed-by") == "exchange.platform"
+                and labels.get("app.kubernetes.io/instance") == self.spec.name
+            ):
                 refs.append(ref)
         return refs
+
+    def _secret_ref(self) -> str:
+        return f"Secret {self.spec.namespace}/{self.spec.secret_name}"
 
     def _fail(self, msg: str) -> None:
         self.outcome.failed = True

@@ -55,7 +55,10 @@ def progress(deployment: dict[str, Any]) -> tuple[bool, str]:
     if status.get("replicas", 0) > updated:
         return False, f"{status['replicas'] - updated} old replicas to terminate"
     if status.get("availableReplicas", 0) < updated:
-        return False, f"{status.get('availableReplicas', 0)} of {updated} updated replicas available"
+        return (
+            False,
+            f"{status.get('availableReplicas', 0)} of {updated} updated replicas available",
+        )
     return True, "complete"
 
 
@@ -66,7 +69,9 @@ def revision(obj: dict[str, Any]) -> int:
 def new_pods(kube: Kube, deployment: dict[str, Any]) -> list[dict[str, Any]]:
     """The pods of the Deployment's newest ReplicaSet."""
     meta = deployment["metadata"]
-    selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+    selector = ",".join(
+        f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items()
+    )
     sets = [
         rs
         for rs in kube.list("ReplicaSet", meta["namespace"], selector)
@@ -103,7 +108,10 @@ def _termination(c: dict[str, Any]) -> str:
     if last:
         parts.append(f"exited with code {last.get('exitCode')} ({last.get('reason', 'Error')})")
     if waiting:
-        parts.append(f"is {waiting.get('reason')}" + (f": {waiting['message']}" if waiting.get("message") else ""))
+        parts.append(
+            f"is {waiting.get('reason')}"
+            + (f": {waiting['message']}" if waiting.get("message") else "")
+        )
     parts.append(f"restarts {c.get('restartCount', 0)}")
     return ", ".join(parts)
 
@@ -134,7 +142,8 @@ def diagnose(kube: Kube, deployment: dict[str, Any], reason: str = "") -> list[s
         names = {p["metadata"]["name"] for p in pods} | {deployment["metadata"]["name"]}
         for pod in pods:
             ready = condition(pod, "Ready").get("status", "Unknown")
-            add(f"pod {pod['metadata']['name']}: {pod.get('status', {}).get('phase')}, Ready={ready}")
+            phase = pod.get("status", {}).get("phase")
+            add(f"pod {pod['metadata']['name']}: {phase}, Ready={ready}")
             for c in _containers(pod):
                 if c.get("restartCount", 0) or (c.get("state") or {}).get("waiting"):
                     add(f"  container {c['name']} {_termination(c)}")
@@ -144,10 +153,10 @@ def diagnose(kube: Kube, deployment: dict[str, Any], reason: str = "") -> list[s
         for event in kube.list("Event", namespace):
             involved = event.get("involvedObject", {}).get("name")
             message = event.get("message", "")
-            if event.get("type") == "Warning" and (involved in names or involved in rs_names):
-                if not said(message):
-                    seen_messages.add(message)
-                    add(f"event {event.get('reason')}: {message}")
+            ours = involved in names or involved in rs_names
+            if event.get("type") == "Warning" and ours and not said(message):
+                seen_messages.add(message)
+                add(f"event {event.get('reason')}: {message}")
     except KubeError as error:
         add(f"(could not read the pods or events: {error})")
     return lines
@@ -156,7 +165,11 @@ def diagnose(kube: Kube, deployment: dict[str, Any], reason: str = "") -> list[s
 def _log_tail(kube: Kube, namespace: str, pod: str, c: dict[str, Any]) -> list[str]:
     if not c.get("restartCount") and not (c.get("state") or {}).get("terminated"):
         return []
-    query = [("container", c["name"]), ("tailLines", LOG_LINES), ("previous", "true" if c.get("restartCount") else "false")]
+    query = [
+        ("container", c["name"]),
+        ("tailLines", LOG_LINES),
+        ("previous", "true" if c.get("restartCount") else "false"),
+    ]
     try:
         text = kube.request("GET", kube.path("Pod", namespace, pod, "log"), query=query, raw=True)
     except KubeError as error:

@@ -28,8 +28,15 @@ def wait_rollout(release: Any, ref: Ref, started: bool) -> str:
             return f"Deployment {ref.namespace}/{ref.name} disappeared during the rollout"
         try:
             done, awaited = rollout.progress(deployment)
-            observed = deployment.get("status", {}).get("observedGeneration", 0) >= deployment["metadata"]["generation"]
-            crashed = rollout.crash(rollout.new_pods(kube, deployment)) if started and observed and not done else ""
+            observed = (
+                deployment.get("status", {}).get("observedGeneration", 0)
+                >= deployment["metadata"]["generation"]
+            )
+            crashed = (
+                rollout.crash(rollout.new_pods(kube, deployment))
+                if started and observed and not done
+                else ""
+            )
             if crashed:
                 raise rollout.RolloutFailed(crashed)
         except rollout.RolloutFailed as failure:
@@ -37,7 +44,12 @@ def wait_rollout(release: Any, ref: Ref, started: bool) -> str:
         if done:
             return ""
         if time.monotonic() >= deadline:
-            return _explain(release, deployment, f"timed out after {spec.timeout}s waiting for {awaited}", started)
+            return _explain(
+                release,
+                deployment,
+                f"timed out after {spec.timeout}s waiting for {awaited}",
+                started,
+            )
         if release.lease.lost:
             return release.lease.lost
         time.sleep(POLL)
@@ -45,12 +57,14 @@ def wait_rollout(release: Any, ref: Ref, started: bool) -> str:
 
 def _explain(release: Any, deployment: dict[str, Any], reason: str, started: bool) -> str:
     name = f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}"
-    lines = rollout.redact(rollout.diagnose(release.kube, deployment, reason), release.secret_values)
+    lines = rollout.redact(
+        rollout.diagnose(release.kube, deployment, reason), release.secret_values
+    )
     reason = rollout.redact([reason], release.secret_values)[0]
     if not started:
         release.outcome.warnings.append(
-            f"Deployment {name} is not fully rolled out ({reason}); this run did not change its pod "
-            "template, so nothing was rolled back:\n  " + "\n  ".join(lines)
+            f"Deployment {name} is not fully rolled out ({reason}); this run did not change its "
+            "pod template, so nothing was rolled back:\n  " + "\n  ".join(lines)
         )
         return ""
     return "\n  ".join([f"Rollout of Deployment {name} failed: {reason}", *lines])

@@ -115,7 +115,9 @@ class Cluster:
     def history(self, namespace: str, release: str = "exchange-router") -> list[dict[str, Any]]:
         """The release's revisions, oldest first, decoded from its history Secret."""
         try:
-            secret = self.core.read_namespaced_secret(f"exchange-platform.release.{release}", namespace)
+            secret = self.core.read_namespaced_secret(
+                f"exchange-platform.release.{release}", namespace
+            )
         except client.ApiException as error:
             if error.status == 404:
                 return []
@@ -135,8 +137,11 @@ class Cluster:
     def service_account_kubeconfig(self, namespace: str, name: str) -> Path:
         """A kubeconfig that authenticates as the ServiceAccount (a TokenRequest token)."""
         token = self.core.create_namespaced_service_account_token(
-            name, namespace, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
-                audiences=[], expiration_seconds=3600))
+            name,
+            namespace,
+            client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+            ),
         ).status.token
         config = yaml.safe_load(self.kubeconfig.read_text())
         config["users"] = [{"name": name, "user": {"token": token}}]

@@ -66,7 +66,10 @@ def test_a_rollout_that_cannot_complete_fails_with_the_reason_and_rolls_back(
     assert "timed out after" not in run.output  # failed on the condition, not our timeout
     assert "condition Progressing=False (ProgressDeadlineExceeded)" in run.output
     assert "Ready=False" in run.output  # the new pod's state
-    assert "Rolled back to revision 1 (recorded as revision 3); that rollout is complete." in run.output
+    assert (
+        "Rolled back to revision 1 (recorded as revision 3); that rollout is complete."
+        in run.output
+    )
 
     after = _deployment(cluster, namespace)
     container = after.spec.template.spec.containers[0]

@@ -7,7 +7,7 @@ import datetime
 import subprocess
 import time
 
-from conftest import Cluster, make_namespace, create_secret, SECRET_VALUES, slow
+from conftest import SECRET_VALUES, Cluster, create_secret, make_namespace, slow
 from kubernetes import client
 
 LEASE = "exchange-router-deploy-lock"
@@ -21,9 +21,13 @@ def test_many_hosts_few_forks_and_a_slow_rollout_never_let_a_lock_lapse(cluster:
     namespaces = [make_namespace(cluster) for _ in range(3)]
     for namespace in namespaces:
         create_secret(cluster, namespace, SECRET_VALUES)
-    inventory = cluster.inventory({f"release-{i}": {"exchange_router_namespace": ns} for i, ns in enumerate(namespaces)})
+    inventory = cluster.inventory(
+        {f"release-{i}": {"exchange_router_namespace": ns} for i, ns in enumerate(namespaces)}
+    )
     values = {"exchange_router_pod_annotations": slow(45)}
-    process = cluster.playbook("deploy", values, "-i", str(inventory), "--forks", "1", background=True)
+    process = cluster.playbook(
+        "deploy", values, "-i", str(inventory), "--forks", "1", background=True
+    )
     assert isinstance(process, subprocess.Popen)
     try:
         holders: dict[str, set[str]] = {ns: set() for ns in namespaces}
@@ -84,7 +88,9 @@ def test_a_killed_deploy_leaves_a_lock_the_next_deploy_judges_dead_and_takes_ove
     started = time.monotonic()
     run = cluster.deploy({"exchange_router_namespace": namespace})
     assert run.ok, run.output
-    assert time.monotonic() - started >= 25, run.output  # waited for the record to stay unchanged 30 s
+    assert time.monotonic() - started >= 25, (
+        run.output
+    )  # waited for the record to stay unchanged 30 s
     assert not _leases(cluster).list_namespaced_lease(namespace).items
 
 
@@ -96,7 +102,10 @@ def test_concurrent_deploys_of_one_release_never_mix(cluster: Cluster, namespace
     }
     processes = {
         name: cluster.playbook(
-            "deploy", dict(values, exchange_router_namespace=namespace, exchange_router_pod_annotations=slow(5)),
+            "deploy",
+            dict(
+                values, exchange_router_namespace=namespace, exchange_router_pod_annotations=slow(5)
+            ),
             background=True,
         )
         for name, values in releases.items()
@@ -106,7 +115,11 @@ def test_concurrent_deploys_of_one_release_never_mix(cluster: Cluster, namespace
         output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output
     deployment = cluster.apps.read_namespaced_deployment("exchange-router-deployment", namespace)
-    port = cluster.core.read_namespaced_service("exchange-router-service", namespace).spec.ports[0].port
+    port = (
+        cluster.core.read_namespaced_service("exchange-router-service", namespace)
+        .spec.ports[0]
+        .port
+    )
     image = deployment.spec.template.spec.containers[0].image
     assert (image.rsplit(":", 1)[1], port) in {("a", 81), ("b", 82)}
     assert [r["status"] for r in cluster.history(namespace)][-1] == "deployed"

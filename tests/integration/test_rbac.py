@@ -31,32 +31,49 @@ def test_the_shipped_serviceaccount_deploys_slowly_rolls_back_removes_and_takes_
     kubeconfig = cluster.service_account_kubeconfig(namespace, "exchange-router-deployer")
     values = {"exchange_router_namespace": namespace}
 
-    slow_run = cluster.deploy(dict(values, exchange_router_pod_annotations=slow(25)), kubeconfig=kubeconfig)
+    slow_run = cluster.deploy(
+        dict(values, exchange_router_pod_annotations=slow(25)), kubeconfig=kubeconfig
+    )
     assert slow_run.ok, slow_run.output
 
-    crash = cluster.deploy(dict(values, exchange_router_pod_annotations=CRASH), kubeconfig=kubeconfig)
+    crash = cluster.deploy(
+        dict(values, exchange_router_pod_annotations=CRASH), kubeconfig=kubeconfig
+    )
     assert not crash.ok
     assert "CrashLoopBackOff" in crash.output and "forbidden" not in crash.output
     assert "Rolled back to revision 1" in crash.output
 
-    back = cluster.playbook("rollback", dict(values, exchange_router_rollback_revision=1), kubeconfig=kubeconfig)
+    back = cluster.playbook(
+        "rollback", dict(values, exchange_router_rollback_revision=1), kubeconfig=kubeconfig
+    )
     assert back.ok, back.output
     history = cluster.playbook("history", values, kubeconfig=kubeconfig)
     assert history.ok and "system:serviceaccount:" in history.output, history.output
 
     leases = client.CoordinationV1Api(cluster.api)
-    leases.create_namespaced_lease(namespace, client.V1Lease(
-        metadata=client.V1ObjectMeta(name="exchange-router-deploy-lock"),
-        spec=client.V1LeaseSpec(holder_identity="a run that died", lease_duration_seconds=30,
-                                acquire_time=datetime.datetime.now(datetime.UTC),
-                                renew_time=datetime.datetime.now(datetime.UTC))))
-    takeover = cluster.deploy(dict(values, exchange_router_image="example/app:after"), kubeconfig=kubeconfig)
+    leases.create_namespaced_lease(
+        namespace,
+        client.V1Lease(
+            metadata=client.V1ObjectMeta(name="exchange-router-deploy-lock"),
+            spec=client.V1LeaseSpec(
+                holder_identity="a run that died",
+                lease_duration_seconds=30,
+                acquire_time=datetime.datetime.now(datetime.UTC),
+                renew_time=datetime.datetime.now(datetime.UTC),
+            ),
+        ),
+    )
+    takeover = cluster.deploy(
+        dict(values, exchange_router_image="example/app:after"), kubeconfig=kubeconfig
+    )
     assert takeover.ok, takeover.output
 
     removed = cluster.playbook("remove", values, kubeconfig=kubeconfig)
     assert removed.ok, removed.output
     assert not cluster.apps.list_namespaced_deployment(namespace).items
-    assert cluster.core.read_namespaced_secret("exchange-router-secret", namespace)  # not the release's
+    assert cluster.core.read_namespaced_secret(
+        "exchange-router-secret", namespace
+    )  # not the release's
 
 
 def test_a_user_without_the_rbac_gets_forbidden_and_nothing_is_applied(

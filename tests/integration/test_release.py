@@ -61,7 +61,8 @@ def test_an_unchanged_redeploy_of_a_partial_rollout_is_reported_never_rolled_bac
     cluster.core.create_namespaced_resource_quota(
         namespace,
         client.V1ResourceQuota(
-            metadata=client.V1ObjectMeta(name="pods"), spec=client.V1ResourceQuotaSpec(hard={"pods": "1"})
+            metadata=client.V1ObjectMeta(name="pods"),
+            spec=client.V1ResourceQuotaSpec(hard={"pods": "1"}),
         ),
     )
     # A scale-out (as the HPA would make it) that the quota blocks: ReplicaFailure.
@@ -81,10 +82,14 @@ def test_an_unchanged_redeploy_of_a_partial_rollout_is_reported_never_rolled_bac
     assert _deployment(cluster, namespace).spec.replicas == 2
 
 
-def test_a_slow_rollout_this_run_did_not_start_is_not_judged(cluster: Cluster, namespace: str) -> None:
+def test_a_slow_rollout_this_run_did_not_start_is_not_judged(
+    cluster: Cluster, namespace: str
+) -> None:
     values = {"exchange_router_namespace": namespace, "exchange_router_pod_annotations": slow(40)}
     assert cluster.deploy({"exchange_router_namespace": namespace}).ok
-    started = cluster.deploy(dict(values, exchange_router_image="example/app:slow", exchange_router_wait=False))
+    started = cluster.deploy(
+        dict(values, exchange_router_image="example/app:slow", exchange_router_wait=False)
+    )
     assert started.ok, started.output
     run = cluster.deploy(dict(values, exchange_router_image="example/app:slow"))
     assert run.ok, run.output
@@ -119,12 +124,18 @@ def test_a_crash_loop_fails_fast_and_restores_the_whole_previous_revision(
     assert _secret(cluster, empty_namespace) == SECRET_VALUES
     service = cluster.core.read_namespaced_service("exchange-router-service", empty_namespace)
     assert service.spec.ports[0].port == 80
-    hpas = client.AutoscalingV2Api(cluster.api).list_namespaced_horizontal_pod_autoscaler(empty_namespace)
+    hpas = client.AutoscalingV2Api(cluster.api).list_namespaced_horizontal_pod_autoscaler(
+        empty_namespace
+    )
     assert [h.metadata.name for h in hpas.items] == ["exchange-router-hpa"]
     annotations = _deployment(cluster, empty_namespace).spec.template.metadata.annotations or {}
     assert "exchange-platform.test/crash" not in annotations
     history = cluster.history(empty_namespace)
-    assert [(r["revision"], r["status"]) for r in history] == [(1, "superseded"), (2, "failed"), (3, "deployed")]
+    assert [(r["revision"], r["status"]) for r in history] == [
+        (1, "superseded"),
+        (2, "failed"),
+        (3, "deployed"),
+    ]
     assert history[-1]["description"] == "rollback to revision 1"
 
 
@@ -149,7 +160,9 @@ def test_rollback_playbook_and_bounded_history(cluster: Cluster, namespace: str)
         assert text in listing.output, text
 
 
-def test_replicas_hand_off_between_the_release_and_the_hpa(cluster: Cluster, namespace: str) -> None:
+def test_replicas_hand_off_between_the_release_and_the_hpa(
+    cluster: Cluster, namespace: str
+) -> None:
     values = {
         "exchange_router_namespace": namespace,
         "exchange_router_autoscaling": {"enabled": False, "max_replicas": 6},
@@ -213,7 +226,9 @@ def test_existing_secret_rotation_rolls_the_pods_with_a_keyed_checksum(
     first = _deployment(cluster, namespace)
     checksum = first.spec.template.metadata.annotations["exchange.platform/secret-checksum"]
     data = cluster.core.read_namespaced_secret("exchange-router-secret", namespace).data
-    unsalted = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    unsalted = hashlib.sha256(
+        json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
     assert checksum != unsalted
     unchanged = cluster.deploy(values)
     assert unchanged.ok and "changed=0" in unchanged.output, unchanged.output
