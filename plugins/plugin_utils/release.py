@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
+from ansible_collections.exchange.platform.plugins.plugin_utils import sealing
 from ansible_collections.exchange.platform.plugins.plugin_utils.history import History, now, summary
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease, LockError
@@ -96,6 +97,7 @@ class Release:
         self.handover: dict[str, Any] | None = None
         self.record: dict[str, Any] = {}
         self.prune: list[Ref] = []
+        self.apply_error = ""  # a write before the apply failed
         self.ready = False  # prepared, accepted, and something to write
 
     # ------------------------------------------------------------------ prepare
@@ -120,9 +122,10 @@ class Release:
         """The data the pods will read: the plain-mode manifest's, or the live Secret's."""
         if secret is not None:
             return secret.get("data") or {}
-        if self.spec.secret_mode != "existing":
-            return None
         live = self.kube.get("Secret", self.spec.namespace, self.spec.secret_name)
+        if self.spec.secret_mode == "sealed":  # what the controller unsealed last, if anything
+            self._remember((live or {}).get("data") or {})
+            return (live or {}).get("data")
         if live is None:
             raise KubeError(
                 0,
@@ -135,10 +138,14 @@ class Release:
                 f"{self._secret_ref()} lacks the keys {', '.join(missing)} "
                 "that exchange_router_secret_env needs",
             )
-        self.secret_values += [
-            base64.b64decode(v).decode("utf-8", "replace") for v in live["data"].values()
-        ]
+        self._remember(live["data"])
         return live["data"]
+
+    def _remember(self, data: dict[str, str]) -> None:
+        """Values that must never be quoted in a message (logs, API errors)."""
+        self.secret_values += [
+            base64.b64decode(v).decode("utf-8", "replace") for v in data.values()
+        ]
 
     def _plan(self, objects: list[dict[str, Any]], secret: dict[str, Any] | None) -> None:
         key = self._checksum_key()
@@ -231,19 +238,49 @@ class Release:
     # ------------------------------------------------------------------ apply
     def writes(self) -> list[dict[str, Any]]:
         """What the one kubernetes.core.k8s run applies for this release."""
-        return [c.obj for c in self.preflight.changed()] if self.ready else []
+        if not self.ready or self.apply_error:
+            return []
+        return [c.obj for c in self.preflight.changed()]
 
     def before_apply(self) -> None:
-        if self.ready and self.handover:
-            self.kube.apply(
-                self.handover, manager=self.spec.field_manager + planning.HANDOVER_MANAGER_SUFFIX
-            )
+        """The writes that must precede the apply: the replicas hand-off, and in sealed mode a
+        changed SealedSecret, unsealed before its values are hashed into the pod template."""
+        if not self.ready:
+            return
+        try:
+            if self.handover:
+                manager = self.spec.field_manager + planning.HANDOVER_MANAGER_SUFFIX
+                self.kube.apply(self.handover, manager=manager)
+            sealed = self._change("SealedSecret")
+            if sealed is not None and sealed.changed:
+                wait = min(self.spec.timeout, 120)
+                data = sealing.apply_and_unseal(self.kube, sealed.obj, wait)
+                sealed.live = sealed.result  # written; the module need not apply it again
+                self._remember(data)
+                self._rehash(data)
+        except (KubeError, sealing.UnsealFailed) as error:
+            self.apply_error = str(error)
+
+    def _change(self, kind: str) -> planning.Change | None:
+        return next((c for c in self.preflight.changes if c.ref.kind == kind), None)
+
+    def _rehash(self, data: dict[str, str]) -> None:
+        """Put the unsealed values' checksum into the Deployment and dry-run it again."""
+        change = self._change("Deployment")
+        if change is None:
+            return
+        checksum = planning.secret_checksum(self.record["checksum_key"], data)
+        change.obj = planning.with_checksum(change.obj, checksum)
+        change.result = self.kube.apply(change.obj, dry_run=True)
+        self.record["objects"] = [
+            change.obj if o["kind"] == "Deployment" else o for o in self.record["objects"]
+        ]
 
     # ------------------------------------------------------------------ finish
     def finish(self, apply_error: str = "") -> None:
         try:
             if self.ready:
-                self._finish(apply_error)
+                self._finish(self.apply_error or apply_error)
             elif self.spec.state == "present" and not self.outcome.failed and not self.check:
                 self._report_state()
             elif self.spec.state == "absent" and not self.outcome.failed:

@@ -6,14 +6,15 @@ import base64
 import json
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 from conftest import ROOT, SECRET_VALUES, Cluster, create_secret
 from kubernetes import client
 
-SEALED_CRD = Path(__file__).parent / "fixtures" / "sealedsecret-crd.yaml"
+from ansible_collections.exchange.platform.plugins.filter.seal import FilterModule
+
+seal = FilterModule().filters()["seal"]
 
 
 def vaulted_vars(cluster: Cluster, values: dict[str, object], secret: dict[str, str]) -> str:
@@ -77,20 +78,9 @@ def test_plain_mode_creates_the_secret_and_rolls_pods_only_when_it_changes(
 
 
 @pytest.fixture(scope="module")
-def sealed_crd(cluster: Cluster) -> None:
-    crd = yaml.safe_load(SEALED_CRD.read_text())
-    api = client.ApiextensionsV1Api(cluster.api)
-    try:
-        api.create_custom_resource_definition(crd)
-    except client.ApiException as error:
-        if error.status != 409:
-            raise
-    for _attempt in range(50):
-        status = api.read_custom_resource_definition(crd["metadata"]["name"]).status
-        if any(c.type == "Established" and c.status == "True" for c in status.conditions or []):
-            return
-        subprocess.run(["sleep", "0.2"], check=True)
-    raise AssertionError("the SealedSecret CRD was not established")
+def cert(cluster: Cluster) -> str:
+    """The certificate of the real Sealed Secrets controller that `cluster.sh up` runs."""
+    return cluster.cluster_sh("sealed-secrets-cert")
 
 
 SCOPES = {
@@ -98,46 +88,69 @@ SCOPES = {
     "namespace-wide": {"sealedsecrets.bitnami.com/namespace-wide": "true"},
     "cluster-wide": {"sealedsecrets.bitnami.com/cluster-wide": "true"},
 }
+CHECKSUM = "exchange.platform/secret-checksum"
 
 
 @pytest.mark.parametrize("scope", SCOPES)
-def test_sealed_mode_applies_the_scope_and_a_reseal_does_not_roll(
-    cluster: Cluster, empty_namespace: str, sealed_crd: None, scope: str
+def test_sealed_mode_unseals_reseal_does_not_roll_rotation_does(
+    cluster: Cluster, empty_namespace: str, cert: str, scope: str
 ) -> None:
-    def sealed(seed: str) -> dict[str, object]:
+    def sealed(values: dict[str, str]) -> dict[str, object]:
+        name = "exchange-router-secret" if scope == "strict" else ""
         return {
             "exchange_router_namespace": empty_namespace,
             "exchange_router_secret_mode": "sealed",
             "exchange_router_sealed_secret_scope": scope,
             "exchange_router_sealed_secret_encrypted_data": {
-                key: f"AgB{seed}{key}" for key in SECRET_VALUES
+                key: seal(value, cert=cert, namespace=empty_namespace, name=name, scope=scope)
+                for key, value in values.items()
             },
         }
 
-    run = cluster.deploy(sealed("first"))
+    def deployment() -> client.V1Deployment:
+        return cluster.apps.read_namespaced_deployment(
+            "exchange-router-deployment", empty_namespace
+        )
+
+    run = cluster.deploy(sealed(SECRET_VALUES))
     assert run.ok, run.output
     obj = cluster.custom.get_namespaced_custom_object(
         "bitnami.com", "v1alpha1", empty_namespace, "sealedsecrets", "exchange-router-secret"
     )
     annotations = obj["metadata"].get("annotations", {})
     assert {k: v for k, v in annotations.items() if k.startswith("sealedsecrets")} == SCOPES[scope]
-    template_annotations = obj["spec"]["template"]["metadata"].get("annotations", {})
-    assert template_annotations == SCOPES[scope]
-    assert obj["spec"]["encryptedData"]["redis_url"] == "AgBfirstredis_url"
-    generation = cluster.apps.read_namespaced_deployment(
-        "exchange-router-deployment", empty_namespace
-    ).metadata.generation
+    stored = cluster.core.read_namespaced_secret("exchange-router-secret", empty_namespace)
+    assert {k: base64.b64decode(v).decode() for k, v in stored.data.items()} == SECRET_VALUES
+    first = deployment()
+    checksum = first.spec.template.metadata.annotations[CHECKSUM]
 
-    resealed = cluster.deploy(sealed("second"))
+    resealed = cluster.deploy(sealed(SECRET_VALUES))  # new ciphertext, same values
     assert resealed.ok, resealed.output
-    obj = cluster.custom.get_namespaced_custom_object(
-        "bitnami.com", "v1alpha1", empty_namespace, "sealedsecrets", "exchange-router-secret"
-    )
-    assert obj["spec"]["encryptedData"]["redis_url"] == "AgBsecondredis_url"
-    deployment = cluster.apps.read_namespaced_deployment(
-        "exchange-router-deployment", empty_namespace
-    )
-    assert deployment.metadata.generation == generation
+    assert deployment().metadata.generation == first.metadata.generation
+
+    rotated = cluster.deploy(sealed(dict(SECRET_VALUES, redis_url="redis://rotated:6379/1")))
+    assert rotated.ok, rotated.output
+    after = deployment()
+    assert after.metadata.generation == first.metadata.generation + 1
+    assert after.spec.template.metadata.annotations[CHECKSUM] != checksum
+    assert "redis://rotated" not in rotated.output
+
+
+def test_sealed_values_the_controller_cannot_unseal_fail_the_deploy(
+    cluster: Cluster, empty_namespace: str, cert: str
+) -> None:
+    values = {
+        "exchange_router_namespace": empty_namespace,
+        "exchange_router_secret_mode": "sealed",
+        "exchange_router_sealed_secret_encrypted_data": {
+            key: seal(value, cert=cert, namespace=empty_namespace, name="another-name")
+            for key, value in SECRET_VALUES.items()
+        },
+    }
+    run = cluster.deploy(values)
+    assert not run.ok
+    assert "could not unseal" in run.output
+    assert not cluster.apps.list_namespaced_deployment(empty_namespace).items
 
 
 def test_existing_mode_fails_before_touching_anything_when_the_secret_is_missing(
