@@ -63,7 +63,7 @@ ifeq ($(strip $(INVENTORY)),)
 	echo; echo "Deployed to the local cluster (kubeconfig $$kubeconfig):"; \
 	$(CLUSTER) kubectl get deployment,service,hpa,pods -n default -l app.kubernetes.io/managed-by=exchange.platform -o wide
 else
-	ansible-playbook -i $(INVENTORY) -e exchange_router_hosts=exchange_router playbooks/deploy.yml \
+	ansible-playbook -i $(INVENTORY) playbooks/deploy.yml \
 	  $(if $(VARS),-e @$(abspath $(VARS)))
 endif
 
@@ -73,7 +73,7 @@ ifeq ($(strip $(INVENTORY)),)
 	KUBECONFIG=$$kubeconfig K8S_AUTH_KUBECONFIG=$$kubeconfig \
 	  ansible-playbook playbooks/remove.yml -e @cluster/local-values.yml
 else
-	ansible-playbook -i $(INVENTORY) -e exchange_router_hosts=exchange_router playbooks/remove.yml
+	ansible-playbook -i $(INVENTORY) playbooks/remove.yml
 endif
 
 integration: setup ## Safety tests against the local cluster (secrets, failures, RBAC)
