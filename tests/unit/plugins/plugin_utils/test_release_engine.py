@@ -1,0 +1,186 @@
+"""The release engine's pure parts: lock expiry on this client's clock, rollout judgement, crash
+detection, redaction, the keyed checksum, field-to-variable tracing, the metrics warning."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from ansible_collections.exchange.platform.plugins.plugin_utils import engine, plan, rollout
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
+from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease
+
+
+class FakeLeases:
+    """The few Lease requests the lock makes, against one stored object."""
+
+    def __init__(self, lease: dict[str, Any] | None) -> None:
+        self.lease = lease
+        self.puts = 0
+
+    def path(self, *parts: str) -> str:
+        return "/".join(parts)
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.lease
+
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+        if (
+            method == "PUT"
+            and body["metadata"]["resourceVersion"] != self.lease["metadata"]["resourceVersion"]
+        ):
+            raise KubeError(409, "conflict")
+        self.puts += method == "PUT"
+        version = int(
+            (self.lease or {"metadata": {"resourceVersion": "0"}})["metadata"]["resourceVersion"]
+        )
+        self.lease = dict(body, metadata=dict(body["metadata"], resourceVersion=str(version + 1)))
+        return self.lease
+
+
+def held_by(holder: str, renew: str = "2099-01-01T00:00:00.000000Z") -> dict[str, Any]:
+    return {
+        "metadata": {"name": "l", "namespace": "n", "resourceVersion": "7"},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 30, "renewTime": renew},
+    }
+
+
+def test_a_holder_is_dead_only_after_this_client_saw_its_record_unchanged_for_the_duration() -> (
+    None
+):
+    now = [100.0]
+    kube = FakeLeases(held_by("other"))
+    lease = Lease(kube, "n", "l", "me", 30, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert not lease.try_take()  # first sight: alive, whatever its renewTime says
+    now[0] += 29
+    assert not lease.try_take()
+    kube.lease = dict(held_by("other", "2000-01-01T00:00:00.000000Z"))  # it renewed: alive again
+    kube.lease["metadata"]["resourceVersion"] = "8"
+    now[0] += 2
+    assert not lease.try_take()
+    now[0] += 29.5
+    assert not lease.try_take()
+    now[0] += 1
+    assert lease.try_take()  # 30 s unchanged on this client's clock
+    assert kube.lease["spec"]["holderIdentity"] == "me"
+
+
+def test_the_renewer_never_touches_a_lease_this_run_does_not_hold() -> None:
+    kube = FakeLeases(held_by("other"))
+    lease = Lease(kube, "n", "l", "me", 30, clock=lambda: 0.0)  # type: ignore[arg-type]
+    assert not lease.try_take()
+    lease.renew()
+    assert kube.lease["spec"]["holderIdentity"] == "other" and kube.puts == 0
+
+
+def deployment(**status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": 2, "name": "d", "namespace": "n"},
+        "spec": {"replicas": 2},
+        "status": dict({"observedGeneration": 2}, **status),
+    }
+
+
+def test_progress_follows_kubectl_rollout_status() -> None:
+    assert rollout.progress(deployment(updatedReplicas=1))[0] is False
+    done = deployment(updatedReplicas=2, replicas=2, availableReplicas=2)
+    assert rollout.progress(done) == (True, "complete")
+    stale = dict(done, status=dict(done["status"], observedGeneration=1))
+    assert rollout.progress(stale)[0] is False
+    failing = deployment(
+        conditions=[
+            {
+                "type": "ReplicaFailure",
+                "status": "True",
+                "reason": "FailedCreate",
+                "message": "quota",
+            }
+        ]
+    )
+    with pytest.raises(rollout.RolloutFailed, match="FailedCreate: quota"):
+        rollout.progress(failing)
+
+
+def pod(**container: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "p"},
+        "status": {"containerStatuses": [dict({"name": "c"}, **container)]},
+    }
+
+
+def test_a_crash_loop_is_spotted_with_its_exit_code() -> None:
+    crashing = pod(
+        restartCount=3,
+        lastState={"terminated": {"exitCode": 101, "reason": "Error"}},
+        state={"waiting": {"reason": "CrashLoopBackOff"}},
+    )
+    assert "exited with code 101" in rollout.crash([crashing])
+    assert rollout.crash([pod(restartCount=1, state={"running": {}})]) == ""
+    assert "CreateContainerConfigError" in rollout.crash(
+        [pod(state={"waiting": {"reason": "CreateContainerConfigError"}})]
+    )
+
+
+def test_redaction_removes_values_and_url_passwords() -> None:
+    lines = ["panic: cannot reach redis://:hunter22@redis:6379", "DATABASE_URL=s3cr3t-value", "ok"]
+    out = rollout.redact(lines, ["s3cr3t-value"])
+    assert "hunter22" not in out[0] and "s3cr3t-value" not in out[1] and out[2] == "ok"
+
+
+def test_the_checksum_is_keyed_so_low_entropy_values_cannot_be_guessed() -> None:
+    data = {"pin": "MTIzNA=="}
+    unsalted = hashlib.sha256(
+        json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    first = plan.secret_checksum("00" * 32, data)
+    assert first != unsalted
+    assert first == plan.secret_checksum("00" * 32, dict(data))
+    assert first != plan.secret_checksum("11" * 32, data)
+
+
+def test_a_rejected_field_names_the_role_variable_by_the_longest_prefix() -> None:
+    sources = {
+        "*:metadata.labels": "exchange_router_labels",
+        "Deployment:spec.template.spec.containers[0].readinessProbe": "readiness_probe",
+        "Deployment:spec.template.spec": "generic",
+    }
+    path = "spec.template.spec.containers[0].readinessProbe.tcpSocket.port"
+    assert plan.field_variable("Deployment", path, sources) == "readiness_probe"
+    assert plan.field_variable("Service", "metadata.labels", sources) == "exchange_router_labels"
+    assert plan.field_variable("Service", "spec.ports", sources) == ""
+
+
+def test_only_the_applier_that_set_replicas_owns_them() -> None:
+    live = {
+        "metadata": {
+            "managedFields": [
+                {
+                    "manager": "exchange.platform",
+                    "operation": "Apply",
+                    "fieldsV1": {"f:spec": {"f:replicas": {}}},
+                },
+            ]
+        }
+    }
+    assert plan.owns_replicas(live, "exchange.platform")
+    assert not plan.owns_replicas(live, "other")
+    live["metadata"]["managedFields"][0]["operation"] = "Update"
+    assert not plan.owns_replicas(live, "exchange.platform")
+
+
+class Scaling:
+    def __init__(self, autoscaling: bool) -> None:
+        self.spec = type("S", (), {"state": "present", "autoscaling": autoscaling})()
+        self.outcome = type("O", (), {"failed": False, "warnings": []})()
+
+
+@pytest.mark.parametrize("serves", [True, False])
+def test_autoscaling_without_metrics_is_a_warning(serves: bool) -> None:
+    kube = type("K", (), {"serves": lambda self, gv: serves})()
+    on, off = Scaling(True), Scaling(False)
+    engine._warn_without_metrics(kube, [on, off])  # type: ignore[list-item]
+    assert bool(on.outcome.warnings) is not serves
+    assert not off.outcome.warnings
