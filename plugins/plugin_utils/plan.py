@@ -57,7 +57,7 @@ def field_variable(kind: str, path: str, sources: dict[str, str]) -> str:
     """The role variable behind a field, by the longest matching `Kind:path` prefix."""
     best = ""
     for prefix in sources:
-        kinds, _, field = prefix.partition(":")
+        kinds, _colon, field = prefix.partition(":")
         if kinds in (kind, "*") and path.startswith(field) and len(prefix) > len(best):
             best = prefix
     return sources.get(best, "")

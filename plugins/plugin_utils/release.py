@@ -230,7 +230,7 @@ class Release:
             self.spec.secret_mode = target.get("secret", {}).get("mode", "existing")
         self.spec.secret = secret
         self.secret_values = self.spec.secret_values()
-        self._plan([o for o in target["objects"]], secret)
+        self._plan(list(target["objects"]), secret)
         self.record["description"] = f"rollback to revision {wanted}"
         self.outcome.changed = True
         self.ready = not self.check and not self.outcome.failed
