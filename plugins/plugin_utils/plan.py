@@ -98,13 +98,19 @@ class Preflight:
 
 
 def dry_run(
-    kube: Kube, objects: list[dict[str, Any]], sources: dict[str, str], secrets: list[str]
+    kube: Kube,
+    objects: list[dict[str, Any]],
+    sources: dict[str, str],
+    secrets: list[str],
+    known: dict[Ref, dict[str, Any] | None] | None = None,
 ) -> Preflight:
-    """Read each object, dry-run apply it, and collect all rejections at once."""
+    """Read each object (unless `known` has it), dry-run apply it, collect all rejections."""
     preflight = Preflight()
+    known = known or {}
     for obj in objects:
         ref = Ref.of(obj)
-        change = Change(obj, kube.get(ref.kind, ref.namespace, ref.name))
+        live = known[ref] if ref in known else kube.get(ref.kind, ref.namespace, ref.name)
+        change = Change(obj, live)
         try:
             change.result = kube.apply(obj, dry_run=True)
         except KubeError as error:

@@ -150,6 +150,7 @@ class Release:
     def _plan(self, objects: list[dict[str, Any]], secret: dict[str, Any] | None) -> None:
         key = self._checksum_key()
         data = self._secret_data(secret)
+        known: dict[Ref, dict[str, Any] | None] = {}
         objects = copy.deepcopy(objects) + ([secret] if secret else [])
         for i, obj in enumerate(objects):
             if obj["kind"] != "Deployment":
@@ -159,6 +160,7 @@ class Release:
             live = self.kube.get(
                 "Deployment", obj["metadata"]["namespace"], obj["metadata"]["name"]
             )
+            known[Ref.of(obj)] = live
             if "replicas" not in obj["spec"] and planning.owns_replicas(
                 live, self.spec.field_manager
             ):
@@ -167,7 +169,9 @@ class Release:
                 obj = planning.with_replicas(obj, current)
             objects[i] = obj
         objects.sort(key=lambda o: ORDER.index(o["kind"]) if o["kind"] in ORDER else len(ORDER))
-        self.preflight = planning.dry_run(self.kube, objects, self.spec.sources, self.secret_values)
+        self.preflight = planning.dry_run(
+            self.kube, objects, self.spec.sources, self.secret_values, known
+        )
         if self.preflight.problems:
             self._fail(
                 "The API server would reject the release; nothing was written:\n"
