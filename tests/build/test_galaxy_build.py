@@ -43,7 +43,16 @@ TOP_LEVEL = {
 EXACT_CONTENT = {
     "changelogs": {"changelogs/changelog.yaml", "changelogs/config.yaml"},
     "meta": {"meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt"},
+    "playbooks": {
+        f"playbooks/{name}.yml"
+        for name in ("deploy", "history", "rbac", "remove", "render", "rollback")
+    },
 }
+# The plugin types shipped since 2.0.0: the release engine is an action plugin documented by a
+# module stub of the same name, over plugin_utils; module_utils and doc_fragments are gone.
+PLUGIN_TYPES = {"action", "filter", "modules", "plugin_utils"}
+# Modules of 1.0.0 that 2.0.0 removed: meta/runtime.yml tombstones them.
+REMOVED_MODULES = ("k8s_secret", "k8s_lock", "k8s_rollout")
 REQUIRED = {
     "README.md",
     "CHANGELOG.md",
@@ -52,15 +61,18 @@ REQUIRED = {
     "changelogs/changelog.yaml",
     "docs/README.md",
     "docs/exchange_router_role.md",
-    "docs/k8s_rollout_module.md",
+    "docs/release_module.md",
+    "docs/release_report_module.md",
     "docs/execution-environment.md",
     "roles/exchange_router/meta/argument_specs.yml",
     "roles/exchange_router/meta/main.yml",
     "roles/exchange_router/tasks/main.yml",
-    "plugins/modules/k8s_rollout.py",
-    "playbooks/deploy.yml",
-    "playbooks/remove.yml",
-    "playbooks/render.yml",
+    "roles/exchange_router/tasks/remove.yml",
+    "plugins/action/release.py",
+    "plugins/action/release_report.py",
+    "plugins/modules/release.py",
+    "plugins/modules/release_report.py",
+    "plugins/plugin_utils/engine.py",
 }
 # Path components that never belong in the tarball, at any depth.
 FORBIDDEN_PARTS = {
@@ -191,6 +203,25 @@ def test_directories_with_fixed_content(
     assert files == EXACT_CONTENT[directory]
 
 
+def test_plugins_are_exactly_the_checkouts(members: dict[str, tarfile.TarInfo]) -> None:
+    """Every plugin file of the checkout ships (build_ignore drops none), and nothing else."""
+    shipped = {n for n, m in members.items() if n.startswith("plugins/") and m.isfile()}
+    types = {PurePosixPath(n).parts[1] for n in shipped}
+    assert types == PLUGIN_TYPES
+    checkout = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "plugins").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+    assert shipped == checkout
+    for name in REMOVED_MODULES:
+        assert f"plugins/modules/{name}.py" not in shipped
+    # An action plugin is documented by the module stub of its name, and a stub has its action.
+    actions = {PurePosixPath(n).stem for n in shipped if n.startswith("plugins/action/")}
+    stubs = {PurePosixPath(n).stem for n in shipped if n.startswith("plugins/modules/")}
+    assert actions == stubs == {"release", "release_report"}
+
+
 def test_no_caches_venvs_tooling_or_binaries(
     tarball: Path, members: dict[str, tarfile.TarInfo]
 ) -> None:
@@ -262,13 +293,49 @@ def test_plugins_load_from_the_installed_copy(installed: tuple[Path, dict[str, s
     )
     shipped = {p.stem for p in (ROOT / "plugins" / "filter").glob("*.yml")}
     assert {f"{FQCN}.{name}" for name in shipped} <= set(filters)
-    # The module's docs extend kubernetes.core's doc fragment: that resolves from sys.path.
-    module = json.loads(
-        run([tool("ansible-doc"), "--json", f"{FQCN}.k8s_rollout"], env=env, cwd=collections).stdout
+    # The release engine: an action plugin whose docs are the module stub of the same name.
+    modules = json.loads(
+        run(
+            [tool("ansible-doc"), "-t", "module", "-l", "--json", FQCN], env=env, cwd=collections
+        ).stdout
     )
-    doc = module[f"{FQCN}.k8s_rollout"]["doc"]
-    assert Path(doc["filename"]).resolve().is_relative_to(collections.resolve())
-    assert "kubeconfig" in doc["options"]
+    assert set(modules) == {f"{FQCN}.release", f"{FQCN}.release_report"}
+    for name, options in (("release", {"fact", "batch"}), ("release_report", {"result"})):
+        module = json.loads(
+            run([tool("ansible-doc"), "--json", f"{FQCN}.{name}"], env=env, cwd=collections).stdout
+        )
+        doc = module[f"{FQCN}.{name}"]["doc"]
+        assert Path(doc["filename"]).resolve().is_relative_to(collections.resolve())
+        assert set(doc["options"]) == options
+        assert doc["version_added"] == "2.0.0"
+
+
+@pytest.mark.parametrize("name", REMOVED_MODULES)
+def test_removed_modules_fail_with_the_tombstone_text(
+    installed: tuple[Path, dict[str, str]], tmp_path: Path, name: str
+) -> None:
+    """A playbook that still calls a 1.0.0 module fails before running, saying what replaced it."""
+    collections, env = installed
+    playbook = tmp_path / "old.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        f"    - {FQCN}.{name}:\n        name: exchange-router\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [tool("ansible-playbook"), str(playbook)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=env,
+        cwd=collections,
+    )
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert f"The '{FQCN}.{name}' module has been removed." in output
+    assert f"{FQCN}.exchange_router role's release engine" in output
+    assert "removed from collection 'exchange.platform' version 2.0.0" in output
 
 
 def test_installed_render_playbook_writes_the_manifests(
