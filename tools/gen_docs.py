@@ -341,7 +341,10 @@ def seealso(r: Renderer, entries: list[dict[str, Any]], plugin: dom.PluginIdenti
     return ["## See also", "", *lines, ""] if lines else []
 
 
-def render_plugin(r: Renderer, fqcn: str, plugin_type: str, data: dict[str, Any]) -> str:
+def render_plugin(
+    r: Renderer, fqcn: str, plugin_type: str, data: dict[str, Any], action: bool = False
+) -> str:
+    """One plugin's page; `action`: a module name served by an action plugin of that name."""
     doc = data["doc"]
     plugin = dom.PluginIdentifier(fqcn=fqcn, type=plugin_type)
     out = [
@@ -355,6 +358,13 @@ def render_plugin(r: Renderer, fqcn: str, plugin_type: str, data: dict[str, Any]
     if doc.get("version_added"):
         added_in = doc.get("version_added_collection") or fqcn.rsplit(".", 1)[0]
         out += [f"Added in version {escape(str(doc['version_added']))} of {escape(added_in)}.", ""]
+    if action:
+        short = fqcn.rsplit(".", 1)[1]
+        out += [
+            f"An action plugin: it runs in the controller (`plugins/action/{short}.py`); "
+            f"`plugins/modules/{short}.py` holds only this documentation.",
+            "",
+        ]
     out += ["## Synopsis", "", *paragraph_list(r, doc.get("description"), plugin), ""]
     if doc.get("requirements"):
         out += ["## Requirements", "", *paragraph_list(r, doc["requirements"], plugin), ""]
@@ -521,6 +531,15 @@ def render_index(
         ]
         for path in playbooks:
             out += [f"### `{collection}.{path.stem}`", "", *playbook_summary(path)]
+    removed = ((runtime.get("plugin_routing") or {}).get("modules") or {}).items()
+    tombstones = [(name, route["tombstone"]) for name, route in removed if "tombstone" in route]
+    if tombstones:
+        out += ["## Removed modules", ""]
+        for short, tombstone in sorted(tombstones):
+            text = " ".join(str(tombstone.get("warning_text", "")).split())
+            version = tombstone.get("removal_version", "?")
+            out.append(f"- `{collection}.{short}` - removed in {version}. {escape(text)}")
+        out.append("")
     if guides:
         out += ["## Guides", "", *[f"- [{escape(title)}]({name})" for name, title in guides], ""]
     return "\n".join(out).rstrip("\n") + "\n"
@@ -586,7 +605,11 @@ def main(argv: list[str]) -> int:
                 else:
                     if not data.get("doc"):
                         raise SystemExit(f"gen_docs: {plugin_type} {fqcn} has no documentation")
-                    files[target] = render_plugin(renderer, fqcn, plugin_type, data)
+                    action = (
+                        plugin_type == "module"
+                        and (root / "plugins" / "action" / f"{short}.py").is_file()
+                    )
+                    files[target] = render_plugin(renderer, fqcn, plugin_type, data, action)
                     summary = renderer.md(data["doc"].get("short_description"), plugin)
                 entries.append((fqcn, target, summary))
             contents[plugin_type] = entries
