@@ -80,8 +80,7 @@ def _cluster(
             error = ""
             if writing:
                 try:
-                    for r in writing:
-                        r.before_apply()
+                    _each(Release.before_apply, writing)  # hand-offs, unsealing: side by side
                     objects = [obj for r in writing for obj in r.writes()]
                     error = apply(objects) if objects else ""
                 except KubeError as failure:
