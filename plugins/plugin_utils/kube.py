@@ -13,10 +13,23 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    KUBERNETES_IMPORT_ERROR = ""
+except ImportError as import_error:  # connect() says so; ansible-test's import test needs this
+    KUBERNETES_IMPORT_ERROR = str(import_error)
+    k8s_client = k8s_config = None
+
+    class ApiException(Exception):  # never raised: no client, no request
+        """Stands in for kubernetes.client.exceptions.ApiException."""
+
+    class HTTPError(Exception):  # never raised: no client, no request
+        """Stands in for urllib3.exceptions.HTTPError."""
+
 
 # kind -> (API path prefix, plural). Every object a release owns is namespaced.
 KINDS: dict[str, tuple[str, str]] = {
@@ -178,6 +191,12 @@ class Kube:
 def connect(kubeconfig: str, context: str, field_manager: str) -> Kube:
     """A client for the kubeconfig (default: K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config,
     else the in-cluster ServiceAccount) and context (default: its current context)."""
+    if KUBERNETES_IMPORT_ERROR:
+        raise KubeError(
+            0,
+            "the release engine needs the kubernetes Python client on the controller "
+            f"(pip install kubernetes): {KUBERNETES_IMPORT_ERROR}",
+        )
     path = kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or ""
     context = context or os.environ.get("K8S_AUTH_CONTEXT") or ""
     configuration = k8s_client.Configuration()
