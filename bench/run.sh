@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# exchange.platform benchmark (`make bench`): the collection against kubectl, helm and a naive
-# one-task-per-object role on the local cluster. See BENCHMARKS.md for what is measured.
+# exchange.platform benchmark (`make bench`): the collection against the Ansible floor F (one
+# kubernetes.core.k8s apply), kubectl, helm and a naive role on the local cluster. BENCHMARKS.md
+# says what is measured; bench/run.py and the modules it imports do it.
 #
-#   bench/run.sh                 # everything (~12 min on 2 cores); results in bench/results/
+#   bench/run.sh                 # everything (~15 min on 2 cores); results in bench/results/
 #   bench/run.sh --runs 3 --skip-scale --skip-profile   # a quicker look
 #   bench/run.sh --help
 #
