@@ -85,7 +85,7 @@ molecule: setup ## The molecule scenario on the local cluster
 	molecule reset -s kwok >/dev/null 2>&1 || true
 	molecule test -s kwok
 
-bench: setup ## Benchmark against kubectl, helm and a naive role (after make cluster); writes BENCHMARKS.md
+bench: setup ## Benchmark against the Ansible floor F, kubectl, helm and a naive role (after make cluster); writes BENCHMARKS.md
 	bench/run.sh
 
 build: setup ## Build the collection tarball into build/
