@@ -52,13 +52,18 @@ def seed_differences(
     return [] if same else [f"{path}: seed has {expected!r}, found {actual!r}"]
 
 
-def seed_differences_pair(pair: tuple[Any, list[Any]]) -> list[str]:
-    """(seed object, k8s_info resources) -> the differences, or that the object is missing."""
+def seed_differences_pair(
+    pair: tuple[Any, list[Any]], skip: list[str] | tuple[str, ...] = ()
+) -> list[str]:
+    """(seed object, k8s_info resources) -> the differences, or that the object is missing.
+
+    `skip` names paths not compared (e.g. a stand-in image), in every object.
+    """
     expected, found = pair
     where = f"{expected['kind']}/{expected['metadata']['name']}"
     if not found:
         return [f"{where}: not found"]
-    return [f"{where} {line}" for line in seed_differences(expected, found[0])]
+    return [f"{where} {line}" for line in seed_differences(expected, found[0], skip=tuple(skip))]
 
 
 class FilterModule:
