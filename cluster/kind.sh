@@ -246,6 +246,13 @@ cmd_down() {
 	log "cluster ${CLUSTER_NAME} deleted"
 }
 
+# Only the metrics-server binary (no Docker): cluster.sh build uses it for kwokctl's component.
+cmd_build_metrics_server() {
+	go_env
+	build_metrics_server
+	printf '%s\n' "${MS_BIN_DIR}/metrics-server"
+}
+
 cmd_kubeconfig() { printf '%s\n' "${KUBECONFIG_PATH}"; }
 
 cmd_docker_env() {
@@ -262,6 +269,7 @@ usage: $0 <command>
   down          delete the cluster (dockerd and the caches stay)
   kubeconfig    print the kubeconfig path
   load-images   load the workload images into the node again
+  build-metrics-server  build only metrics-server (for the kwok tier); prints its path
   docker-env    print export lines for DOCKER_HOST (the project's dockerd) and KUBECONFIG
 environment: KIND_CLUSTER_NAME (default exchange-platform), KIND_NODE_IMAGE (official node
 image instead of the local one), KIND_DRY_RUN=1 (up prints the kind config and command only)
@@ -277,6 +285,7 @@ main() {
 	down) cmd_down ;;
 	kubeconfig) cmd_kubeconfig ;;
 	load-images) cmd_load_images ;;
+	build-metrics-server) cmd_build_metrics_server ;;
 	docker-env) cmd_docker_env ;;
 	-h | --help | help) usage ;;
 	*) usage; exit 2 ;;

@@ -50,12 +50,20 @@ kube_ldflags() {
 	printf '%s' "${f}"
 }
 
+# metrics-server, its version stamped where `metrics-server --version` (kwokctl) reads it.
+build_metrics_server() {
+	local b="${CLUSTER_DIR}/builders/metrics-server" v=${METRICS_SERVER_VERSION}
+	check_pin "${b}/go.mod" "^require sigs.k8s.io/metrics-server ${v}\$"
+	go_build "metrics-server-${v}" "${b}" "${MS_BIN_DIR}" \
+		"-s -w -X k8s.io/client-go/pkg/version.gitVersion=${v} -X k8s.io/component-base/version.gitVersion=${v}" \
+		"" sigs.k8s.io/metrics-server/cmd/metrics-server
+}
+
 build_binaries() {
 	local b="${CLUSTER_DIR}/builders"
 	check_pin "${b}/kind/go.mod" "^require sigs.k8s.io/kind ${KIND_VERSION}\$"
 	check_pin "${b}/containerd/go.mod" "^require github.com/containerd/containerd/v2 ${CONTAINERD_VERSION}\$"
 	check_pin "${b}/coredns/go.mod" "^require github.com/coredns/coredns ${COREDNS_VERSION}\$"
-	check_pin "${b}/metrics-server/go.mod" "^require sigs.k8s.io/metrics-server ${METRICS_SERVER_VERSION}\$"
 	go_build "kind-${KIND_VERSION}" "${b}/kind" "${KIND_BIN_DIR}" "-s -w" "" sigs.k8s.io/kind
 	# The node binaries come from the same builder module and GOCACHE as the control plane
 	# (cluster.sh build), so the packages they share compile once.
@@ -67,9 +75,7 @@ build_binaries() {
 		github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 github.com/containerd/containerd/v2/cmd/ctr
 	go_build "coredns-${COREDNS_VERSION}" "${b}/coredns" "${CACHE_ROOT}/bin/coredns/${COREDNS_VERSION}" \
 		"-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" "" .
-	go_build "metrics-server-${METRICS_SERVER_VERSION}" "${b}/metrics-server" "${MS_BIN_DIR}" \
-		"-s -w -X k8s.io/client-go/pkg/version.gitVersion=${METRICS_SERVER_VERSION} -X k8s.io/component-base/version.gitVersion=${METRICS_SERVER_VERSION}" \
-		"" sigs.k8s.io/metrics-server/cmd/metrics-server
+	build_metrics_server
 	go_build "standin" "${KIND_DIR}/standin" "${CACHE_ROOT}/bin/standin" "-s -w" "" .
 	local pause="${CACHE_ROOT}/bin/pause/pause" hash
 	hash=$(inputs_hash "${KIND_DIR}/pause/pause.c")
