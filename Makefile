@@ -12,7 +12,7 @@ COLLECTION_LINK := .collections/ansible_collections/exchange/platform
 CLUSTER := $(CURDIR)/cluster/cluster.sh
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
-  molecule test build sanity docs docs-check ee test-build bench differential
+  molecule molecule-kind test build sanity docs docs-check ee test-build bench differential
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -84,6 +84,12 @@ molecule: setup ## The molecule scenario on the local cluster
 	$(CLUSTER) build >&2
 	molecule reset -s kwok >/dev/null 2>&1 || true
 	molecule test -s kwok
+
+molecule-kind: setup ## The molecule scenario on kind (cluster/kind.sh: own dockerd, node image built here)
+	cluster/cluster.sh build >&2
+	cluster/kind.sh build >&2
+	molecule reset -s default >/dev/null 2>&1 || true
+	molecule test -s default
 
 bench: setup ## Benchmark against the Ansible floor F, kubectl, helm and a naive role (after make cluster); writes BENCHMARKS.md
 	bench/run.sh
