@@ -20,12 +20,14 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from common import LABEL, PLAYBOOK, RESULTS, ROOT, VENV_BIN, log, summary
 
 if TYPE_CHECKING:
     from run import Bench
 
 PY = str(VENV_BIN / "python")
+FLEET = 10  # namespaces of the fleet profile (a no-op re-deploy in one play)
 
 
 def run_profile(b: Bench) -> None:
@@ -61,8 +63,32 @@ def profile_once(b: Bench, attempt: int) -> dict[str, Any]:
     deploy_c = ["playbooks/deploy.yml", "-e", f"exchange_router_namespace={ns_c}"]
     prof["cprofile_first"] = run_cprofile(b, deploy_c, "first")
     prof["cprofile_noop"] = run_cprofile(b, deploy_c, "noop")
+    render = ["playbooks/render.yml", "-e", f"exchange_router_render_dir={b.work / 'prof-render'}"]
+    prof["cprofile_render"] = run_cprofile(b, render, "render")
+    prof["cprofile_fleet"] = fleet_profile(b, attempt)
     prof["imports"] = import_profile(b)
     return prof
+
+
+def fleet_profile(b: Bench, attempt: int, n: int = FLEET) -> dict[str, Any]:
+    """A no-op re-deploy of n namespaces in one play, under cProfile: where the per-host cost
+    of a fleet goes."""
+    names = [b.ns("proff", attempt, f"{k:02d}") for k in range(1, n + 1)]
+    b.cluster.create_namespaces(names, b.run_id)
+    inventory = b.work / f"prof-fleet-{attempt}.yml"
+    hosts = {ns: {"exchange_router_namespace": ns} for ns in names}
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    argv = [
+        "playbooks/deploy.yml",
+        "-i",
+        str(inventory),
+        "-e",
+        "exchange_router_hosts=all",
+        "-f",
+        str(b.args.forks),
+    ]
+    timed(b, [PLAYBOOK, *argv])  # the first deploy, untimed
+    return run_cprofile(b, argv, "fleet") | {"namespaces": n}
 
 
 def run_cprofile(b: Bench, args: list[str], name: str) -> dict[str, Any]:
@@ -88,7 +114,7 @@ def run_cprofile(b: Bench, args: list[str], name: str) -> dict[str, Any]:
             unreadable += 1
             continue
         stats.add(one)
-        task = path.stem.split("-", 2)[-1].replace("_", " ").split(" exchange router ", 1)[-1]
+        task = path.stem.split("-", 2)[-1].replace("_", " ").split("exchange router ", 1)[-1]
         tasks.append({"task": task, "seconds": one.total_tt, "parts": components(one)})
     parent = pstats.Stats(str(out / "parent.prof"))
     ours = []
@@ -296,7 +322,16 @@ def profile_markdown(p: dict[str, Any]) -> list[str]:
             a = next((t for t in first["tasks"] if t["name"] == name), None)
             b = next((t for t in noop["tasks"] if t["name"] == name), None)
             md.append(f"| task: {name[:70]} | {_task_cell(a)} | {_task_cell(b)} |")
-    for key, title in (("cprofile_first", "first deploy"), ("cprofile_noop", "no-op re-deploy")):
+    for key, title in (
+        ("cprofile_first", "first deploy"),
+        ("cprofile_noop", "no-op re-deploy"),
+        ("cprofile_render", "render"),
+        (
+            "cprofile_fleet",
+            f"no-op re-deploy of {p.get('cprofile_fleet', {}).get('namespaces')} "
+            "namespaces in one play",
+        ),
+    ):
         c = p.get(key)
         if c:
             md += cprofile_markdown(c, title)
@@ -322,18 +357,16 @@ def cprofile_markdown(c: dict[str, Any], title: str) -> list[str]:
         "",
         f"cProfile, {title} ({c['wall_seconds']:.2f} s wall under the profiler, which slows "
         "Python code about 1.5-2x): CPU seconds of ansible-playbook's main process and of each "
-        "forked worker (one per task), split by part of the stack (own time).",
+        "forked worker (one per task and host), split by part of the stack (own time).",
         "",
         "| process | s | where (s) |",
         "| --- | --- | --- |",
         f"| main process (start, strategy, results, callbacks) | {c['parent']['seconds']:.2f} | "
         f"{top(c['parent']['parts'])} |",
     ]
-    md += [
-        f"| worker: {w['task'][:60]} | {w['seconds']:.2f} | {top(w['parts'])} |"
-        for w in c["tasks"]
-        if w["seconds"] >= 0.02
-    ]
+    for name, (n, seconds, parts) in by_task(c["tasks"]).items():
+        if seconds >= 0.02:
+            md.append(f"| {n} worker(s): {name[:60]} | {seconds:.2f} | {top(parts)} |")
     md += [
         "",
         "Functions of the collection's plugins in the workers (cumulative s, top 10):",
@@ -343,3 +376,19 @@ def cprofile_markdown(c: dict[str, Any], title: str) -> list[str]:
     ]
     md += [f"| `{f['where']}` | {f['calls']} | {f['seconds']:.3f} |" for f in c["functions"][:10]]
     return md
+
+
+def by_task(tasks: list[dict[str, Any]]) -> dict[str, tuple[int, float, dict[str, float]]]:
+    """Workers of the same task (one per host) summed: count, seconds, seconds by part."""
+    out: dict[str, tuple[int, float, dict[str, float]]] = {}
+    for w in tasks:
+        name = w["task"].split("exchange router ", 1)[-1]
+        n, seconds, parts = out.get(name, (0, 0.0, {}))
+        for k, v in w["parts"].items():
+            parts[k] = parts.get(k, 0.0) + v
+        out[name] = (
+            n + 1,
+            seconds + w["seconds"],
+            dict(sorted(parts.items(), key=lambda kv: -kv[1])),
+        )
+    return out
