@@ -112,4 +112,4 @@ ee: setup ## Check execution-environment.yml (ansible-builder create; no image b
 test-build: setup ## The collection tarball: contents, offline install, docs from the install
 	pytest -p no:cacheprovider tests/build
 
-test: lint sanity docs-check unit differential test-render test-build ee integration molecule ## Everything CI runs
+test: lint sanity docs-check unit differential test-render test-build ee integration molecule molecule-kind ## Everything CI runs
