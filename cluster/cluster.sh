@@ -136,6 +136,10 @@ link_bin_dir() {
 	ln -sfn "${SS_BIN_DIR}/kubeseal" "${BIN_DIR}/kubeseal"
 }
 
+# metrics-server for kwokctl's component: built by kind.sh (its builder and pin), no Docker needed.
+METRICS_SERVER_VERSION=$(sed -n 's/^METRICS_SERVER_VERSION=//p' "${CLUSTER_DIR}/kind/versions.env")
+METRICS_SERVER_BINARY="${CACHE_ROOT}/bin/metrics-server/${METRICS_SERVER_VERSION}/metrics-server"
+
 cmd_build() {
 	local start=${SECONDS}
 	go_env
@@ -143,6 +147,7 @@ cmd_build() {
 	build_etcd
 	build_kubernetes
 	build_sealed_secrets
+	"${CLUSTER_DIR}/kind.sh" build-metrics-server >/dev/null
 	link_bin_dir
 	if ((SECONDS - start > 2)); then log "build finished in $((SECONDS - start))s; binaries in ${BIN_DIR}"; fi
 }
@@ -152,7 +157,7 @@ cmd_build() {
 # Context file kwokctl create/delete merge into (it would use ~/.kube/config).
 CONTEXTS_KUBECONFIG="${KWOK_WORKDIR}/contexts-kubeconfig.yaml"
 FINGERPRINT_FILE="${CLUSTER_WORKDIR}/exchange-platform.fingerprint"
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok-controller)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok-controller metrics-server)
 
 # fd 9 (the up/down lock) is closed so the daemons kwokctl forks do not hold it.
 kwokctl() { "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" "$@" 9>&-; }
@@ -170,6 +175,9 @@ render_config() {
 		-e "s|@KWOK_VERSION@|${KWOK_VERSION}|g" \
 		-e "s|@KWOK_CACHE_DIR@|${KWOK_WORKDIR}/cache|g" \
 		-e "s|@BIN_DIR@|${BIN_DIR}|g" \
+		-e "s|@METRICS_SERVER_VERSION@|${METRICS_SERVER_VERSION}|g" \
+		-e "s|@METRICS_SERVER_BINARY@|${METRICS_SERVER_BINARY}|g" \
+		-e "s|@METRICS_SERVER_MANIFESTS@|${CLUSTER_DIR}/kwok-metrics-server|g" \
 		"${CLUSTER_DIR}/kwokctl.yaml.in" >"${GENERATED_CONFIG}.tmp"
 	mv "${GENERATED_CONFIG}.tmp" "${GENERATED_CONFIG}"
 }
@@ -309,7 +317,9 @@ cmd_up() {
 		fingerprint >"${FINGERPRINT_FILE}"
 	fi
 	wait_for "kube-apiserver /readyz" 180 apiserver_ready
-	kwokctl scale node --replicas 2 >&2
+	# No node IPs of kwok's default 192.0.2.x (off this machine): the stages then give each node
+	# kwok-controller's address on 127.0.0.1, which metrics-server scrapes.
+	kwokctl scale node --replicas 2 --param '.nodeIPs = []' >&2
 	wait_for "2 Ready nodes" 120 two_nodes_ready
 	wait_for "ServiceAccount default/default" 120 default_sa_exists
 	ensure_sealed_secrets
