@@ -68,8 +68,9 @@ docker_answers() { timeout 10 docker version >/dev/null 2>&1; }
 # a wrapper without CAP_SYS_RESOURCE as the default runtime, and no iptables/NAT rules written
 # into the host (the kind network only talks to this machine).
 ensure_docker() {
-	# The project's own dockerd first, so a second run finds it again.
-	if [[ -S "${DOCKER_DIR}/docker.sock" ]] && DOCKER_HOST=${OWN_DOCKER_HOST} docker_answers; then
+	# The project's own dockerd first, so a second run finds it again; never for the official
+	# node image, which would be pulled: that path is for the user's own engine.
+	if [[ -z "${KIND_NODE_IMAGE:-}" && -S "${DOCKER_DIR}/docker.sock" ]] && DOCKER_HOST=${OWN_DOCKER_HOST} docker_answers; then
 		export DOCKER_HOST=${OWN_DOCKER_HOST}
 		return 0
 	fi
