@@ -87,6 +87,7 @@ molecule: setup ## The molecule scenario on the local cluster
 
 molecule-kind: setup ## The molecule scenario on kind (cluster/kind.sh: own dockerd, node image built here)
 	cluster/cluster.sh build >&2
+	cluster/kind.sh test-standin >&2
 	cluster/kind.sh build >&2
 	molecule reset -s default >/dev/null 2>&1 || true
 	molecule test -s default

@@ -89,8 +89,7 @@ ensure_docker() {
 			--ip=127.0.0.1 --add-runtime "exchange-platform-runc=${KIND_DIR}/runc-nosysresource" \
 			--default-runtime exchange-platform-runc
 	) >>"${LOG_DIR}/dockerd.log" 2>&1 </dev/null 9>&- &
-	local i
-	for i in $(seq 1 60); do docker_answers && return 0; sleep 1; done
+	for _ in $(seq 1 60); do docker_answers && return 0; sleep 1; done
 	tail -n 20 "${LOG_DIR}/dockerd.log" >&2
 	die "dockerd did not answer within 60s"
 }
@@ -201,8 +200,7 @@ install_addons() {
 	fi
 	kctl -n kube-system rollout status deployment/coredns --timeout=180s >&2
 	kctl -n kube-system rollout status deployment/metrics-server --timeout=180s >&2
-	local i
-	for i in $(seq 1 90); do kctl get --raw /apis/metrics.k8s.io/v1beta1/nodes >/dev/null 2>&1 && return 0; sleep 2; done
+	for _ in $(seq 1 90); do kctl get --raw /apis/metrics.k8s.io/v1beta1/nodes >/dev/null 2>&1 && return 0; sleep 2; done
 	die "metrics.k8s.io does not answer"
 }
 
@@ -254,6 +252,12 @@ cmd_build_metrics_server() {
 	printf '%s\n' "${MS_BIN_DIR}/metrics-server"
 }
 
+# The stand-in's own tests (exit codes, messages without values, health, env hashes, burn).
+cmd_test_standin() {
+	go_env
+	(cd "${KIND_DIR}/standin" && "${GO}" vet . && "${GO}" test -count=1 .)
+}
+
 cmd_kubeconfig() { printf '%s\n' "${KUBECONFIG_PATH}"; }
 
 cmd_docker_env() {
@@ -271,6 +275,7 @@ usage: $0 <command>
   kubeconfig    print the kubeconfig path
   load-images   load the workload images into the node again
   build-metrics-server  build only metrics-server (for the kwok tier); prints its path
+  test-standin  go vet and go test of the stand-in application
   docker-env    print export lines for DOCKER_HOST (the project's dockerd) and KUBECONFIG
 environment: KIND_CLUSTER_NAME (default exchange-platform), KIND_NODE_IMAGE (official node
 image instead of the local one), KIND_DRY_RUN=1 (up prints the kind config and command only)
@@ -287,6 +292,7 @@ main() {
 	kubeconfig) cmd_kubeconfig ;;
 	load-images) cmd_load_images ;;
 	build-metrics-server) cmd_build_metrics_server ;;
+	test-standin) cmd_test_standin ;;
 	docker-env) cmd_docker_env ;;
 	-h | --help | help) usage ;;
 	*) usage; exit 2 ;;
