@@ -351,7 +351,8 @@ def _task_cell(t: dict[str, Any] | None) -> str:
 
 def cprofile_markdown(c: dict[str, Any], title: str) -> list[str]:
     def top(parts: dict[str, float], n: int = 4) -> str:
-        return ", ".join(f"{k} {v:.2f}" for k, v in list(parts.items())[:n] if v >= 0.01)
+        ranked = sorted(parts.items(), key=lambda kv: -kv[1])[:n]  # latest.json sorts keys
+        return ", ".join(f"{k} {v:.2f}" for k, v in ranked if v >= 0.01)
 
     md = [
         "",

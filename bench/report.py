@@ -288,7 +288,7 @@ def requests(results: dict[str, Any]) -> list[str]:
         md += [
             "",
             "Discovery with a cold cache (first contact with a server): "
-            + "; ".join(f"{x} {c['discovery']} requests" for x, c in cold.items())
+            + "; ".join(f"{x} {cold[x]['discovery']} requests" for x in TOOLS if x in cold)
             + ".",
         ]
     idle = results.get("idle_per_second", {})
