@@ -53,7 +53,7 @@ def profile_once(b: Bench, attempt: int) -> dict[str, Any]:
     ns, ns_c = b.ns("prof", attempt), b.ns("profc", attempt)
     b.cluster.create_namespaces([ns, ns_c], b.run_id)
     prof["empty_playbook"] = summary(
-        [timed(b, [PLAYBOOK, "bench/profile/empty.yml"]) for _ in range(3)]
+        [timed(b, [PLAYBOOK, "bench/profile/empty.yml"]) for _round in range(3)]
     )
     prof["modules"] = run_vvv(b, ["bench/profile/modules.yml"], "modules")
     deploy = ["playbooks/deploy.yml", "-e", f"exchange_router_namespace={ns}"]
@@ -165,8 +165,8 @@ def components(stats: pstats.Stats) -> dict[str, float]:
 
 def import_profile(b: Bench) -> dict[str, Any]:
     code = "import kubernetes.client, kubernetes.dynamic"
-    bare = [timed(b, [PY, "-c", "pass"]) for _ in range(3)]
-    full = [timed(b, [PY, "-c", code]) for _ in range(3)]
+    bare = [timed(b, [PY, "-c", "pass"]) for _round in range(3)]
+    full = [timed(b, [PY, "-c", code]) for _round in range(3)]
     return {
         "python_startup": statistics.median(bare),
         "kubernetes_import": statistics.median(full) - statistics.median(bare),

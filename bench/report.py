@@ -434,8 +434,8 @@ def plot_scale(cs: dict[str, Any], hl: dict[str, Any], forks: int) -> None:
         pts = sorted(src.get(step, {}).items())
         if pts:
             ax.plot(
-                [n for n, _ in pts],
-                [s["median"] for _, s in pts],
+                [n for n, _stats in pts],
+                [s["median"] for _n, s in pts],
                 marker=marker,
                 color=color,
                 label=label,

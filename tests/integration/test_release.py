@@ -67,7 +67,7 @@ def test_an_unchanged_redeploy_of_a_partial_rollout_is_reported_never_rolled_bac
     )
     # A scale-out (as the HPA would make it) that the quota blocks: ReplicaFailure.
     cluster.apps.patch_namespaced_deployment_scale(DEPLOYMENT, namespace, {"spec": {"replicas": 2}})
-    for _ in range(60):
+    for _attempt in range(60):
         conditions = _deployment(cluster, namespace).status.conditions or []
         if any(c.type == "ReplicaFailure" and c.status == "True" for c in conditions):
             break
