@@ -102,9 +102,14 @@ class Lease:
         current = self.kube.get("Lease", self.namespace, self.name)
         try:
             if current is None:
-                created = self.kube.request(
-                    "POST", self.kube.path("Lease", self.namespace), body=self._body(None)
-                )
+                try:
+                    created = self.kube.request(
+                        "POST", self.kube.path("Lease", self.namespace), body=self._body(None)
+                    )
+                except KubeError as error:
+                    if error.status == 404:  # no race: the namespace itself is missing
+                        raise LockError(f"namespace {self.namespace} does not exist") from error
+                    raise
                 with self.mutex:
                     self.lease = created
                 return True

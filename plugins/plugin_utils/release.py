@@ -112,7 +112,8 @@ class Release:
             elif self.spec.state == "rollback":
                 self._plan_rollback()
         except (KubeError, LockError) as error:
-            self._fail(str(error))
+            missing = str(error) == f"namespace {self.spec.namespace} does not exist"
+            self._fail(f"exchange_router_namespace: {error}" if missing else str(error))
 
     def _checksum_key(self) -> str:
         latest = self.history.latest if self.history else None

@@ -18,7 +18,7 @@ def _leases(cluster: Cluster) -> client.CoordinationV1Api:
 
 
 def test_many_hosts_few_forks_and_a_slow_rollout_never_let_a_lock_lapse(cluster: Cluster) -> None:
-    namespaces = [make_namespace(cluster) for _ in range(3)]
+    namespaces = [make_namespace(cluster) for _index in range(3)]
     for namespace in namespaces:
         create_secret(cluster, namespace, SECRET_VALUES)
     inventory = cluster.inventory(
@@ -44,7 +44,7 @@ def test_many_hosts_few_forks_and_a_slow_rollout_never_let_a_lock_lapse(cluster:
                 age = datetime.datetime.now(datetime.UTC) - lease.spec.renew_time
                 assert age.total_seconds() < lease.spec.lease_duration_seconds, "the lock lapsed"
             time.sleep(2)
-        output, _ = process.communicate(timeout=60)
+        output, _errors = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
@@ -69,7 +69,7 @@ def test_a_killed_deploy_leaves_a_lock_the_next_deploy_judges_dead_and_takes_ove
     process = cluster.playbook("deploy", values, background=True)
     assert isinstance(process, subprocess.Popen)
     try:
-        for _ in range(120):
+        for _attempt in range(120):
             if _leases(cluster).list_namespaced_lease(namespace).items:
                 break
             time.sleep(0.5)
@@ -112,7 +112,7 @@ def test_concurrent_deploys_of_one_release_never_mix(cluster: Cluster, namespace
     }
     for process in processes.values():
         assert isinstance(process, subprocess.Popen)
-        output, _ = process.communicate(timeout=600)
+        output, _errors = process.communicate(timeout=600)
         assert process.returncode == 0, output
     deployment = cluster.apps.read_namespaced_deployment("exchange-router-deployment", namespace)
     port = (
@@ -124,3 +124,25 @@ def test_concurrent_deploys_of_one_release_never_mix(cluster: Cluster, namespace
     assert (image.rsplit(":", 1)[1], port) in {("a", 81), ("b", 82)}
     assert [r["status"] for r in cluster.history(namespace)][-1] == "deployed"
     assert len(cluster.history(namespace)) == 3
+
+
+def test_a_batch_on_one_cluster_is_one_module_run_and_fails_per_release(cluster: Cluster) -> None:
+    """Hosts on the same kubeconfig and context share one kubernetes.core.k8s run; a release the
+    API server rejects fails on its own host while the others deploy."""
+    namespaces = [make_namespace(cluster) for _index in range(3)]
+    for namespace in namespaces:
+        create_secret(cluster, namespace, SECRET_VALUES)
+    hosts = {f"release-{i}": {"exchange_router_namespace": ns} for i, ns in enumerate(namespaces)}
+    hosts["broken"] = {"exchange_router_namespace": "xr-it-no-such-namespace"}
+    run = cluster.deploy({}, "-i", str(cluster.inventory(hosts)), "-vvv")
+    assert not run.ok
+    recap = run.output.split("PLAY RECAP", 1)[1]
+    assert "broken" in recap and "failed=1" in recap.split("broken", 1)[1].splitlines()[0]
+    for i, namespace in enumerate(namespaces):
+        assert f"release-{i}" in recap
+        assert _image_ready(cluster, namespace)
+    runs = [
+        line for line in run.output.splitlines() if "python3 " in line and "AnsiballZ_k8s" in line
+    ]
+    assert len(runs) == 1, f"{len(runs)} kubernetes.core.k8s runs for one cluster"
+    assert "exchange_router_namespace:" in run.output  # the broken release names its variable

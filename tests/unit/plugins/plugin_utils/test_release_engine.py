@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import engine, plan, rollout
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
-from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease
+from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease, LockError
 
 
 class FakeLeases:
@@ -74,6 +74,17 @@ def test_the_renewer_never_touches_a_lease_this_run_does_not_hold() -> None:
     assert not lease.try_take()
     lease.renew()
     assert kube.lease["spec"]["holderIdentity"] == "other" and kube.puts == 0
+
+
+class NoNamespace(FakeLeases):
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+        raise KubeError(404, 'namespaces "n" not found')
+
+
+def test_a_missing_namespace_fails_at_once_instead_of_waiting_for_the_lock() -> None:
+    lease = Lease(NoNamespace(None), "n", "l", "me", 30)  # type: ignore[arg-type]
+    with pytest.raises(LockError, match="namespace n does not exist"):
+        lease.take(wait=600)
 
 
 def deployment(**status: Any) -> dict[str, Any]:
