@@ -188,9 +188,25 @@ class Kube:
             return False
 
 
+def _token_configuration(env: Any) -> Any:
+    """The bearer-token credential kubernetes.core reads from the environment (AWX's "OpenShift
+    or Kubernetes API Bearer Token" injects these): K8S_AUTH_HOST, K8S_AUTH_API_KEY,
+    K8S_AUTH_VERIFY_SSL, K8S_AUTH_SSL_CA_CERT."""
+    configuration = k8s_client.Configuration()
+    configuration.host = env["K8S_AUTH_HOST"]
+    if env.get("K8S_AUTH_API_KEY"):
+        configuration.api_key = {"authorization": "Bearer " + env["K8S_AUTH_API_KEY"]}
+    verify = env.get("K8S_AUTH_VERIFY_SSL", "true").strip().lower()
+    configuration.verify_ssl = verify not in ("0", "false", "no", "off")
+    if env.get("K8S_AUTH_SSL_CA_CERT"):
+        configuration.ssl_ca_cert = env["K8S_AUTH_SSL_CA_CERT"]
+    return configuration
+
+
 def connect(kubeconfig: str, context: str, field_manager: str) -> Kube:
-    """A client for the kubeconfig (default: K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config,
-    else the in-cluster ServiceAccount) and context (default: its current context)."""
+    """A client for the kubeconfig (default: K8S_AUTH_KUBECONFIG; else a bearer token from
+    K8S_AUTH_HOST and K8S_AUTH_API_KEY; else KUBECONFIG, ~/.kube/config, and else the in-cluster
+    ServiceAccount) and context (default: its current context)."""
     if KUBERNETES_IMPORT_ERROR:
         raise KubeError(
             0,
@@ -199,6 +215,8 @@ def connect(kubeconfig: str, context: str, field_manager: str) -> Kube:
         )
     path = kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or ""
     context = context or os.environ.get("K8S_AUTH_CONTEXT") or ""
+    if not kubeconfig and os.environ.get("K8S_AUTH_HOST"):
+        return Kube(k8s_client.ApiClient(_token_configuration(os.environ)), field_manager)
     configuration = k8s_client.Configuration()
     try:
         if (

@@ -69,12 +69,18 @@ class Cluster:
         kubeconfig: Path | None = None,
         vars_text: str | None = None,
         background: bool = False,
+        env_override: dict[str, str | None] | None = None,
     ) -> Run | subprocess.Popen[str]:
-        """Run playbooks/<name>.yml with `values` as extra vars (or a raw YAML vars file)."""
+        """Run playbooks/<name>.yml with `values` as extra vars (or a raw YAML vars file);
+        `env_override` sets variables of the environment (None: unset them)."""
         vars_file = self.work / f"vars-{uuid.uuid4().hex[:8]}.yml"
         vars_file.write_text(vars_text if vars_text is not None else json.dumps(values or {}))
         env = dict(self.env)
         env["KUBECONFIG"] = env["K8S_AUTH_KUBECONFIG"] = str(kubeconfig or self.kubeconfig)
+        for key, value in (env_override or {}).items():
+            env.pop(key, None)
+            if value is not None:
+                env[key] = value
         command = [
             str(ROOT / ".venv/bin/ansible-playbook"),
             str(PLAYBOOKS / f"{name}.yml"),
@@ -134,15 +140,19 @@ class Cluster:
         path.write_text(json.dumps({"all": {"children": {group: {"hosts": hosts}}}}))
         return path
 
-    def service_account_kubeconfig(self, namespace: str, name: str) -> Path:
-        """A kubeconfig that authenticates as the ServiceAccount (a TokenRequest token)."""
-        token = self.core.create_namespaced_service_account_token(
+    def service_account_token(self, namespace: str, name: str) -> str:
+        """A TokenRequest token of the ServiceAccount (valid one hour)."""
+        return self.core.create_namespaced_service_account_token(
             name,
             namespace,
             client.AuthenticationV1TokenRequest(
                 spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
             ),
         ).status.token
+
+    def service_account_kubeconfig(self, namespace: str, name: str) -> Path:
+        """A kubeconfig that authenticates as the ServiceAccount (a TokenRequest token)."""
+        token = self.service_account_token(namespace, name)
         config = yaml.safe_load(self.kubeconfig.read_text())
         config["users"] = [{"name": name, "user": {"token": token}}]
         for context in config["contexts"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import yaml
 from conftest import CRASH, Cluster, slow
 from kubernetes import client
 
@@ -88,3 +89,29 @@ def test_a_user_without_the_rbac_gets_forbidden_and_nothing_is_applied(
     # The first request is the lock's: the message names the user, the verb and the resource.
     assert 'User "stranger" cannot get resource "leases"' in run.output, run.output
     assert cluster.resource_versions(namespace) == before
+
+
+def test_a_bearer_token_from_the_environment_as_awx_injects_it(
+    cluster: Cluster, namespace: str
+) -> None:
+    """AWX's Kubernetes bearer-token credential sets K8S_AUTH_HOST, K8S_AUTH_API_KEY and
+    K8S_AUTH_SSL_CA_CERT and no kubeconfig: the engine and kubernetes.core.k8s both use them,
+    and the token never reaches the output."""
+    _grant(cluster, namespace, "unused-group")
+    token = cluster.service_account_token(namespace, "exchange-router-deployer")
+    server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]
+    env: dict[str, str | None] = {
+        "KUBECONFIG": None,
+        "K8S_AUTH_KUBECONFIG": None,
+        "HOME": str(cluster.work),  # no ~/.kube/config to fall back on
+        "K8S_AUTH_HOST": server["server"],
+        "K8S_AUTH_API_KEY": token,
+        "K8S_AUTH_SSL_CA_CERT": server["certificate-authority"],
+    }
+    run = cluster.deploy({"exchange_router_namespace": namespace}, "-vvv", env_override=env)
+    assert run.ok, run.output
+    assert token not in run.output
+    history = cluster.history(namespace)
+    assert history[-1]["deployer"] == (
+        f"system:serviceaccount:{namespace}:exchange-router-deployer"
+    ), history
