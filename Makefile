@@ -12,7 +12,7 @@ COLLECTION_LINK := .collections/ansible_collections/exchange/platform
 CLUSTER := $(CURDIR)/cluster/cluster.sh
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
-  molecule molecule-kind test build sanity docs docs-check ee test-build bench differential
+  molecule molecule-kind test build sanity docs docs-check ee test-build bench bench-kind differential
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -78,7 +78,7 @@ endif
 
 integration: setup ## Safety tests against the local cluster (secrets, failures, RBAC)
 	$(CLUSTER) build >&2
-	pytest tests/integration
+	pytest -m 'not kind' tests/integration
 
 molecule: setup ## The molecule scenario on the local cluster
 	$(CLUSTER) build >&2
@@ -89,11 +89,16 @@ molecule-kind: setup ## The molecule scenario on kind (cluster/kind.sh: own dock
 	cluster/cluster.sh build >&2
 	cluster/kind.sh test-standin >&2
 	cluster/kind.sh build >&2
+	pytest -m kind tests/integration
 	molecule reset -s default >/dev/null 2>&1 || true
 	molecule test -s default
 
 bench: setup ## Benchmark against the Ansible floor F, kubectl, helm and a naive role (after make cluster); writes BENCHMARKS.md
 	bench/run.sh
+
+bench-kind: setup ## First deploy on kind, readiness probe before/after issue 10 (bench/kind_probe.py)
+	@kubeconfig=$$(cluster/kind.sh up | tail -n 1); \
+	python bench/kind_probe.py --kubeconfig $$kubeconfig $(if $(ROUNDS),--rounds $(ROUNDS))
 
 build: setup ## Build the collection tarball into build/
 	ansible-galaxy collection build --force --output-path build .

@@ -19,6 +19,9 @@ from kubernetes import client, config
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "cluster" / "cluster.sh"
+KIND = ROOT / "cluster" / "kind.sh"
+# The kind tests share molecule's kind cluster (make molecule-kind runs them first).
+KIND_CLUSTER_NAME = os.environ.get("EXCHANGE_PLATFORM_KIND_TESTS", "exchange-platform-molecule")
 PLAYBOOKS = ROOT / "playbooks"
 
 
@@ -162,13 +165,13 @@ class Cluster:
         return path
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
-    up = subprocess.run(
-        [str(CLUSTER), "up"], capture_output=True, text=True, check=False, timeout=5400
-    )
-    assert up.returncode == 0, f"the local cluster did not start:\n{up.stderr[-4000:]}"
-    kubeconfig = Path(up.stdout.strip().splitlines()[-1])
+def _start(command: list[str], env: dict[str, str] | None = None) -> Path:
+    up = subprocess.run(command, capture_output=True, text=True, check=False, timeout=5400, env=env)
+    assert up.returncode == 0, f"{' '.join(command)} failed:\n{up.stderr[-4000:]}"
+    return Path(up.stdout.strip().splitlines()[-1])
+
+
+def _cluster(kubeconfig: Path, work: Path) -> Cluster:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "K8S_AUTH_"))}
     env.update(
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
@@ -179,9 +182,23 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
     return Cluster(
         kubeconfig=kubeconfig,
         api=config.new_client_from_config(str(kubeconfig)),
-        work=tmp_path_factory.mktemp("integration"),
+        work=work,
         env=env,
     )
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+    """The kwok tier (cluster/cluster.sh): a real control plane, pods faked by kwok."""
+    return _cluster(_start([str(CLUSTER), "up"]), tmp_path_factory.mktemp("integration"))
+
+
+@pytest.fixture(scope="session")
+def kind(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+    """The kind tier (cluster/kind.sh): real kubelet, the stand-in image, metrics-server and the
+    Sealed Secrets controller."""
+    env = dict(os.environ, KIND_CLUSTER_NAME=KIND_CLUSTER_NAME)
+    return _cluster(_start([str(KIND), "up"], env), tmp_path_factory.mktemp("kind"))
 
 
 def make_namespace(cluster: Cluster, labels: dict[str, str] | None = None) -> str:
@@ -199,6 +216,31 @@ def create_secret(cluster: Cluster, namespace: str, data: dict[str, str]) -> Non
             metadata=client.V1ObjectMeta(name="exchange-router-secret"), string_data=data
         ),
     )
+
+
+def vaulted_vars(cluster: Cluster, values: dict[str, object], secret: dict[str, str]) -> str:
+    """A vars file whose exchange_router_secret_data values are Ansible Vault strings."""
+    password = cluster.work / "vault-password"
+    password.write_text("integration-test-password\n")
+    lines = [yaml.safe_dump(values).rstrip(), "exchange_router_secret_data:"]
+    for key, value in secret.items():
+        encrypted = subprocess.run(
+            [
+                str(ROOT / ".venv/bin/ansible-vault"),
+                "encrypt_string",
+                "--vault-password-file",
+                str(password),
+                "--name",
+                key,
+                value,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=cluster.env,
+        ).stdout
+        lines += ["  " + line for line in encrypted.splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 # Pods with this annotation become Ready only after the given time on the kwok cluster.

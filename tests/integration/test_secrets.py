@@ -4,42 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import uuid
 
 import pytest
-import yaml
-from conftest import ROOT, SECRET_VALUES, Cluster, create_secret
+from conftest import SECRET_VALUES, Cluster, create_secret, vaulted_vars
 from kubernetes import client
 
 from ansible_collections.exchange.platform.plugins.filter.seal import FilterModule
 
 seal = FilterModule().filters()["seal"]
-
-
-def vaulted_vars(cluster: Cluster, values: dict[str, object], secret: dict[str, str]) -> str:
-    """A vars file whose exchange_router_secret_data values are Ansible Vault strings."""
-    password = cluster.work / "vault-password"
-    password.write_text("integration-test-password\n")
-    lines = [yaml.safe_dump(values).rstrip(), "exchange_router_secret_data:"]
-    for key, value in secret.items():
-        encrypted = subprocess.run(
-            [
-                str(ROOT / ".venv/bin/ansible-vault"),
-                "encrypt_string",
-                "--vault-password-file",
-                str(password),
-                "--name",
-                key,
-                value,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=cluster.env,
-        ).stdout
-        lines += ["  " + line for line in encrypted.splitlines()]
-    return "\n".join(lines) + "\n"
 
 
 def deploy_plain(cluster: Cluster, namespace: str, secret: dict[str, str], *args: str):
