@@ -163,12 +163,20 @@ cluster_healthy() {
 		[[ "$(kctl get nodes -o jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
+workload_images() {
+	printf '%s\n' "${STANDIN_IMAGE}" "${STANDIN_IMAGE%:*}:side-effect" "${MS_IMAGE}"
+	if image_exists "${SS_IMAGE}"; then printf '%s\n' "${SS_IMAGE}"; fi
+}
+
+# The IDs of the workload images: a rebuilt image (e.g. the stand-in) is loaded again on `up`.
+images_stamp() { workload_images | xargs docker image inspect -f '{{.Id}}' | sha256sum | cut -c1-16; }
+
 # Every image the workloads use, loaded into the node's containerd (none is ever pulled).
 cmd_load_images() {
 	go_env
 	ensure_docker
-	local img imgs=("${STANDIN_IMAGE}" "${STANDIN_IMAGE%:*}:side-effect" "${MS_IMAGE}")
-	image_exists "${SS_IMAGE}" && imgs+=("${SS_IMAGE}")
+	local img imgs
+	mapfile -t imgs < <(workload_images)
 	for img in "${imgs[@]}"; do
 		kind_ load docker-image --name "${CLUSTER_NAME}" "${img}" >/dev/null 2>&1 || die "kind load docker-image ${img} failed"
 	done
@@ -216,6 +224,10 @@ cmd_up() {
 	fi
 	cmd_build
 	if cluster_healthy; then
+		if [[ "$(cat "${STATE_DIR}/images" 2>/dev/null)" != "$(images_stamp)" ]]; then
+			cmd_load_images
+			images_stamp >"${STATE_DIR}/images"
+		fi
 		log "cluster ${CLUSTER_NAME} is already up"
 		printf '%s\n' "${KUBECONFIG_PATH}"
 		return 0
@@ -226,6 +238,7 @@ cmd_up() {
 	kind_ create cluster --name "${CLUSTER_NAME}" --image "$(node_image)" --config "${STATE_DIR}/kind-config.yaml" \
 		--kubeconfig "${KUBECONFIG_PATH}" --wait 300s >&2 || die "kind create cluster failed"
 	cmd_load_images
+	images_stamp >"${STATE_DIR}/images"
 	install_addons
 	fingerprint >"${STATE_DIR}/fingerprint"
 	printf '%s %s %ss k8s=%s image=%s\n' "$(date -u +%FT%TZ)" "${mode}" "$((SECONDS - t0))" "${KUBE_VERSION}" \

@@ -2,7 +2,8 @@
 // doubles as the tests' Postgres/Redis stand-in and HTTP client:
 //
 //	standin                 the application: binds SERVER_ADDR (host:port), checks that
-//	                        DATABASE_URL and REDIS_URL are set and accept TCP, then serves
+//	                        DATABASE_URL and REDIS_URL are set and accept TCP, and about 1 s
+//	                        after it started (as the real one, which creates its table) serves
 //	                        GET /api/v1/health, GET /env-hashes and GET /burn?seconds=N
 //	standin listen PORT...  accept TCP connections on each port (Postgres/Redis stand-in)
 //	standin get URL         GET URL, retrying for up to 60 s; print the body; exit 0 on 200
@@ -27,6 +28,9 @@ import (
 )
 
 var envNames = []string{"SERVER_ADDR", "DATABASE_URL", "REDIS_URL"}
+
+// startupDelay is the real application's time from start to listening (its table creation).
+const startupDelay = time.Second
 
 func fail(code int, format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "standin: "+format+"\n", args...)
@@ -99,6 +103,9 @@ func serve() {
 	}
 	checkBackend("DATABASE_URL")
 	checkBackend("REDIS_URL")
+	// The real application creates its table before it listens: it answers about 1 s after it
+	// starts, which is what makes a readiness probe's period show in every rollout.
+	time.Sleep(startupDelay)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fail(1, "cannot bind SERVER_ADDR: %v", err.(*net.OpError).Err)
