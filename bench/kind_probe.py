@@ -1,7 +1,7 @@
 """First deploy on a real kubelet (the kind tier), until the rollout is complete: the readiness
 probe default before issue 10 (TCP every 10 s) against today's (GET /api/v1/health every 1 s).
 
-    make bench-kind              # 5 interleaved rounds; writes bench/results/kind-probe.md
+    make bench-kind              # 5 interleaved rounds; bench/results/kind-probe.md, BENCHMARKS.md
 
 Each round deploys the stand-in application (cluster/kind/standin) into two fresh namespaces,
 one per probe, with the shipped playbook; `ansible-playbook` wall time is measured, the engine
@@ -148,8 +148,25 @@ def main() -> int:
     ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
+    update_benchmarks_md("\n".join(lines))
     print("\n".join(lines))
     return 0
+
+
+BEGIN, END = "<!-- bench:kind-probe:begin -->", "<!-- bench:kind-probe:end -->"
+
+
+def update_benchmarks_md(body: str) -> None:
+    """The section between the markers in BENCHMARKS.md (appended once if missing)."""
+    path = ROOT / "BENCHMARKS.md"
+    block = f"{BEGIN}\n<!-- written by bench/kind_probe.py (make bench-kind) -->\n\n{body}\n{END}"
+    text = path.read_text()
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        path.write_text(head + block + rest.split(END, 1)[1])
+    else:
+        title = "## First deploy on a real kubelet: the readiness probe (`make bench-kind`)"
+        path.write_text(text.rstrip("\n") + f"\n\n{title}\n\n{block}\n")
 
 
 if __name__ == "__main__":
