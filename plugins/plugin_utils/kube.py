@@ -215,7 +215,7 @@ def connect(kubeconfig: str, context: str, field_manager: str) -> Kube:
         )
     path = kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or ""
     context = context or os.environ.get("K8S_AUTH_CONTEXT") or ""
-    if not kubeconfig and os.environ.get("K8S_AUTH_HOST"):
+    if not path and os.environ.get("K8S_AUTH_HOST"):
         return Kube(k8s_client.ApiClient(_token_configuration(os.environ)), field_manager)
     configuration = k8s_client.Configuration()
     try:

@@ -29,6 +29,10 @@ class LockError(Exception):
     """The lock could not be taken or was lost; the message says why."""
 
 
+class NamespaceMissing(LockError):
+    """The Lease cannot be created because its namespace does not exist."""
+
+
 def _micro_time() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -108,7 +112,9 @@ class Lease:
                     )
                 except KubeError as error:
                     if error.status == 404:  # no race: the namespace itself is missing
-                        raise LockError(f"namespace {self.namespace} does not exist") from error
+                        raise NamespaceMissing(
+                            f"namespace {self.namespace} does not exist"
+                        ) from error
                     raise
                 with self.mutex:
                     self.lease = created

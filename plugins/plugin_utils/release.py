@@ -21,7 +21,11 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import plan as p
 from ansible_collections.exchange.platform.plugins.plugin_utils import sealing
 from ansible_collections.exchange.platform.plugins.plugin_utils.history import History, now, summary
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError, Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease, LockError
+from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
+    Lease,
+    LockError,
+    NamespaceMissing,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.waiting import (
     report_state,
     wait_gone,
@@ -111,9 +115,10 @@ class Release:
                 self._plan(self.spec.objects, self.spec.secret)
             elif self.spec.state == "rollback":
                 self._plan_rollback()
+        except NamespaceMissing as error:
+            self._fail(f"exchange_router_namespace: {error}")
         except (KubeError, LockError) as error:
-            missing = str(error) == f"namespace {self.spec.namespace} does not exist"
-            self._fail(f"exchange_router_namespace: {error}" if missing else str(error))
+            self._fail(str(error))
 
     def _checksum_key(self) -> str:
         latest = self.history.latest if self.history else None

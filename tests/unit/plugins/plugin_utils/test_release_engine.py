@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import engine, plan, rollout
+from ansible_collections.exchange.platform.plugins.plugin_utils import engine, kube, plan, rollout
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease, LockError
 
@@ -195,3 +195,26 @@ def test_autoscaling_without_metrics_is_a_warning(serves: bool) -> None:
     engine._warn_without_metrics(kube, [on, off])  # type: ignore[list-item]
     assert bool(on.outcome.warnings) is not serves
     assert not off.outcome.warnings
+
+
+def test_a_kubeconfig_from_the_environment_comes_before_the_bearer_token(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://from-kubeconfig:6443"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    monkeypatch.setenv("K8S_AUTH_HOST", "https://from-token:6443")
+    monkeypatch.setenv("K8S_AUTH_API_KEY", "token")
+    assert kube.connect("", "", "m").api.configuration.host == "https://from-token:6443"
+    monkeypatch.setenv("K8S_AUTH_KUBECONFIG", str(kubeconfig))
+    assert kube.connect("", "", "m").api.configuration.host == "https://from-kubeconfig:6443"
