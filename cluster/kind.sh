@@ -224,9 +224,11 @@ cmd_up() {
 	fi
 	cmd_build
 	if cluster_healthy; then
-		if [[ "$(cat "${STATE_DIR}/images" 2>/dev/null)" != "$(images_stamp)" ]]; then
+		local images
+		images=$(images_stamp)
+		if [[ "$(cat "${STATE_DIR}/images" 2>/dev/null)" != "${images}" ]]; then
 			cmd_load_images
-			images_stamp >"${STATE_DIR}/images"
+			printf '%s\n' "${images}" >"${STATE_DIR}/images"
 		fi
 		log "cluster ${CLUSTER_NAME} is already up"
 		printf '%s\n' "${KUBECONFIG_PATH}"

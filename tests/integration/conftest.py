@@ -243,6 +243,21 @@ def vaulted_vars(cluster: Cluster, values: dict[str, object], secret: dict[str, 
     return "\n".join(lines) + "\n"
 
 
+def grant_deployer(cluster: Cluster, namespace: str) -> None:
+    """playbooks/rbac.yml in the namespace: the ServiceAccount exchange-router-deployer (and an
+    unused group as the extra subject) get the deployer Role."""
+    run = cluster.playbook(
+        "rbac",
+        {
+            "exchange_router_namespace": namespace,
+            "exchange_router_deployer_subjects": [
+                {"kind": "Group", "name": "unused-group", "apiGroup": "rbac.authorization.k8s.io"}
+            ],
+        },
+    )
+    assert run.ok, run.output
+
+
 # Pods with this annotation become Ready only after the given time on the kwok cluster.
 def slow(seconds: int) -> dict[str, str]:
     return {"exchange-platform.test/ready-after": f"{seconds}s"}

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import Cluster, vaulted_vars
+from conftest import Cluster, grant_deployer, vaulted_vars
 from kubernetes import client
 
 from ansible_collections.exchange.platform.plugins.filter.seal import FilterModule
@@ -211,16 +211,7 @@ def test_least_privilege_deploys_rolls_back_and_removes_on_a_real_kubelet(
     """As the ServiceAccount playbooks/rbac.yml makes: a deploy whose pods pass the readiness
     probe, a crash loop diagnosed from its log (pods/log) and rolled back, rollback.yml,
     history.yml and removal."""
-    granted = kind.playbook(
-        "rbac",
-        {
-            "exchange_router_namespace": kind_namespace,
-            "exchange_router_deployer_subjects": [
-                {"kind": "Group", "name": "unused-group", "apiGroup": "rbac.authorization.k8s.io"}
-            ],
-        },
-    )
-    assert granted.ok, granted.output
+    grant_deployer(kind, kind_namespace)
     kubeconfig = kind.service_account_kubeconfig(kind_namespace, "exchange-router-deployer")
 
     first = deploy_plain(kind, kind_namespace, GOOD, kubeconfig=kubeconfig)

@@ -5,21 +5,8 @@ from __future__ import annotations
 import datetime
 
 import yaml
-from conftest import CRASH, Cluster, slow
+from conftest import CRASH, Cluster, grant_deployer, slow
 from kubernetes import client
-
-
-def _grant(cluster: Cluster, namespace: str, group: str) -> None:
-    run = cluster.playbook(
-        "rbac",
-        {
-            "exchange_router_namespace": namespace,
-            "exchange_router_deployer_subjects": [
-                {"kind": "Group", "name": group, "apiGroup": "rbac.authorization.k8s.io"}
-            ],
-        },
-    )
-    assert run.ok, run.output
 
 
 def test_the_shipped_serviceaccount_deploys_slowly_rolls_back_removes_and_takes_over_a_lock(
@@ -28,7 +15,7 @@ def test_the_shipped_serviceaccount_deploys_slowly_rolls_back_removes_and_takes_
     """Everything a deployer does, as the ServiceAccount playbooks/rbac.yml makes, under real
     timing: a rollout lasting several lock renewals, a crash loop diagnosed (pods/log) and
     rolled back, the rollback playbook, a dead run's lock taken over, removal."""
-    _grant(cluster, namespace, "unused-group")
+    grant_deployer(cluster, namespace)
     kubeconfig = cluster.service_account_kubeconfig(namespace, "exchange-router-deployer")
     values = {"exchange_router_namespace": namespace}
 
@@ -97,7 +84,7 @@ def test_a_bearer_token_from_the_environment_as_awx_injects_it(
     """AWX's Kubernetes bearer-token credential sets K8S_AUTH_HOST, K8S_AUTH_API_KEY and
     K8S_AUTH_SSL_CA_CERT and no kubeconfig: the engine and kubernetes.core.k8s both use them,
     and the token never reaches the output."""
-    _grant(cluster, namespace, "unused-group")
+    grant_deployer(cluster, namespace)
     token = cluster.service_account_token(namespace, "exchange-router-deployer")
     server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]
     env: dict[str, str | None] = {
