@@ -1,3 +1,5 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Exact Kubernetes resource quantities.
 
 A pure-Python port of ``k8s.io/apimachinery/pkg/api/resource``: ``ParseQuantity``

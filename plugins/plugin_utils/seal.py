@@ -1,3 +1,5 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sealed Secrets' hybrid encryption in pure Python: what `kubeseal --raw` does, without kubeseal.
 
 The Sealed Secrets controller (bitnami-labs/sealed-secrets, pkg/crypto and

@@ -1,3 +1,5 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Validation rules for container resources and HorizontalPodAutoscaler specs.
 
 Pure functions, standard library only (no Ansible imports). Each public function
