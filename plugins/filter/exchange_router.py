@@ -1,3 +1,5 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters k8s_quantity, k8s_quantity_canonical, validate_resources and validate_scaling.
 
 Thin wrappers over plugins/plugin_utils (pure Python): each turns the ValueError the

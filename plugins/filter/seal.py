@@ -1,3 +1,5 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filter seal: a value -> Sealed Secrets ciphertext, without kubeseal or a cluster.
 
 A thin wrapper over plugins/plugin_utils/seal.py (pure Python): the ValueError/TypeError it
