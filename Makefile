@@ -106,7 +106,7 @@ build: setup ## Build the collection tarball into build/
 sanity: setup ## ansible-test sanity (no containers, Python 3.11)
 	tools/sanity.sh
 
-docs: setup ## Regenerate docs/ from argument_specs.yml and the plugins' docs
+docs: setup ## Regenerate docs/: antsibull-docs (role, plugins) and the playbook index
 	tools/docs.sh
 
 docs-check: setup ## Fail if docs/ no longer matches the sources

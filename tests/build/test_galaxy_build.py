@@ -59,10 +59,11 @@ REQUIRED = {
     "COPYING",
     "meta/runtime.yml",
     "changelogs/changelog.yaml",
-    "docs/README.md",
-    "docs/exchange_router_role.md",
-    "docs/release_module.md",
-    "docs/release_report_module.md",
+    "docs/README.rst",
+    "docs/exchange_router_role.rst",
+    "docs/release_module.rst",
+    "docs/release_report_module.rst",
+    "docs/playbooks.md",
     "docs/execution-environment.md",
     "roles/exchange_router/meta/argument_specs.yml",
     "roles/exchange_router/meta/main.yml",
@@ -190,9 +191,9 @@ def test_top_level_entries_are_exactly_the_collection(members: dict[str, tarfile
 
 def test_required_paths_are_present(members: dict[str, tarfile.TarInfo]) -> None:
     assert sorted(REQUIRED - set(members)) == []
-    docs = {n for n in members if n.startswith("docs/") and n.endswith(".md")}
-    generated = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
-    assert docs == generated, "the tarball's docs/ differs from the checkout's docs/"
+    docs = {n for n, m in members.items() if n.startswith("docs/") and m.isfile()}
+    checkout = {p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*") if p.is_file()}
+    assert docs == checkout, "the tarball's docs/ differs from the checkout's docs/"
 
 
 @pytest.mark.parametrize("directory", sorted(EXACT_CONTENT))
