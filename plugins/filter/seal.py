@@ -14,7 +14,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import seal as sealing
+from ansible_collections.exchange.platform.plugins.plugin_utils import kubeseal as sealing
 
 
 def seal(

@@ -1,96 +1,213 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The release engine: every release of a play batch, grouped by cluster.
+"""The release engine: every release of a play batch, grouped by cluster identity.
 
-Per cluster: one client, the releases prepared side by side (each with its own lock, history and
-dry-run), ONE apply of everything that changes (the caller runs kubernetes.core.k8s), then the
-rollouts followed side by side. Locks are renewed by one thread from before the first write
-until history is written.
+Per identity (plugins/plugin_utils/connection.py): one client; each release locked, its history
+read and its action run side by side (threads). Deploys share ONE apply of everything that
+changes (the caller's kubernetes.core.k8s run); when that apply fails, each release is applied
+on its own, so a release the cluster rejects fails alone. Locks are renewed by one thread from
+before the first write until history is written.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, connect
-from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Renewer
-from ansible_collections.exchange.platform.plugins.plugin_utils.release import (
-    Outcome,
-    Release,
-    Spec,
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    connection,
+    history,
+    rollback,
+    uninstall,
+    upgrade,
 )
-from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import redact
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError
+from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
+    LockError,
+    NamespaceMissing,
+    Renewer,
+)
+from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
+from ansible_collections.exchange.platform.plugins.plugin_utils.revision import Plan, prepare
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Outcome, Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import History, SecretStore
 
-# (kubeconfig, context, objects) -> '' or the apply's error message
-Apply = Callable[[str, str, list[dict[str, Any]]], str]
+# (resolved connection, objects) -> '' or why the apply failed
+Apply = Callable[[dict[str, Any], list[dict[str, Any]]], str]
+Connect = Callable[[dict[str, Any], str], Client]
 METRICS_API = "metrics.k8s.io/v1beta1"
+WRITERS = ("present", "rollback", "absent")
+SHARED_APPLY_FAILED = (
+    "the batch's shared kubernetes.core.k8s run failed, so each release of the batch on this "
+    "cluster was applied on its own"
+)
 
 
-def _each(function: Callable[[Release], None], releases: list[Release]) -> None:
-    if len(releases) == 1:
-        function(releases[0])
+def _each(function: Callable[[Release], Any], releases: list[Release]) -> None:
+    if len(releases) <= 1:
+        for rel in releases:
+            function(rel)
         return
     with ThreadPoolExecutor(max_workers=min(8, len(releases))) as pool:
         list(pool.map(function, releases))
 
 
-def run(specs: list[Spec], apply: Apply, check: bool, holder: str) -> dict[str, Outcome]:
-    clusters: dict[tuple[str, str], list[Spec]] = defaultdict(list)
+def run(
+    specs: list[Spec],
+    apply: Apply,
+    check: bool,
+    holder: str,
+    env: Mapping[str, str],
+    connect: Connect = connection.connect,
+) -> dict[str, Outcome]:
+    clusters: dict[str, list[Spec]] = defaultdict(list)
+    resolved: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        clusters[(spec.kubeconfig, spec.context)].append(spec)
+        options = connection.resolve(spec.connection, env)
+        key = connection.identity(options)
+        clusters[key].append(spec)
+        resolved[key] = options
     outcomes: dict[str, Outcome] = {}
-    for (kubeconfig, context), group in clusters.items():
+    for key, group in clusters.items():
+        options = resolved[key]
         try:
-            kube = connect(kubeconfig, context, group[0].field_manager)
+            kube = connect(options, group[0].field_manager)
         except KubeError as error:
             outcomes.update({s.host: Outcome(failed=True, msg=str(error)) for s in group})
             continue
-        writing = not check and any(s.state in ("present", "rollback") for s in group)
+        writing = not check and any(s.state in WRITERS for s in group)
         deployer = kube.whoami() if writing else ""
-        releases = [Release(kube, spec, holder, check, deployer) for spec in group]
-        _cluster(releases, functools.partial(apply, kubeconfig, context), check)
+
+        def release_apply(objects: list[dict[str, Any]], options: dict[str, Any] = options) -> str:
+            return apply(options, objects)
+
+        releases = [
+            Release(
+                spec,
+                kube,
+                SecretStore(kube, spec.namespace, spec.name),
+                release_apply,
+                check,
+                deployer,
+                holder,
+            )
+            for spec in group
+        ]
+        cluster(releases)
         _warn_without_metrics(kube, releases)
         outcomes.update({r.spec.host: r.outcome for r in releases})
     return outcomes
 
 
-def _warn_without_metrics(kube: Any, releases: list[Release]) -> None:
-    scaling = [r for r in releases if r.spec.state == "present" and r.spec.autoscaling]
-    if any(not r.outcome.failed for r in scaling) and not kube.serves(METRICS_API):
-        for r in scaling:
-            r.outcome.warnings.append(
-                f"autoscaling is enabled but the cluster serves no {METRICS_API} "
-                "(no metrics-server): the HorizontalPodAutoscaler cannot act"
-            )
-
-
-def _cluster(
-    releases: list[Release], apply: Callable[[list[dict[str, Any]]], str], check: bool
-) -> None:
+def cluster(releases: list[Release]) -> None:
+    """Every release of one cluster identity, locked for the whole run."""
     interval = min(r.spec.lock_seconds for r in releases) / 3
     with Renewer([r.lease for r in releases], interval):
         try:
-            _each(Release.prepare, releases)
-            writing = [r for r in releases if r.ready]
-            error = ""
-            if writing:
-                try:
-                    _each(Release.before_apply, writing)  # hand-offs, unsealing: side by side
-                    objects = [obj for r in writing for obj in r.writes()]
-                    error = apply(objects) if objects else ""
-                except KubeError as failure:
-                    error = f"the apply failed: {failure}"
-            if error:
-                values = [v for r in writing for v in r.secret_values]
-                error = redact([error], values)[0]
-            _each(lambda r: r.finish(error if r.ready else ""), releases)
+            _each(_open, releases)
+            ready = [r for r in releases if not r.outcome.failed]
+            _deploy([r for r in ready if r.spec.state == "present"])
+            _each(_other, [r for r in ready if r.spec.state != "present"])
         finally:
-            if not check:
-                for r in releases:
+            for r in releases:
+                if not r.check:
                     with contextlib.suppress(KubeError):  # else it expires by itself
                         r.lease.release()
+
+
+def _open(rel: Release) -> None:
+    """Lock (writers, outside check mode), then read the history."""
+    try:
+        if not rel.check and rel.spec.state in WRITERS:
+            rel.lease.take(wait=rel.spec.timeout + 30)
+        rel.history = History.read(rel.store)
+    except NamespaceMissing as error:
+        rel.fail(f"exchange_router_namespace: {error}")
+    except (KubeError, LockError) as error:
+        rel.fail(str(error))
+
+
+def _other(rel: Release) -> None:
+    try:
+        if rel.spec.state == "rollback":
+            error = rollback.run(rel, rel.spec.revision)
+            if error:
+                rel.fail(error)
+            elif not rel.check:
+                rel.outcome.msg = (
+                    f"Release {rel.spec.name} rolled back to revision "
+                    f"{rel.outcome.rolled_back_to} (recorded as revision {rel.outcome.revision})"
+                )
+        elif rel.spec.state == "absent":
+            uninstall.run(rel)
+        elif rel.spec.state == "history":
+            history.run(rel)
+    except (KubeError, LockError) as error:
+        rel.fail(str(error))
+
+
+def _deploy(releases: list[Release]) -> None:
+    plans: dict[int, Plan] = {}
+
+    def plan(rel: Release) -> None:
+        try:
+            found = upgrade.plan(rel)
+        except KubeError as error:
+            rel.fail(str(error))
+            return
+        if found is not None:
+            plans[id(rel)] = found
+
+    _each(plan, releases)
+    planned = [r for r in releases if id(r) in plans]
+    errors: dict[int, str] = {}
+    writing = [r for r in planned if plans[id(r)].modified and not r.check]
+
+    def before(rel: Release) -> None:
+        error = prepare(rel, plans[id(rel)])
+        if error:
+            errors[id(rel)] = error
+
+    _each(before, writing)
+    errors.update(_apply([r for r in writing if id(r) not in errors], plans))
+
+    def finish(rel: Release) -> None:
+        try:
+            upgrade.finish(rel, plans[id(rel)], rel.redact(errors.get(id(rel), "")))
+        except (KubeError, LockError) as error:
+            rel.fail(str(error))
+
+    _each(finish, [r for r in planned if not r.check])
+
+
+def _apply(releases: list[Release], plans: dict[int, Plan]) -> dict[int, str]:
+    """One apply for every release; if it fails, one per release. Release id -> its error."""
+    objects = [obj for r in releases for obj in plans[id(r)].writes()]
+    if not objects:
+        return {}
+    error = releases[0].apply(objects)
+    if not error:
+        return {}
+    if len(releases) == 1:
+        return {id(releases[0]): error}
+    errors = {}
+    for rel in releases:
+        rel.warn(SHARED_APPLY_FAILED)
+        writes = plans[id(rel)].writes()
+        own = rel.apply(writes) if writes else ""
+        if own:
+            errors[id(rel)] = own
+    return errors
+
+
+def _warn_without_metrics(kube: Client, releases: list[Release]) -> None:
+    scaling = [r for r in releases if r.spec.state == "present" and r.spec.autoscaling]
+    if any(not r.outcome.failed for r in scaling) and not kube.serves(METRICS_API):
+        for r in scaling:
+            r.warn(
+                f"autoscaling is enabled but the cluster serves no {METRICS_API} "
+                "(no metrics-server): the HorizontalPodAutoscaler cannot act"
+            )

@@ -1,122 +1,31 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Release history: every revision of a release, kept in one Secret in its namespace.
-
-Like Helm's `helm.sh/release.v1` Secrets, but one Secret per release (`exchange-platform.release.
-<name>`, type `exchange.platform/release.v1`) whose keys `v1`, `v2`, ... hold gzipped JSON
-records. One Secret means a Role can grant it by name (no `list` on Secrets), and a deploy writes
-history once. Plain-mode Secret values live only here, inside a Secret.
-"""
+"""The history action: a release's revisions, and the table `playbooks/history.yml` prints,
+one aligned line per revision as `helm history` does."""
 
 from __future__ import annotations
 
-import base64
-import datetime
-import gzip
-import json
-from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import summary
 
-TYPE = "exchange.platform/release.v1"
-RELEASE_LABEL = "exchange.platform/release"
-
-
-def history_name(release: str) -> str:
-    return f"exchange-platform.release.{release}"
+COLUMNS = ("revision", "time", "status", "deployer", "image", "description")
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def run(rel: Release) -> None:
+    rel.outcome.history = [summary(r) for r in rel.history.records]
+    rel.outcome.msg = (
+        "\n".join(table(rel.outcome.history))
+        if rel.outcome.history
+        else (f"Release {rel.spec.name} has no history in namespace {rel.spec.namespace}")
+    )
 
 
-def _encode(record: dict[str, Any]) -> str:
-    raw = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
-    return base64.b64encode(gzip.compress(raw, mtime=0)).decode()
-
-
-def _decode(value: str) -> dict[str, Any]:
-    return json.loads(gzip.decompress(base64.b64decode(value)))
-
-
-@dataclass
-class History:
-    """The records of one release, oldest first, and the Secret they were read from."""
-
-    kube: Kube
-    namespace: str
-    release: str
-    records: list[dict[str, Any]] = field(default_factory=list)
-    secret: dict[str, Any] | None = None
-
-    @classmethod
-    def read(cls, kube: Kube, namespace: str, release: str) -> History:
-        secret = kube.get("Secret", namespace, history_name(release))
-        history = cls(kube, namespace, release, secret=secret)
-        data = (secret or {}).get("data") or {}
-        keys = sorted(
-            (k for k in data if k.startswith("v") and k[1:].isdigit()), key=lambda k: int(k[1:])
-        )
-        history.records = [_decode(data[k]) for k in keys]
-        return history
-
-    @property
-    def latest(self) -> dict[str, Any] | None:
-        return self.records[-1] if self.records else None
-
-    def last_deployed(self) -> dict[str, Any] | None:
-        for record in reversed(self.records):
-            if record["status"] == "deployed":
-                return record
-        return None
-
-    def get(self, revision: int) -> dict[str, Any] | None:
-        return next((r for r in self.records if r["revision"] == revision), None)
-
-    def next_revision(self) -> int:
-        return (self.latest or {"revision": 0})["revision"] + 1
-
-    def append(self, record: dict[str, Any], keep: int) -> None:
-        """Add a record (superseding the deployed one) and write the history, keeping `keep`."""
-        if record["status"] == "deployed":
-            for old in self.records:
-                if old["status"] == "deployed":
-                    old["status"] = "superseded"
-        self.records.append(record)
-        self.records = self.records[-max(keep, 1) :]
-        self.write()
-
-    def write(self) -> None:
-        body: dict[str, Any] = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": TYPE,
-            "metadata": {
-                "name": history_name(self.release),
-                "namespace": self.namespace,
-                "labels": {
-                    "app.kubernetes.io/managed-by": "exchange.platform",
-                    RELEASE_LABEL: self.release,
-                },
-            },
-            "data": {f"v{r['revision']}": _encode(r) for r in self.records},
-        }
-        if self.secret is None:
-            path = self.kube.path("Secret", self.namespace)
-            self.secret = self.kube.request("POST", path, body=body)
-        else:
-            body["metadata"]["resourceVersion"] = self.secret["metadata"]["resourceVersion"]
-            path = self.kube.path("Secret", self.namespace, history_name(self.release))
-            self.secret = self.kube.request("PUT", path, body=body)
-
-    def delete(self) -> bool:
-        return self.kube.delete(Ref("Secret", self.namespace, history_name(self.release)))
-
-
-def summary(record: dict[str, Any]) -> dict[str, Any]:
-    """What a history listing shows of a record: never the objects or Secret values."""
-    return {
-        key: record.get(key)
-        for key in ("revision", "time", "image", "status", "deployer", "description")
-    }
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    cells = [[c.upper() for c in COLUMNS]]
+    cells += [[str(row.get(c) if row.get(c) is not None else "") for c in COLUMNS] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    return [
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    ]

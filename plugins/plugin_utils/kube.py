@@ -1,33 +1,28 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The release engine's view of the API server: raw JSON requests for the few kinds a release
-touches, with no discovery and no typed models (both cost time and hide the server's answer).
+"""The cluster client of the release engine: the few requests a release makes, as raw JSON (no
+discovery, no typed models: both cost time and hide the server's answer).
 
-Runs in the controller. `connect` builds one client per kubeconfig and context.
+`Client` is the interface every action is written against; `Kube` is the real one over the
+kubernetes client's ApiClient (built by plugins/plugin_utils/connection.py exactly as
+kubernetes.core.k8s builds its own); tests use an in-memory one.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
+except ImportError:  # connection.connect() says so; ansible-test's import test needs this
 
-    KUBERNETES_IMPORT_ERROR = ""
-except ImportError as import_error:  # connect() says so; ansible-test's import test needs this
-    KUBERNETES_IMPORT_ERROR = str(import_error)
-    k8s_client = k8s_config = None
-
-    class ApiException(Exception):  # never raised: no client, no request
+    class ApiException(Exception):  # type: ignore[no-redef]  # never raised without a client
         """Stands in for kubernetes.client.exceptions.ApiException."""
 
-    class HTTPError(Exception):  # never raised: no client, no request
+    class HTTPError(Exception):  # type: ignore[no-redef]  # never raised without a client
         """Stands in for urllib3.exceptions.HTTPError."""
 
 
@@ -57,19 +52,6 @@ class KubeError(Exception):
         self.causes = causes or []
 
 
-def _error(error: ApiException) -> KubeError:
-    # The Status message never echoes an object's data; the raw body might, so it is not used.
-    try:
-        status = json.loads(error.body)
-        return KubeError(
-            error.status,
-            status.get("message", error.reason),
-            status.get("details", {}).get("causes"),
-        )
-    except (TypeError, ValueError, AttributeError):
-        return KubeError(error.status or 0, str(error.reason))
-
-
 @dataclass(frozen=True)
 class Ref:
     kind: str
@@ -85,22 +67,62 @@ class Ref:
         return f"{self.kind} {self.namespace}/{self.name}"
 
 
+class Client(Protocol):
+    """What the release engine asks of a cluster."""
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def list(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]: ...
+
+    def apply(
+        self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
+    ) -> dict[str, Any]: ...
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]: ...
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any]: ...
+
+    def delete(
+        self, ref: Ref, propagation: str = "Background", precondition_rv: str = ""
+    ) -> bool: ...
+
+    def log(self, namespace: str, pod: str, container: str, lines: int, previous: bool) -> str: ...
+
+    def whoami(self) -> str: ...
+
+    def serves(self, group_version: str) -> bool: ...
+
+
+def _error(error: ApiException) -> KubeError:
+    # The Status message never echoes an object's data; the raw body might, so it is not used.
+    try:
+        status = json.loads(error.body)
+        return KubeError(
+            error.status,
+            status.get("message", error.reason),
+            status.get("details", {}).get("causes"),
+        )
+    except (TypeError, ValueError, AttributeError):
+        return KubeError(error.status or 0, str(error.reason))
+
+
+def path(kind: str, namespace: str, name: str = "", sub: str = "") -> str:
+    prefix, plural = KINDS[kind]
+    out = f"{prefix}/namespaces/{namespace}/{plural}"
+    return out + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
+
+
 class Kube:
-    """JSON requests to one cluster."""
+    """JSON requests to one cluster, over a kubernetes ApiClient."""
 
     def __init__(self, api: Any, field_manager: str) -> None:
         self.api = api
         self.field_manager = field_manager
 
-    def path(self, kind: str, namespace: str, name: str = "", sub: str = "") -> str:
-        prefix, plural = KINDS[kind]
-        path = f"{prefix}/namespaces/{namespace}/{plural}"
-        return path + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
-
     def request(
         self,
         method: str,
-        path: str,
+        url: str,
         body: Any = None,
         query: list[tuple[str, Any]] | None = None,
         content_type: str = "application/json",
@@ -108,7 +130,7 @@ class Kube:
     ) -> Any:
         try:
             response = self.api.call_api(
-                path,
+                url,
                 method,
                 query_params=query or [],
                 header_params={"Content-Type": content_type, "Accept": "application/json"},
@@ -128,7 +150,7 @@ class Kube:
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""
         try:
-            return self.request("GET", self.path(kind, namespace, name))
+            return self.request("GET", path(kind, namespace, name))
         except KubeError as error:
             if error.status == 404:
                 return None
@@ -136,7 +158,7 @@ class Kube:
 
     def list(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         query = [("labelSelector", selector)] if selector else []
-        return self.request("GET", self.path(kind, namespace), query=query)["items"]
+        return self.request("GET", path(kind, namespace), query=query)["items"]
 
     def apply(
         self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
@@ -148,11 +170,20 @@ class Kube:
             query.append(("dryRun", "All"))
         return self.request(
             "PATCH",
-            self.path(ref.kind, ref.namespace, ref.name),
+            path(ref.kind, ref.namespace, ref.name),
             body=obj,
             query=query,
             content_type="application/apply-patch+yaml",
         )
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """POST; 409 when it exists, 404 when its namespace does not."""
+        return self.request("POST", path(obj["kind"], obj["metadata"]["namespace"]), body=obj)
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """PUT carrying metadata.resourceVersion: 409 when someone wrote in between."""
+        ref = Ref.of(obj)
+        return self.request("PUT", path(ref.kind, ref.namespace, ref.name), body=obj)
 
     def delete(self, ref: Ref, propagation: str = "Background", precondition_rv: str = "") -> bool:
         """Delete; False if it was already gone."""
@@ -160,12 +191,20 @@ class Kube:
         if precondition_rv:
             body["preconditions"] = {"resourceVersion": precondition_rv}
         try:
-            self.request("DELETE", self.path(ref.kind, ref.namespace, ref.name), body=body)
+            self.request("DELETE", path(ref.kind, ref.namespace, ref.name), body=body)
         except KubeError as error:
             if error.status == 404:
                 return False
             raise
         return True
+
+    def log(self, namespace: str, pod: str, container: str, lines: int, previous: bool) -> str:
+        query = [
+            ("container", container),
+            ("tailLines", lines),
+            ("previous", "true" if previous else "false"),
+        ]
+        return self.request("GET", path("Pod", namespace, pod, "log"), query=query, raw=True)
 
     def whoami(self) -> str:
         """The authenticated user's name (SelfSubjectReview; every user may ask)."""
@@ -186,54 +225,3 @@ class Kube:
             return True
         except KubeError:
             return False
-
-
-def _token_configuration(env: Any) -> Any:
-    """The bearer-token credential kubernetes.core reads from the environment (AWX's "OpenShift
-    or Kubernetes API Bearer Token" injects these): K8S_AUTH_HOST, K8S_AUTH_API_KEY,
-    K8S_AUTH_VERIFY_SSL, K8S_AUTH_SSL_CA_CERT."""
-    configuration = k8s_client.Configuration()
-    configuration.host = env["K8S_AUTH_HOST"]
-    if env.get("K8S_AUTH_API_KEY"):
-        configuration.api_key = {"authorization": "Bearer " + env["K8S_AUTH_API_KEY"]}
-    verify = env.get("K8S_AUTH_VERIFY_SSL", "true").strip().lower()
-    configuration.verify_ssl = verify not in ("0", "false", "no", "off")
-    if env.get("K8S_AUTH_SSL_CA_CERT"):
-        configuration.ssl_ca_cert = env["K8S_AUTH_SSL_CA_CERT"]
-    return configuration
-
-
-def connect(kubeconfig: str, context: str, field_manager: str) -> Kube:
-    """A client for the kubeconfig (default: K8S_AUTH_KUBECONFIG; else a bearer token from
-    K8S_AUTH_HOST and K8S_AUTH_API_KEY; else KUBECONFIG, ~/.kube/config, and else the in-cluster
-    ServiceAccount) and context (default: its current context)."""
-    if KUBERNETES_IMPORT_ERROR:
-        raise KubeError(
-            0,
-            "the release engine needs the kubernetes Python client on the controller "
-            f"(pip install kubernetes): {KUBERNETES_IMPORT_ERROR}",
-        )
-    path = kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or ""
-    context = context or os.environ.get("K8S_AUTH_CONTEXT") or ""
-    if not path and os.environ.get("K8S_AUTH_HOST"):
-        return Kube(k8s_client.ApiClient(_token_configuration(os.environ)), field_manager)
-    configuration = k8s_client.Configuration()
-    try:
-        if (
-            path
-            or os.environ.get("KUBECONFIG")
-            or os.path.exists(os.path.expanduser("~/.kube/config"))
-        ):
-            k8s_config.load_kube_config(
-                config_file=os.path.expanduser(path) if path else None,
-                context=context or None,
-                client_configuration=configuration,
-            )
-        else:
-            k8s_config.load_incluster_config(client_configuration=configuration)
-    except (k8s_config.ConfigException, OSError, ValueError) as error:
-        where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise KubeError(
-            0, f"cannot load kubeconfig {where} (context {context or 'current'}): {error}"
-        ) from None
-    return Kube(k8s_client.ApiClient(configuration), field_manager)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError, Ref
 
 
 class LockError(Exception):
@@ -53,7 +53,7 @@ class Lease:
 
     def __init__(
         self,
-        kube: Kube,
+        kube: Client,
         namespace: str,
         name: str,
         holder: str,
@@ -98,18 +98,13 @@ class Lease:
             "spec": spec,
         }
 
-    def _path(self) -> str:
-        return self.kube.path("Lease", self.namespace, self.name)
-
     def try_take(self) -> bool:
         """One attempt, as client-go's tryAcquireOrRenew: True when this run holds the lock."""
         current = self.kube.get("Lease", self.namespace, self.name)
         try:
             if current is None:
                 try:
-                    created = self.kube.request(
-                        "POST", self.kube.path("Lease", self.namespace), body=self._body(None)
-                    )
+                    created = self.kube.create(self._body(None))
                 except KubeError as error:
                     if error.status == 404:  # no race: the namespace itself is missing
                         raise NamespaceMissing(
@@ -127,7 +122,7 @@ class Lease:
             if holder and holder != self.holder and alive:
                 self.seen = current
                 return False
-            taken = self.kube.request("PUT", self._path(), body=self._body(current))
+            taken = self.kube.replace(self._body(current))
             with self.mutex:
                 self.lease = taken
             return True
@@ -158,7 +153,7 @@ class Lease:
             if self.lease is None or self.lost:
                 return
             try:
-                self.lease = self.kube.request("PUT", self._path(), body=self._body(self.lease))
+                self.lease = self.kube.replace(self._body(self.lease))
             except KubeError as error:
                 if error.status in (404, 409):
                     self.lost = f"lost the deploy lock {self.namespace}/{self.name} ({error})"

@@ -17,7 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
 
 CHECKSUM = "exchange.platform/secret-checksum"
 HANDOVER_MANAGER_SUFFIX = "-handover"
@@ -98,7 +99,7 @@ class Preflight:
 
 
 def dry_run(
-    kube: Kube,
+    kube: Client,
     objects: list[dict[str, Any]],
     sources: dict[str, str],
     secrets: list[str],
@@ -123,10 +124,7 @@ def _rejections(
     ref: Ref, error: KubeError, sources: dict[str, str], secrets: list[str]
 ) -> list[str]:
     def clean(text: str) -> str:
-        for value in secrets:
-            if len(value) >= 3:
-                text = text.replace(value, "********")
-        return text
+        return redact(text, secrets)
 
     if error.status == 404 and "namespaces" in error.message:
         return [f"{sources.get('namespace', 'namespace')}: {clean(error.message)}"]

@@ -5,15 +5,20 @@
 `progress` follows `kubectl rollout status`. `crash` spots a new pod that can never become
 Ready (a crash loop, a container that cannot be created) so a deploy fails in seconds instead
 of waiting out its deadline. `diagnose` gathers the reasons, each distinct one once, with the
-last lines of a crashed container's log; `redact` removes secret values from all of it.
+last lines of a crashed container's log. `wait` follows a rollout: only one this run started can
+fail the deploy (and so be rolled back); one already under way, or a Deployment short of
+replicas for reasons of its own (a quota, a node shortage), is a warning with its state.
 """
 
 from __future__ import annotations
 
-import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
 
 REVISION = "deployment.kubernetes.io/revision"
 # Waiting reasons of a container that will not start without a change to the release.
@@ -25,6 +30,7 @@ FATAL_WAITING = {
     "ErrImageNeverPull",
 }
 LOG_LINES = 5
+POLL = 0.5
 
 
 class RolloutFailed(Exception):
@@ -66,7 +72,7 @@ def revision(obj: dict[str, Any]) -> int:
     return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
 
 
-def new_pods(kube: Kube, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+def new_pods(kube: Client, deployment: dict[str, Any]) -> list[dict[str, Any]]:
     """The pods of the Deployment's newest ReplicaSet."""
     meta = deployment["metadata"]
     selector = ",".join(
@@ -116,7 +122,7 @@ def _termination(c: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def diagnose(kube: Kube, deployment: dict[str, Any], reason: str = "") -> list[str]:
+def diagnose(kube: Client, deployment: dict[str, Any], reason: str = "") -> list[str]:
     """Distinct reasons: conditions, new pods' states, container logs, Warning events. A message
     already given (in `reason`, a condition or an earlier event) is not repeated."""
     lines: list[str] = []
@@ -162,31 +168,93 @@ def diagnose(kube: Kube, deployment: dict[str, Any], reason: str = "") -> list[s
     return lines
 
 
-def _log_tail(kube: Kube, namespace: str, pod: str, c: dict[str, Any]) -> list[str]:
+def _log_tail(kube: Client, namespace: str, pod: str, c: dict[str, Any]) -> list[str]:
     if not c.get("restartCount") and not (c.get("state") or {}).get("terminated"):
         return []
-    query = [
-        ("container", c["name"]),
-        ("tailLines", LOG_LINES),
-        ("previous", "true" if c.get("restartCount") else "false"),
-    ]
     try:
-        text = kube.request("GET", kube.path("Pod", namespace, pod, "log"), query=query, raw=True)
+        text = kube.log(namespace, pod, c["name"], LOG_LINES, bool(c.get("restartCount")))
     except KubeError as error:
         return [f"(log unavailable: {error.status} {error.message})"]
     return [line for line in text.splitlines() if line.strip()][-LOG_LINES:]
 
 
-USERINFO = re.compile(r"(://)[^/@\s]+@")
+@dataclass
+class Watch:
+    """One Deployment's rollout as this run sees it."""
+
+    kube: Client
+    ref: Ref
+    started: bool  # this run changed the pod template
+    timeout: float
+    secrets: list[str]
+    lost: Callable[[], str] = lambda: ""  # why the deploy lock was lost, or ''
+    warnings: list[str] = field(default_factory=list)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def wait(self) -> str:
+        """'' when the rollout completed (or was not ours to judge), else why it failed."""
+        deadline = self.clock() + self.timeout
+        while True:
+            deployment = self.kube.get(self.ref.kind, self.ref.namespace, self.ref.name)
+            if deployment is None:
+                return f"{self.ref} disappeared during the rollout"
+            try:
+                done, awaited = progress(deployment)
+                observed = (
+                    deployment.get("status", {}).get("observedGeneration", 0)
+                    >= deployment["metadata"]["generation"]
+                )
+                if self.started and observed and not done:
+                    crashed = crash(new_pods(self.kube, deployment))
+                    if crashed:
+                        raise RolloutFailed(crashed)
+            except RolloutFailed as failure:
+                return self.explain(deployment, str(failure))
+            if done:
+                return ""
+            if self.clock() >= deadline:
+                reason = f"timed out after {self.timeout:g}s waiting for {awaited}"
+                return self.explain(deployment, reason)
+            if self.lost():
+                return self.lost()
+            self.sleep(POLL)
+
+    def look(self) -> None:
+        """One look at a Deployment this run did not change: a warning if it is not rolled out."""
+        deployment = self.kube.get(self.ref.kind, self.ref.namespace, self.ref.name)
+        if deployment is None:
+            return
+        try:
+            done, awaited = progress(deployment)
+            reason = "" if done else f"waiting for {awaited}"
+        except RolloutFailed as failure:
+            reason = str(failure)
+        if reason:
+            self.explain(deployment, reason)
+
+    def explain(self, deployment: dict[str, Any], reason: str) -> str:
+        lines = [redact(line, self.secrets) for line in diagnose(self.kube, deployment, reason)]
+        reason = redact(reason, self.secrets)
+        name = f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}"
+        if not self.started:
+            self.warnings.append(
+                f"Deployment {name} is not fully rolled out ({reason}); this run did not change "
+                "its pod template, so nothing was rolled back:\n  " + "\n  ".join(lines)
+            )
+            return ""
+        return "\n  ".join([f"Rollout of Deployment {name} failed: {reason}", *lines])
 
 
-def redact(lines: list[str], secrets: list[str]) -> list[str]:
-    """Replace every secret value (of 3 characters or more) and any URL's user:password with
-    ********, longest value first, so a log line quoted in an error never carries one."""
-    values = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
-    out = []
-    for line in lines:
-        for value in values:
-            line = line.replace(value, "********")
-        out.append(USERINFO.sub(r"\1********@", line))
-    return out
+def wait_gone(
+    kube: Client, refs: list[Ref], timeout: float, sleep: Callable[[float], None] = time.sleep
+) -> list[Ref]:
+    """Wait until the objects are gone; those still there when `timeout` runs out."""
+    deadline = time.monotonic() + timeout
+    pending = list(refs)
+    while pending:
+        pending = [r for r in pending if kube.get(r.kind, r.namespace, r.name) is not None]
+        if not pending or time.monotonic() >= deadline:
+            break
+        sleep(POLL)
+    return pending

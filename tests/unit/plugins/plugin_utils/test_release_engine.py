@@ -1,5 +1,6 @@
 """The release engine's pure parts: lock expiry on this client's clock, rollout judgement, crash
-detection, redaction, the keyed checksum, field-to-variable tracing, the metrics warning."""
+detection, redaction, the keyed checksum, field-to-variable tracing, the metrics warning, the
+connection resolved as kubernetes.core resolves it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,21 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import engine, kube, plan, rollout
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    connection,
+    engine,
+    plan,
+    rollout,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease, LockError
+from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
+from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
+from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
+    FakeCluster,
+    MemoryStore,
+    spec,
+)
 
 
 class FakeLeases:
@@ -21,13 +34,16 @@ class FakeLeases:
         self.lease = lease
         self.puts = 0
 
-    def path(self, *parts: str) -> str:
-        return "/".join(parts)
-
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.lease
 
-    def request(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._write("POST", body)
+
+    def replace(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._write("PUT", body)
+
+    def _write(self, method: str, body: Any = None) -> dict[str, Any]:
         if (
             method == "PUT"
             and body["metadata"]["resourceVersion"] != self.lease["metadata"]["resourceVersion"]
@@ -77,7 +93,7 @@ def test_the_renewer_never_touches_a_lease_this_run_does_not_hold() -> None:
 
 
 class NoNamespace(FakeLeases):
-    def request(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
         raise KubeError(404, 'namespaces "n" not found')
 
 
@@ -137,8 +153,13 @@ def test_a_crash_loop_is_spotted_with_its_exit_code() -> None:
 
 def test_redaction_removes_values_and_url_passwords() -> None:
     lines = ["panic: cannot reach redis://:hunter22@redis:6379", "DATABASE_URL=s3cr3t-value", "ok"]
-    out = rollout.redact(lines, ["s3cr3t-value"])
+    out = [redact(line, ["s3cr3t-value"]) for line in lines]
     assert "hunter22" not in out[0] and "s3cr3t-value" not in out[1] and out[2] == "ok"
+
+
+@pytest.mark.parametrize("order", [["abc", "abcdef"], ["abcdef", "abc"]])
+def test_redaction_replaces_the_longest_value_first_whatever_the_order(order: list[str]) -> None:
+    assert redact("token=abcdef;pin=abc", order) == "token=********;pin=********"
 
 
 def test_the_checksum_is_keyed_so_low_entropy_values_cannot_be_guessed() -> None:
@@ -182,26 +203,20 @@ def test_only_the_applier_that_set_replicas_owns_them() -> None:
     assert not plan.owns_replicas(live, "exchange.platform")
 
 
-class Scaling:
-    def __init__(self, autoscaling: bool) -> None:
-        self.spec = type("S", (), {"state": "present", "autoscaling": autoscaling})()
-        self.outcome = type("O", (), {"failed": False, "warnings": []})()
-
-
 @pytest.mark.parametrize("serves", [True, False])
 def test_autoscaling_without_metrics_is_a_warning(serves: bool) -> None:
-    kube = type("K", (), {"serves": lambda self, gv: serves})()
-    on, off = Scaling(True), Scaling(False)
-    engine._warn_without_metrics(kube, [on, off])  # type: ignore[list-item]
+    kube = FakeCluster()
+    kube.metrics = serves
+    on = Release(spec(), kube, MemoryStore(), kube.k8s_module)
+    off = Release(spec(autoscaling=False, host="h2"), kube, MemoryStore(), kube.k8s_module)
+    engine._warn_without_metrics(kube, [on, off])
     assert bool(on.outcome.warnings) is not serves
     assert not off.outcome.warnings
 
 
-def test_a_kubeconfig_from_the_environment_comes_before_the_bearer_token(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
+def kubeconfig_file(tmp_path: Any) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(
         json.dumps(
             {
                 "apiVersion": "v1",
@@ -213,8 +228,55 @@ def test_a_kubeconfig_from_the_environment_comes_before_the_bearer_token(
             }
         )
     )
-    monkeypatch.setenv("K8S_AUTH_HOST", "https://from-token:6443")
-    monkeypatch.setenv("K8S_AUTH_API_KEY", "token")
-    assert kube.connect("", "", "m").api.configuration.host == "https://from-token:6443"
-    monkeypatch.setenv("K8S_AUTH_KUBECONFIG", str(kubeconfig))
-    assert kube.connect("", "", "m").api.configuration.host == "https://from-kubeconfig:6443"
+    return str(path)
+
+
+def test_host_and_token_win_over_a_kubeconfig_as_in_kubernetes_core(tmp_path: Any) -> None:
+    env = {
+        "K8S_AUTH_KUBECONFIG": kubeconfig_file(tmp_path),
+        "K8S_AUTH_HOST": "https://from-token:6443/",
+        "K8S_AUTH_API_KEY": "token",
+    }
+    resolved = connection.resolve({}, env)
+    client = connection.connect(resolved, "m")
+    assert client.api.configuration.host == "https://from-token:6443"
+    assert client.api.configuration.api_key == {"authorization": "Bearer token"}
+    # the apply gets exactly the same options, so it reaches the same cluster as the same user
+    assert connection.module_args(resolved) == resolved
+    only_kubeconfig = connection.resolve({}, {"K8S_AUTH_KUBECONFIG": env["K8S_AUTH_KUBECONFIG"]})
+    assert connection.connect(only_kubeconfig, "m").api.configuration.host == (
+        "https://from-kubeconfig:6443"
+    )
+
+
+def test_role_variables_come_before_the_environment_and_env_names_follow_kubernetes_core() -> None:
+    env = {
+        "K8S_AUTH_HOST": "https://env:6443",
+        "K8S_AUTH_VERIFY_SSL": "no",
+        "K8S_AUTH_SSL_CA_CERT": "/ca.crt",
+        "K8S_AUTH_CERT_FILE": "/c.crt",
+        "K8S_AUTH_IMPERSONATE_GROUPS": "a,b",
+    }
+    resolved = connection.resolve({"host": "https://role:6443", "context": ""}, env)
+    assert resolved == {
+        "host": "https://role:6443",
+        "validate_certs": False,
+        "ca_cert": "/ca.crt",
+        "client_cert": "/c.crt",
+        "impersonate_groups": ["a", "b"],
+    }
+    assert connection.resolve({"validate_certs": None}, {"K8S_AUTH_VALIDATE_CERTS": "1"}) == {
+        "validate_certs": True
+    }
+
+
+def test_impersonation_reaches_the_engine_s_requests() -> None:
+    resolved = {"host": "https://h:6443", "api_key": "t", "impersonate_user": "alice"}
+    client = connection.connect(resolved, "m")
+    assert client.api.default_headers["Impersonate-User"] == "alice"
+
+
+def test_a_kubeconfig_that_cannot_be_loaded_is_a_clear_error(tmp_path: Any) -> None:
+    resolved = {"kubeconfig": kubeconfig_file(tmp_path), "context": "no-such-context"}
+    with pytest.raises(KubeError, match="no-such-context"):
+        connection.connect(resolved, "m")

@@ -7,19 +7,23 @@ unsealed values into the pod template. A reseal of the same values changes nothi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube
-from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import condition
-
-POLL = 0.5
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client
+from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import POLL, condition
 
 
 class UnsealFailed(Exception):
     """The controller could not unseal the SealedSecret (or never answered)."""
 
 
-def apply_and_unseal(kube: Kube, sealed: dict[str, Any], timeout: float) -> dict[str, str]:
+def apply_and_unseal(
+    kube: Client,
+    sealed: dict[str, Any],
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, str]:
     """Apply the SealedSecret, wait until the controller synced this generation, and return the
     data of the Secret it made."""
     applied = kube.apply(sealed)
@@ -44,4 +48,4 @@ def apply_and_unseal(kube: Kube, sealed: dict[str, Any], timeout: float) -> dict
                 f"no Sealed Secrets controller unsealed SealedSecret {meta['namespace']}/"
                 f"{meta['name']} within {timeout:g}s; is the controller running?"
             )
-        time.sleep(POLL)
+        sleep(POLL)

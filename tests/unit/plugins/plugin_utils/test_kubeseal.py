@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import seal as sealing
+from ansible_collections.exchange.platform.plugins.plugin_utils import kubeseal as sealing
 
 NOW = datetime.datetime.now(datetime.UTC)
 

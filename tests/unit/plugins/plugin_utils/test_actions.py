@@ -1,0 +1,594 @@
+"""Every lifecycle branch of the release engine (install, upgrade, no-op, check mode, failed
+rollout and the rollback action, rollback to N, uninstall by ownership, secret mode changes, the
+replicas hand-off, locks, a shared apply one release breaks) against the in-memory cluster and
+release store of fakes.py: Helm's way of testing its actions."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from typing import Any
+
+import pytest
+
+from ansible_collections.exchange.platform.plugins.plugin_utils import engine, lock
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import SecretStore
+from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
+    FakeCluster,
+    MemoryStore,
+    spec,
+)
+
+NAME = "exchange-router"
+DEPLOYMENT = Ref("Deployment", "ns", f"{NAME}-deployment")
+SECRET = Ref("Secret", "ns", "exchange-router-secret")
+KEYS = ("database_url", "redis_url", "server_addr")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def data(tag: str) -> dict[str, str]:
+    return {k: b64(f"{k}-{tag}-value") for k in KEYS}
+
+
+def manifests(
+    image: str = "router:v1", autoscaling: bool = True, replicas: int = 1, ns: str = "ns"
+) -> list[dict[str, Any]]:
+    meta = {"namespace": ns, "labels": {"app.kubernetes.io/instance": NAME}}
+    deployment: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": dict(meta, name=f"{NAME}-deployment"),
+        "spec": {
+            "selector": {"matchLabels": {"app": NAME}},
+            "template": {
+                "metadata": {"labels": {"app": NAME}},
+                "spec": {"containers": [{"name": NAME, "image": image}]},
+            },
+        },
+    }
+    if not autoscaling:
+        deployment["spec"]["replicas"] = replicas
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": dict(meta, name=f"{NAME}-service"),
+        "spec": {"ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": NAME}},
+    }
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": dict(meta, name=f"{NAME}-hpa"),
+        "spec": {"minReplicas": 1, "maxReplicas": 2},
+    }
+    return [service, deployment] + ([hpa] if autoscaling else [])
+
+
+def plain(tag: str, ns: str = "ns") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": "exchange-router-secret", "namespace": ns},
+        "data": data(tag),
+    }
+
+
+def sealed(tag: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": "exchange-router-secret", "namespace": "ns"},
+        "spec": {"encryptedData": data(tag), "template": {"metadata": {}}},
+    }
+
+
+class World:
+    """One cluster and the stores of its releases, kept across runs as a cluster keeps them."""
+
+    def __init__(self, namespaces: tuple[str, ...] = ("ns",)) -> None:
+        self.kube = FakeCluster(namespaces)
+        self.stores: dict[str, MemoryStore] = {}
+
+    def release(self, check: bool = False, **values: Any) -> Release:
+        values.setdefault("objects", manifests())
+        values.setdefault("secret_mode", "plain" if values.get("secret") else "existing")
+        s = spec(**values)
+        store = self.stores.setdefault(s.namespace, MemoryStore())
+        return Release(s, self.kube, store, self.kube.k8s_module, check, "tester", "me")
+
+    def run(self, check: bool = False, **values: Any) -> Release:
+        rel = self.release(check, **values)
+        engine.cluster([rel])
+        return rel
+
+    def existing(self, tag: str = "given", name: str = "exchange-router-secret") -> None:
+        self.kube.put(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data(tag)}
+        )
+
+    def history(self, ns: str = "ns") -> list[dict[str, Any]]:
+        return self.stores[ns].records or []
+
+    def live(self, ref: Ref) -> dict[str, Any] | None:
+        return self.kube.objects.get(ref)
+
+    def image(self) -> str:
+        return self.kube.objects[DEPLOYMENT]["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def writes(kube: FakeCluster) -> list[tuple[str, str, str]]:
+    return [c for c in kube.calls if c[0].startswith(("apply:", "create", "replace", "delete"))]
+
+
+# ---------------------------------------------------------------- install, upgrade, no-op
+
+
+def test_install_creates_every_object_records_revision_1_and_releases_the_lock(
+    world: World,
+) -> None:
+    world.existing()
+    rel = world.run()
+    assert not rel.outcome.failed, rel.outcome.msg
+    assert rel.outcome.changed and rel.outcome.revision == 1
+    assert rel.outcome.msg == f"Release {NAME} revision 1 deployed"
+    assert world.live(DEPLOYMENT) is not None
+    assert Ref("Lease", "ns", f"{NAME}-deploy-lock") not in world.kube.objects
+    (record,) = world.history()
+    assert record["status"] == "deployed" and record["deployer"] == "tester"
+    assert record["image"] == "router:v1" and record["secret"]["owned"] is False
+    template = world.live(DEPLOYMENT)["spec"]["template"]["metadata"]  # type: ignore[index]
+    assert "exchange.platform/secret-checksum" in template["annotations"]
+
+
+def test_an_unchanged_redeploy_writes_nothing_and_records_nothing(world: World) -> None:
+    world.existing()
+    world.run()
+    before = len(world.history())
+    world.kube.calls.clear()
+    rel = world.run()
+    assert not rel.outcome.changed and not rel.outcome.failed
+    assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
+    assert len(world.history()) == before
+
+
+def test_an_upgrade_writes_only_what_changes_and_supersedes_the_last_revision(world: World) -> None:
+    world.existing()
+    world.run()
+    world.kube.calls.clear()
+    rel = world.run(objects=manifests("router:v2"))
+    assert rel.outcome.revision == 2 and world.image() == "router:v2"
+    assert world.kube.verbs("apply:exchange.platform") == [DEPLOYMENT.name]
+    assert [r["status"] for r in world.history()] == ["superseded", "deployed"]
+    assert [d["before_header"] for d in rel.outcome.diff] == [f"{DEPLOYMENT} (live)"]
+
+
+def test_check_mode_reports_the_diff_and_writes_nothing(world: World) -> None:
+    world.existing()
+    world.kube.calls.clear()
+    rel = world.run(check=True, objects=manifests("router:v2"))
+    assert rel.outcome.changed and len(rel.outcome.diff) == 3
+    assert writes(world.kube) == [] and world.history() == []
+
+
+def test_values_the_api_server_rejects_write_nothing_and_name_each_variable(world: World) -> None:
+    world.existing()
+
+    def deny(obj: dict[str, Any], dry_run: bool) -> KubeError | None:
+        if obj["kind"] == "Service":
+            return KubeError(422, "invalid", [{"field": "spec.ports[0].port", "message": "bad"}])
+        return None
+
+    world.kube.denials.append(deny)
+    sources = {"Service:spec.ports": "exchange_router_service_port"}
+    rel = world.run(sources=sources)
+    assert rel.outcome.failed and "nothing was written" in rel.outcome.msg
+    assert (
+        "exchange_router_service_port: Service ns/exchange-router-service spec.ports[0].port"
+        in (rel.outcome.msg)
+    )
+    assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
+
+
+def test_a_missing_namespace_names_the_variable_at_once() -> None:
+    world = World(namespaces=())
+    rel = world.run(namespace="nowhere")
+    assert rel.outcome.failed
+    assert rel.outcome.msg == "exchange_router_namespace: namespace nowhere does not exist"
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        (None, "Secret ns/exchange-router-secret does not exist (secret mode existing)"),
+        ({"server_addr": b64("x")}, "lacks the keys database_url, redis_url"),
+    ],
+)
+def test_existing_mode_checks_the_secret_before_anything_is_written(
+    world: World, secret: dict[str, str] | None, message: str
+) -> None:
+    if secret is not None:
+        world.kube.put({"kind": "Secret", "metadata": {"name": SECRET.name}, "data": secret})
+    rel = world.run()
+    assert rel.outcome.failed and message in rel.outcome.msg
+    assert world.live(DEPLOYMENT) is None and world.history() == []
+
+
+# ---------------------------------------------------------------- failures and the rollback action
+
+
+def test_a_crash_loop_fails_with_the_reason_and_the_rollback_action_restores_revision_1(
+    world: World,
+) -> None:
+    world.run(secret=plain("one"))
+    rel = world.run(objects=manifests("router:crash"), secret=plain("two"))
+    assert rel.outcome.failed and rel.outcome.changed
+    assert "exited with code 1" in rel.outcome.msg and "CrashLoopBackOff" in rel.outcome.msg
+    assert "hunter22" not in rel.outcome.msg  # a URL's password in the log is masked
+    assert "Rolled back to revision 1 (recorded as revision 3); that rollout is complete." in (
+        rel.outcome.msg
+    )
+    assert rel.outcome.rolled_back_to == 1 and rel.outcome.revision == 2
+    assert world.image() == "router:v1"
+    assert world.live(SECRET)["data"] == data("one")  # type: ignore[index]
+    statuses = [(r["status"], r["description"].split(":")[0]) for r in world.history()]
+    assert statuses == [
+        ("superseded", "deploy"),
+        ("failed", "failed"),
+        ("deployed", "rollback to revision 1"),
+    ]
+
+
+def test_the_failure_path_is_the_rollback_action_with_its_dry_run_and_replicas_hand_off(
+    world: World,
+) -> None:
+    world.existing()
+    world.run()  # revision 1: autoscaling, the HPA owns spec.replicas
+    world.kube.scale("ns", DEPLOYMENT.name, 2)
+    rel = world.run(objects=manifests("router:crash", autoscaling=False, replicas=1))
+    assert rel.outcome.failed and rel.outcome.rolled_back_to == 1
+    crash = next(i for i, c in enumerate(world.kube.calls) if c[0] == "list" and c[1] == "Pod")
+    after = world.kube.calls[crash:]
+    assert ("dry-run", "Deployment", DEPLOYMENT.name) in after
+    assert ("dry-run", "HorizontalPodAutoscaler", f"{NAME}-hpa") in after
+    assert ("apply:exchange.platform-handover", "Deployment", DEPLOYMENT.name) in after
+    assert world.live(Ref("HorizontalPodAutoscaler", "ns", f"{NAME}-hpa")) is not None
+
+
+def test_without_rollback_the_failed_revision_stays(world: World) -> None:
+    world.existing()
+    world.run()
+    rel = world.run(objects=manifests("router:crash"), rollback_on_failure=False)
+    assert rel.outcome.failed and rel.outcome.rolled_back_to is None
+    assert "Not rolled back (exchange_router_rollback_on_failure is false)." in rel.outcome.msg
+    assert world.image() == "router:crash"
+
+
+def test_a_first_deploy_that_fails_is_left_for_diagnosis(world: World) -> None:
+    world.existing()
+    rel = world.run(objects=manifests("router:stuck"))
+    assert rel.outcome.failed and "progress deadline exceeded" in rel.outcome.msg
+    assert "No previous revision to roll back to (first deploy)." in rel.outcome.msg
+
+
+def test_rollback_to_a_revision_and_to_one_that_does_not_exist(world: World) -> None:
+    world.existing()
+    for tag in ("v1", "v2", "v3"):
+        world.run(objects=manifests(f"router:{tag}"))
+    rel = world.run(state="rollback", revision=1)
+    assert not rel.outcome.failed, rel.outcome.msg
+    assert rel.outcome.msg == f"Release {NAME} rolled back to revision 1 (recorded as revision 4)"
+    assert world.image() == "router:v1"
+    assert world.history()[-1]["description"] == "rollback to revision 1"
+    previous = world.run(state="rollback")  # the one before the latest: revision 3
+    assert previous.outcome.rolled_back_to == 3 and world.image() == "router:v3"
+    missing = world.run(state="rollback", revision=42)
+    assert missing.outcome.failed
+    assert "exchange_router_rollback_revision: no revision 42" in missing.outcome.msg
+    assert "(revisions: 1, 2, 3, 4, 5)" in missing.outcome.msg
+
+
+def test_rollback_in_check_mode_writes_nothing(world: World) -> None:
+    world.existing()
+    world.run()
+    world.run(objects=manifests("router:v2"))
+    world.kube.calls.clear()
+    rel = world.run(check=True, state="rollback")
+    assert rel.outcome.changed and rel.outcome.rolled_back_to == 1
+    assert writes(world.kube) == [] and world.image() == "router:v2"
+
+
+# ---------------------------------------------------------------- replicas hand-off
+
+
+def test_replicas_hand_off_between_the_release_and_the_hpa(world: World) -> None:
+    world.existing()
+    world.run(objects=manifests(autoscaling=False, replicas=3))
+    world.run()  # autoscaling on: the count stays, handed to another manager
+    assert world.live(DEPLOYMENT)["spec"]["replicas"] == 3  # type: ignore[index]
+    assert world.kube.verbs("apply:exchange.platform-handover", "Deployment")
+    world.kube.scale("ns", DEPLOYMENT.name, 2)
+    world.run(objects=manifests("router:v2"))  # a re-deploy never undoes a scale-out
+    assert world.live(DEPLOYMENT)["spec"]["replicas"] == 2  # type: ignore[index]
+    world.run(objects=manifests("router:v2", autoscaling=False, replicas=1))
+    assert world.live(DEPLOYMENT)["spec"]["replicas"] == 1  # type: ignore[index]
+    assert world.live(Ref("HorizontalPodAutoscaler", "ns", f"{NAME}-hpa")) is None
+
+
+# ---------------------------------------------------------------- uninstall
+
+
+def test_uninstall_deletes_what_the_release_created_and_never_a_secret_it_did_not(
+    world: World,
+) -> None:
+    world.existing()
+    world.run()
+    rel = world.run(state="absent", objects=[])
+    assert rel.outcome.changed and rel.outcome.msg == f"Release {NAME} removed"
+    assert world.live(DEPLOYMENT) is None and world.live(SECRET) is not None
+    assert world.history() == []
+    again = world.run(state="absent", objects=[])
+    assert not again.outcome.changed and again.outcome.msg == f"Release {NAME} is not installed"
+
+
+def test_uninstall_deletes_a_plain_secret_the_release_created(world: World) -> None:
+    world.run(secret=plain("one"))
+    check = world.run(check=True, state="absent", objects=[])
+    assert check.outcome.changed and world.live(SECRET) is not None
+    world.run(state="absent", objects=[])
+    assert world.live(SECRET) is None and world.live(DEPLOYMENT) is None
+
+
+def test_uninstall_without_history_goes_by_name_and_labels(world: World) -> None:
+    ours = manifests()[0]
+    ours["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "exchange.platform"
+    world.kube.put(ours)
+    world.kube.put(dict(manifests()[2], metadata={"name": f"{NAME}-hpa"}))  # not labelled
+    rel = world.run(state="absent")
+    assert rel.outcome.changed
+    assert world.live(Ref("Service", "ns", f"{NAME}-service")) is None
+    assert world.live(Ref("HorizontalPodAutoscaler", "ns", f"{NAME}-hpa")) is not None
+
+
+# ---------------------------------------------------------------- secret modes
+
+
+def test_secret_modes_plain_sealed_plain_existing_and_back_never_touch_a_foreign_secret(
+    world: World,
+) -> None:
+    world.existing("foreign", name="someone-elses")
+    foreign = copy.deepcopy(world.kube.objects[Ref("Secret", "ns", "someone-elses")])
+    annotations = ("metadata", "annotations")
+
+    def secret() -> dict[str, Any]:
+        return world.live(SECRET) or {}
+
+    assert not world.run(secret=plain("one")).outcome.failed
+    rel = world.run(secret_mode="sealed", objects=[*manifests(), sealed("two")])
+    assert not rel.outcome.failed, rel.outcome.msg
+    assert secret()["data"] == data("two")  # the controller took the release's Secret over
+    assert secret()[annotations[0]][annotations[1]] == {"sealedsecrets.bitnami.com/managed": "true"}
+    rel = world.run(secret=plain("three"))
+    assert not rel.outcome.failed, rel.outcome.msg
+    assert world.live(Ref("SealedSecret", "ns", SECRET.name)) is None
+    assert secret()["data"] == data("three") and not secret()["metadata"]["annotations"]
+    assert not secret()["metadata"].get("ownerReferences")
+    rel = world.run(secret_mode="existing")
+    assert not rel.outcome.failed, rel.outcome.msg
+    assert secret()["data"] == data("three")  # left to its new owner, not deleted
+    refused = world.run(secret=plain("four"))
+    assert refused.outcome.failed and "exchange_router_secret_adopt" in refused.outcome.msg
+    assert secret()["data"] == data("three")
+    assert not world.run(secret=plain("four"), secret_adopt=True).outcome.failed
+    assert secret()["data"] == data("four")
+    assert world.kube.objects[Ref("Secret", "ns", "someone-elses")] == foreign
+
+
+def test_a_secret_the_release_did_not_create_is_never_taken_without_adopt(world: World) -> None:
+    world.existing("theirs")
+    for values in ({"secret": plain("mine")}, {"secret_mode": "sealed", "objects": [sealed("x")]}):
+        rel = world.run(**values)
+        assert rel.outcome.failed and "Set exchange_router_secret_adopt: true" in rel.outcome.msg
+        assert world.live(SECRET)["data"] == data("theirs")  # type: ignore[index]
+        assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
+    adopted = world.run(
+        secret_mode="sealed", objects=[*manifests(), sealed("x")], secret_adopt=True
+    )
+    assert not adopted.outcome.failed, adopted.outcome.msg
+    assert world.live(SECRET)["data"] == data("x")  # type: ignore[index]
+
+
+def test_sealed_values_the_controller_cannot_unseal_fail_before_the_apply(world: World) -> None:
+    world.kube.controller = False
+    rel = world.release(secret_mode="sealed", objects=[*manifests(), sealed("x")], timeout=1)
+    engine.cluster([rel])
+    assert rel.outcome.failed and "no Sealed Secrets controller unsealed" in rel.outcome.msg
+    assert world.live(DEPLOYMENT) is None
+
+
+# ---------------------------------------------------------------- batches and locks
+
+
+def test_a_batch_where_the_apply_rejects_one_release_fails_that_one_alone() -> None:
+    world = World(namespaces=("a", "b", "c"))
+    for ns in "abc":
+        world.kube.put(
+            {"kind": "Secret", "metadata": {"name": SECRET.name, "namespace": ns}, "data": data(ns)}
+        )
+
+    def deny(obj: dict[str, Any], dry_run: bool) -> KubeError | None:
+        if obj["metadata"]["namespace"] == "b" and not dry_run:
+            return KubeError(403, "ValidatingAdmissionPolicy 'freeze' denied request: frozen")
+        return None
+
+    world.kube.denials.append(deny)
+    releases = [world.release(namespace=ns, host=ns, objects=manifests(ns=ns)) for ns in "abc"]
+    engine.cluster(releases)
+    a, b, c = releases
+    assert b.outcome.failed and "frozen" in b.outcome.msg
+    assert "kubernetes.core.k8s could not apply the release" in b.outcome.msg
+    for ok in (a, c):
+        assert not ok.outcome.failed and ok.outcome.revision == 1, ok.outcome.msg
+        assert engine.SHARED_APPLY_FAILED in ok.outcome.warnings
+        assert ok.outcome.rolled_back_to is None
+    assert Ref("Deployment", "c", DEPLOYMENT.name) in world.kube.objects
+    assert [r["status"] for r in world.history("b")] == ["failed"]
+
+
+def test_a_batch_that_applies_cleanly_is_one_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World(namespaces=("a", "b"))
+    applies = []
+    for ns in "ab":
+        world.kube.put(
+            {"kind": "Secret", "metadata": {"name": SECRET.name, "namespace": ns}, "data": data(ns)}
+        )
+    releases = [world.release(namespace=ns, host=ns, objects=manifests(ns=ns)) for ns in "ab"]
+    for rel in releases:
+        rel.apply = lambda objects: applies.append(objects) or world.kube.k8s_module(objects)
+    engine.cluster(releases)
+    assert len(applies) == 1 and len(applies[0]) == 6
+
+
+def test_a_dead_holder_s_lock_is_taken_over_after_this_client_saw_it_unchanged(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.existing()
+    world.kube.put(
+        {
+            "kind": "Lease",
+            "metadata": {"name": f"{NAME}-deploy-lock"},
+            "spec": {"holderIdentity": "killed-run", "leaseDurationSeconds": 30},
+        }
+    )
+    clock = [0.0]
+    monkeypatch.setattr(lock.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    rel = world.release()
+    rel.lease.clock = lambda: clock[0]
+    engine.cluster([rel])
+    assert not rel.outcome.failed, rel.outcome.msg
+    assert 30 <= clock[0] <= 32
+
+
+def test_a_live_holder_makes_the_deploy_wait_then_fail_naming_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.existing()
+    lease = world.kube.put(
+        {
+            "kind": "Lease",
+            "metadata": {"name": f"{NAME}-deploy-lock"},
+            "spec": {"holderIdentity": "other-run", "leaseDurationSeconds": 30},
+        }
+    )
+    clock = [0.0]
+
+    def renewing(seconds: float) -> None:  # the holder renews every second
+        clock[0] += seconds
+        lease["spec"]["renewTime"] = str(clock[0])
+        world.kube.objects[Ref("Lease", "ns", f"{NAME}-deploy-lock")] = copy.deepcopy(lease)
+        world.kube.objects[Ref("Lease", "ns", f"{NAME}-deploy-lock")]["metadata"][
+            "resourceVersion"
+        ] = str(clock[0])
+
+    monkeypatch.setattr(lock.time, "sleep", renewing)
+    rel = world.release(timeout=5)
+    rel.lease.clock = lambda: clock[0]
+    engine.cluster([rel])
+    assert rel.outcome.failed and "another deploy (other-run" in rel.outcome.msg
+    assert world.live(DEPLOYMENT) is None
+
+
+def test_the_engine_over_the_real_store_and_one_identity_per_cluster() -> None:
+    kube = FakeCluster(("a", "b"))
+    connects = []
+
+    def connect(options: dict[str, Any], manager: str) -> FakeCluster:
+        connects.append(options)
+        return kube
+
+    for ns in "ab":
+        kube.put(
+            {"kind": "Secret", "metadata": {"name": SECRET.name, "namespace": ns}, "data": data(ns)}
+        )
+    same = {"host": "https://h", "api_key": "t"}
+    specs = [
+        spec(host="a", namespace="a", objects=manifests(ns="a"), connection=same),
+        spec(host="b", namespace="b", objects=manifests(ns="b"), connection={"api_key": "t"}),
+    ]
+    env = {"K8S_AUTH_HOST": "https://h"}
+    outcomes = engine.run(specs, lambda o, objs: kube.k8s_module(objs), False, "me", env, connect)
+    assert connects == [same]  # b's host came from the environment: the same identity
+    assert all(o.revision == 1 for o in outcomes.values()), outcomes
+    assert SecretStore(kube, "a", NAME).load()[0]["status"] == "deployed"  # type: ignore[index]
+
+
+def test_a_connection_that_cannot_be_made_fails_its_releases_with_the_reason() -> None:
+    def connect(options: dict[str, Any], manager: str) -> FakeCluster:
+        raise KubeError(0, "cannot load kubeconfig /x (context nope): no context")
+
+    outcomes = engine.run([spec()], lambda o, objs: "", False, "me", {}, connect)
+    assert outcomes["localhost"].failed and "context nope" in outcomes["localhost"].msg
+
+
+# ---------------------------------------------------------------- what the user reads
+
+
+def test_a_spec_with_an_unknown_or_missing_key_is_an_error_not_a_default() -> None:
+    from ansible_collections.exchange.platform.plugins.plugin_utils.spec import (
+        Spec,
+        SpecError,
+    )
+
+    good = {k: v for k, v in vars(spec()).items() if k != "host"}
+    with pytest.raises(SpecError, match=r"unknown keys \['hisotry_max'\]"):
+        Spec.of("h", dict(good, hisotry_max=3))
+    with pytest.raises(SpecError, match=r"lacks \['wait'\]"):
+        Spec.of("h", {k: v for k, v in good.items() if k != "wait"})
+
+
+def test_history_lists_one_aligned_line_per_revision_like_helm_history(world: World) -> None:
+    world.existing()
+    world.run()
+    world.run(objects=manifests("router:v2"))
+    rel = world.run(state="history", objects=[])
+    lines = rel.outcome.msg.splitlines()
+    assert lines[0].split() == ["REVISION", "TIME", "STATUS", "DEPLOYER", "IMAGE", "DESCRIPTION"]
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2"]
+    assert lines[1].index("superseded") == lines[2].index("deployed") == lines[0].index("STATUS")
+    assert [r["revision"] for r in rel.outcome.history] == [1, 2]
+    assert "objects" not in rel.outcome.history[0]
+
+
+def test_render_writes_nothing_in_check_mode_and_the_secret_0600_whatever_was_there(
+    tmp_path: Any,
+) -> None:
+    from ansible_collections.exchange.platform.plugins.action.release import (
+        render,
+    )
+
+    out = tmp_path / "out"
+    s = spec(state="rendered", render_dir=str(out), objects=manifests(), secret=plain("x"))
+    result = render(s, check=True)
+    assert result["changed"] and not out.exists()
+    out.mkdir()
+    (out / "secret.yaml").write_text("old\n")
+    (out / "secret.yaml").chmod(0o644)
+    assert render(s, check=False)["changed"]
+    assert (out / "secret.yaml").stat().st_mode & 0o777 == 0o600
+    assert (out / "service.yaml").stat().st_mode & 0o777 == 0o644
+    assert not render(s, check=False)["changed"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "deployment.yaml",
+        "horizontalpodautoscaler.yaml",
+        "secret.yaml",
+        "service.yaml",
+    ]
