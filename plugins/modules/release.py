@@ -12,13 +12,17 @@ version_added: 2.0.0
 author: exchange.platform maintainers (@exchange)
 description:
   - Runs in the controller, once per play batch (use C(run_once)). Each host of the batch that
-    set the fact named O(fact) with the matching O(batch) is one release; releases on the same
-    cluster (kubeconfig and context) share one C(kubernetes.core.k8s) run for their apply.
+    set the fact named O(fact) with the matching O(batch) is one release. Its connection is
+    resolved as M(kubernetes.core.k8s) resolves its own (the same options, K8S_AUTH_* variables
+    and precedence) and handed to the apply, so every request reaches one cluster as one user.
+    Releases with the same connection share one M(kubernetes.core.k8s) run for their apply; when
+    that run fails, each release is applied on its own so only the one the cluster rejects fails.
   - Per release it takes a Lease lock (renewed until history is written), reads the Secret and
     the history, server-side dry-runs every object (nothing is written unless all is accepted),
     applies what changes, waits for a rollout this run started (failing fast on crash loops,
-    with the reason), restores the whole previous revision when it fails, and records the
-    revision in the Secret C(exchange-platform.release.<name>).
+    with the reason), restores the whole previous revision when it fails (the rollback action,
+    the same code as O(fact) state C(rollback)), and records the revision in the Secret
+    C(exchange-platform.release.<name>).
   - With state C(absent) it deletes what the history says the release created; C(rollback)
     returns to a stored revision; C(history) lists revisions; C(rendered) writes manifests.
   - The role M(exchange.platform.release_report) turns the result into each host's own.

@@ -240,3 +240,49 @@ def test_least_privilege_deploys_rolls_back_and_removes_on_a_real_kubelet(
     ).items
     with pytest.raises(client.ApiException):  # the release created it: removal deletes it
         kind.core.read_namespaced_secret("exchange-router-secret", kind_namespace)
+
+
+def test_secret_mode_changes_keep_the_pods_environment_and_never_touch_a_foreign_secret(
+    kind: Cluster, kind_namespace: str
+) -> None:
+    """plain -> sealed -> plain -> existing -> plain and back to sealed, on the real Sealed
+    Secrets controller: the pods' environment is right at each step; the release's own Secret is
+    handed to the controller and taken back; a Secret it did not create is taken only with
+    exchange_router_secret_adopt; a Secret of someone else's is never touched."""
+    kind.core.create_namespaced_secret(
+        kind_namespace,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="someone-elses"), string_data=GOOD),
+    )
+    foreign = kind.core.read_namespaced_secret("someone-elses", kind_namespace).metadata
+    cert = _controller_cert(kind)
+    steps = [
+        dict(GOOD, database_url=f"postgres://router:step{i}@postgres:5432/x") for i in range(5)
+    ]
+
+    assert deploy_plain(kind, kind_namespace, steps[0]).ok
+    assert env_hashes(kind, kind_namespace) == [hashes_of(steps[0])]
+    run = kind.deploy(_sealed(kind_namespace, cert, "strict", steps[1]))
+    assert run.ok, run.output
+    assert env_hashes(kind, kind_namespace) == [hashes_of(steps[1])]
+    run = deploy_plain(kind, kind_namespace, steps[2])
+    assert run.ok, run.output
+    assert env_hashes(kind, kind_namespace) == [hashes_of(steps[2])]
+    owners = kind.core.read_namespaced_secret("exchange-router-secret", kind_namespace)
+    assert not owners.metadata.owner_references and not owners.metadata.annotations
+    existing = dict(BASE, exchange_router_namespace=kind_namespace)
+    run = kind.deploy(existing)
+    assert run.ok, run.output
+    assert env_hashes(kind, kind_namespace) == [hashes_of(steps[2])]
+    refused = deploy_plain(kind, kind_namespace, steps[3])
+    assert not refused.ok and "exchange_router_secret_adopt" in refused.output, refused.output
+    assert secret_values(kind, kind_namespace) == steps[2]
+    adopted = deploy_plain(
+        kind, kind_namespace, steps[3], "-e", "exchange_router_secret_adopt=true"
+    )
+    assert adopted.ok, adopted.output
+    assert env_hashes(kind, kind_namespace) == [hashes_of(steps[3])]
+    run = kind.deploy(_sealed(kind_namespace, cert, "strict", steps[4]))
+    assert run.ok, run.output
+    assert env_hashes(kind, kind_namespace) == [hashes_of(steps[4])]
+    after = kind.core.read_namespaced_secret("someone-elses", kind_namespace).metadata
+    assert after.resource_version == foreign.resource_version

@@ -146,3 +146,68 @@ def test_a_batch_on_one_cluster_is_one_module_run_and_fails_per_release(cluster:
     ]
     assert len(runs) == 1, f"{len(runs)} kubernetes.core.k8s runs for one cluster"
     assert "exchange_router_namespace:" in run.output  # the broken release names its variable
+
+
+def test_a_batch_where_the_apply_rejects_one_release_fails_it_alone(cluster: Cluster) -> None:
+    """A ValidatingAdmissionPolicy denies every write that is not a dry-run in one namespace: the
+    dry-runs pass, the batch's shared kubernetes.core.k8s run fails, and the engine applies each
+    release on its own. That release fails with the policy's message; the other two deploy and
+    are not rolled back."""
+    namespaces = [make_namespace(cluster) for _index in range(3)]
+    for namespace in namespaces:
+        create_secret(cluster, namespace, SECRET_VALUES)
+    frozen = namespaces[1]
+    name = f"freeze-{frozen}"
+    admission = client.AdmissionregistrationV1Api(cluster.api)
+    admission.create_validating_admission_policy(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["apps"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["deployments"],
+                        }
+                    ]
+                },
+                "validations": [
+                    {"expression": "request.dryRun == true", "message": f"{frozen} is frozen"}
+                ],
+            },
+        }
+    )
+    admission.create_validating_admission_policy_binding(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": frozen}}
+                },
+            },
+        }
+    )
+    try:
+        time.sleep(2)  # the policy reaches the API server's admission cache
+        hosts = {
+            f"release-{i}": {"exchange_router_namespace": ns} for i, ns in enumerate(namespaces)
+        }
+        run = cluster.deploy({}, "-i", str(cluster.inventory(hosts)))
+    finally:
+        admission.delete_validating_admission_policy_binding(name)
+        admission.delete_validating_admission_policy(name)
+    assert not run.ok
+    recap = run.output.split("PLAY RECAP", 1)[1]
+    assert "failed=1" in recap.split("release-1", 1)[1].splitlines()[0], recap
+    assert f"{frozen} is frozen" in run.output
+    assert "each release of the batch on this cluster was applied on its own" in run.output
+    for namespace in (namespaces[0], namespaces[2]):
+        assert _image_ready(cluster, namespace)
+        assert [r["status"] for r in cluster.history(namespace)] == ["deployed"]
+    assert [r["status"] for r in cluster.history(frozen)] == ["failed"]
+    assert not cluster.apps.list_namespaced_deployment(frozen).items
