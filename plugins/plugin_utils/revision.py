@@ -153,15 +153,20 @@ def _secret_moves(rel: Release, mode: str, latest: dict[str, Any] | None) -> tup
     the release did not create unless exchange_router_secret_adopt allows it."""
     spec, kube = rel.spec, rel.kube
     before = (latest or {}).get("secret") or {}
-    leaving_sealed = before.get("mode") == "sealed" and mode != "sealed" and _owned(rel, latest)
+    leaving_sealed = before.get("mode") == "sealed" and mode != "sealed"
     if mode == "existing":
         return False, leaving_sealed
     live = kube.get("Secret", spec.namespace, spec.secret_name)
-    if live is not None and not _owned(rel, latest) and not spec.secret_adopt:
+    sealed = kube.get("SealedSecret", spec.namespace, spec.secret_name) if live else None
+    controlled = sealed is not None and any(  # made by the release's SealedSecret
+        o.get("uid") == sealed["metadata"].get("uid")
+        for o in (live or {}).get("metadata", {}).get("ownerReferences") or []
+    )
+    if live is not None and not (_owned(rel, latest) or controlled or spec.secret_adopt):
         takes = (
             "plain mode would overwrite its data"
             if mode == "plain"
-            else ("the Sealed Secrets controller would refuse to overwrite it")
+            else "the Sealed Secrets controller would refuse to overwrite it"
         )
         raise PlanError(
             f"exchange_router_secret_adopt: Secret {spec.namespace}/{spec.secret_name} exists and "
@@ -171,11 +176,6 @@ def _secret_moves(rel: Release, mode: str, latest: dict[str, Any] | None) -> tup
     if mode == "plain" or live is None:
         return False, leaving_sealed
     annotations = live["metadata"].get("annotations") or {}
-    sealed = kube.get("SealedSecret", spec.namespace, spec.secret_name)
-    controlled = sealed is not None and any(
-        o.get("uid") == sealed["metadata"].get("uid")
-        for o in live["metadata"].get("ownerReferences") or []
-    )
     return annotations.get(MANAGED) != "true" and not controlled, False
 
 

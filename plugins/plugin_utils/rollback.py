@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
 from ansible_collections.exchange.platform.plugins.plugin_utils import revision
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 
 
@@ -47,7 +48,10 @@ def run(rel: Release, number: int) -> str:
 def after_failure(rel: Release, number: int) -> str:
     """What a failed deploy says after rolling back to revision `number`."""
     failed_revision = rel.outcome.revision
-    again = run(rel, number)
+    try:
+        again = run(rel, number)
+    except KubeError as error:
+        again = str(error)
     rel.outcome.changed = True
     recorded = rel.outcome.revision
     rel.outcome.revision = failed_revision

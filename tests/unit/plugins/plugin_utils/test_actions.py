@@ -407,6 +407,15 @@ def test_a_secret_the_release_did_not_create_is_never_taken_without_adopt(world:
     assert world.live(SECRET)["data"] == data("x")  # type: ignore[index]
 
 
+def test_a_sealed_release_recorded_before_ownership_was_recorded_redeploys(world: World) -> None:
+    values = {"secret_mode": "sealed", "objects": [*manifests(), sealed("x")]}
+    assert not world.run(**values).outcome.failed
+    for record in world.stores["ns"].records or []:
+        record["secret"] = {"mode": "sealed", "owned": False}  # as 2.0.0 recorded it
+    rel = world.run(**dict(values, objects=[*manifests("router:v2"), sealed("x")]))
+    assert not rel.outcome.failed, rel.outcome.msg
+
+
 def test_sealed_values_the_controller_cannot_unseal_fail_before_the_apply(world: World) -> None:
     world.kube.controller = False
     rel = world.release(secret_mode="sealed", objects=[*manifests(), sealed("x")], timeout=1)
