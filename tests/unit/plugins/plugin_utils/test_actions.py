@@ -601,3 +601,28 @@ def test_render_writes_nothing_in_check_mode_and_the_secret_0600_whatever_was_th
         "secret.yaml",
         "service.yaml",
     ]
+
+
+def test_history_keeps_history_max_revisions(world: World) -> None:
+    world.existing()
+    for tag in "abcd":
+        world.run(objects=manifests(f"router:{tag}"), history_max=3)
+    assert [r["revision"] for r in world.history()] == [2, 3, 4]
+    assert [r["status"] for r in world.history()] == ["superseded", "superseded", "deployed"]
+
+
+def test_a_rotated_existing_secret_rolls_the_pods_with_a_keyed_checksum(world: World) -> None:
+    world.existing("one")
+
+    def checksum() -> str:
+        template = world.live(DEPLOYMENT)["spec"]["template"]  # type: ignore[index]
+        return template["metadata"]["annotations"]["exchange.platform/secret-checksum"]
+
+    world.run()
+    first = checksum()
+    assert not world.run().outcome.changed
+    world.kube.objects[SECRET]["data"] = data("two")
+    rotated = world.run()
+    assert rotated.outcome.changed and rotated.outcome.revision == 2
+    assert checksum() != first
+    assert world.history()[0]["checksum_key"] == world.history()[1]["checksum_key"]
