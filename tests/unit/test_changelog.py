@@ -37,7 +37,9 @@ def releases() -> dict[str, dict]:
 def release_of(fragment: str) -> tuple[str, dict]:
     owners = [(v, r) for v, r in releases().items() if fragment in r.get("fragments", [])]
     assert owners, f"{fragment} is in no release of changelogs/changelog.yaml: {FIX}"
-    assert len(owners) == 1, f"{fragment} is listed by releases {[version for version, _release in owners]}"
+    assert len(owners) == 1, (
+        f"{fragment} is listed by releases {[version for version, _release in owners]}"
+    )
     return owners[0]
 
 
