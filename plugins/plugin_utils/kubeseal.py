@@ -23,7 +23,14 @@ from __future__ import annotations
 import base64
 import datetime
 import os
-import re
+from collections.abc import Callable
+
+from ansible_collections.exchange.platform.plugins.plugin_utils.names import (
+    LABEL_MAX_LENGTH,
+    SUBDOMAIN_MAX_LENGTH,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+)
 
 try:
     from cryptography import x509
@@ -39,10 +46,6 @@ SCOPES = ("strict", "namespace-wide", "cluster-wide")
 SESSION_KEY_BYTES = 32
 GCM_NONCE = bytes(12)
 MIN_KEY_BITS = 2048
-
-# The names the API server accepts: a namespace is a DNS-1123 label, a Secret name a subdomain.
-_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def encryption_label(namespace: str, name: str, scope: str) -> bytes:
@@ -88,12 +91,12 @@ def hybrid_encrypt(key: rsa.RSAPublicKey, plaintext: bytes, label: bytes) -> byt
     return len(wrapped).to_bytes(2, "big") + wrapped + sealed
 
 
-def _check_name(argument: str, text: object, pattern: re.Pattern[str], limit: int) -> str:
+def _check_name(argument: str, text: object, valid: Callable[[object], bool], limit: int) -> str:
     if not isinstance(text, str):
         raise TypeError(f"{argument} must be a string, got {type(text).__name__}")
     if not text:
         raise ValueError(f"{argument} is required for this scope")
-    if len(text) > limit or not pattern.fullmatch(text):
+    if not valid(text):
         raise ValueError(
             f"{argument} {text!r} is not a valid Kubernetes name "
             f"(lowercase letters, digits and '-', at most {limit} characters)"
@@ -126,9 +129,10 @@ def seal(
         # Only the type: the value itself must never reach an error message or a log.
         raise TypeError(f"value to seal must be a string, got {type(value).__name__}")
     if scope != "cluster-wide":
-        namespace = _check_name("namespace", namespace, _LABEL, 63)
+        # The names the API server accepts: a namespace is a DNS-1123 label, a name a subdomain.
+        namespace = _check_name("namespace", namespace, is_dns1123_label, LABEL_MAX_LENGTH)
     if scope == "strict":
-        name = _check_name("name", name, _SUBDOMAIN, 253)
+        name = _check_name("name", name, is_dns1123_subdomain, SUBDOMAIN_MAX_LENGTH)
     key = public_key(cert)
     label = encryption_label(namespace, name, scope)
     return base64.b64encode(hybrid_encrypt(key, plaintext, label)).decode("ascii")

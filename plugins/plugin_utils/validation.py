@@ -22,6 +22,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypeGuard, cast
 
+from ansible_collections.exchange.platform.plugins.plugin_utils.names import (
+    SUBDOMAIN_MAX_LENGTH,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.quantity import (
     Quantity,
     QuantityError,
@@ -31,7 +36,6 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.quantity import 
 __all__ = ["ValidationError", "validate_resources", "validate_scaling"]
 
 _INT32_MAX = 2**31 - 1
-_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 _RESOURCE_REQUIREMENTS_FIELDS = ("requests", "limits", "claims")
@@ -314,7 +318,6 @@ _STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 _HUGEPAGES_PREFIX = "hugepages-"
 _NATIVE_NAMESPACE = "kubernetes.io/"
 _QUALIFIED_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _NAME_SUGGESTIONS = (*_STANDARD_CONTAINER_RESOURCES, "hugepages-2Mi", "hugepages-1Gi")
 _NAMES_ACCEPTED = (
     "the API server accepts cpu, memory, ephemeral-storage, hugepages-<page size> and "
@@ -329,8 +332,11 @@ def _qualified_name_problem(name: str) -> str | None:
         return "a qualified name has at most one '/'"
     if slash and not prefix:
         return "the prefix before '/' must be non-empty"
-    if slash and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
-        return f"the prefix {prefix!r} must be a DNS-1123 subdomain (lowercase, at most 253)"
+    if slash and not is_dns1123_subdomain(prefix):
+        return (
+            f"the prefix {prefix!r} must be a DNS-1123 subdomain (lowercase, at most "
+            f"{SUBDOMAIN_MAX_LENGTH})"
+        )
     if not local:
         return "the name part must be non-empty"
     if len(local) > 63:
@@ -616,7 +622,7 @@ def _check_source(
 def _check_container_name(value: object, path: str, problems: _Problems) -> None:
     if value is None or value == "":
         problems.add(path, "required value: must specify a container")
-    elif not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
+    elif not is_dns1123_label(value):
         problems.add(
             path,
             f"invalid value {_show(value)}: must be a DNS-1123 label (lowercase alphanumerics "

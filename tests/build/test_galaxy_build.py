@@ -50,7 +50,7 @@ EXACT_CONTENT = {
 }
 # The plugin types shipped since 2.0.0: the release engine is an action plugin documented by a
 # module stub of the same name, over plugin_utils; module_utils and doc_fragments are gone.
-PLUGIN_TYPES = {"action", "filter", "modules", "plugin_utils"}
+PLUGIN_TYPES = {"action", "filter", "modules", "plugin_utils", "test"}
 # Modules of 1.0.0 that 2.0.0 removed: meta/runtime.yml tombstones them.
 REMOVED_MODULES = ("k8s_secret", "k8s_lock", "k8s_rollout")
 REQUIRED = {
