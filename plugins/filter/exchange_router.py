@@ -1,6 +1,7 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters k8s_quantity, k8s_quantity_canonical, validate_resources and validate_scaling.
+"""Filters k8s_quantity, k8s_quantity_canonical, validate_resources, validate_scaling and
+validate_edge.
 
 Thin wrappers over plugins/plugin_utils (pure Python): each turns the ValueError the
 rules raise into an AnsibleFilterError with the same message. Documentation lives in
@@ -14,7 +15,11 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import quantity, validation
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    edge_rules,
+    quantity,
+    validation,
+)
 
 
 def k8s_quantity(value: Any) -> str:
@@ -57,6 +62,19 @@ def validate_scaling(
         raise AnsibleFilterError(str(exc)) from None
 
 
+def validate_edge(values: Any) -> dict[str, Any]:
+    """The exposure, disruption budget, network policy and pod identity values, unchanged, once
+    they pass every rule; else one error listing every problem."""
+    if not isinstance(values, dict):
+        raise AnsibleFilterError(f"validate_edge expects a mapping, got {type(values).__name__}")
+    found = edge_rules.problems(values)
+    if found:
+        raise AnsibleFilterError(
+            "Invalid exchange.platform.exchange_router values:\n" + "\n".join(found)
+        )
+    return values
+
+
 class FilterModule:
     """exchange.platform quantity and validation filters."""
 
@@ -66,4 +84,5 @@ class FilterModule:
             "k8s_quantity_canonical": k8s_quantity_canonical,
             "validate_resources": validate_resources,
             "validate_scaling": validate_scaling,
+            "validate_edge": validate_edge,
         }

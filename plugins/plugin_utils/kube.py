@@ -37,6 +37,13 @@ KINDS: dict[str, tuple[str, str]] = {
     "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
     "SealedSecret": ("/apis/bitnami.com/v1alpha1", "sealedsecrets"),
     "Lease": ("/apis/coordination.k8s.io/v1", "leases"),
+    "ServiceAccount": ("/api/v1", "serviceaccounts"),
+    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
+    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
+    "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes"),
+    "Certificate": ("/apis/cert-manager.io/v1", "certificates"),
+    "CertificateRequest": ("/apis/cert-manager.io/v1", "certificaterequests"),
 }
 
 

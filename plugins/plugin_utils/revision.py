@@ -16,15 +16,27 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.exchange.platform.plugins.plugin_utils import edge, unseal
 from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
-from ansible_collections.exchange.platform.plugins.plugin_utils import unseal
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Watch
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import now
 
-ORDER = ["Secret", "SealedSecret", "Service", "Deployment", "HorizontalPodAutoscaler"]
+# Apply order: what the pods need, the pods, then what leads to them.
+ORDER = [
+    "ServiceAccount",
+    "Secret",
+    "SealedSecret",
+    "Service",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+    "Ingress",
+    "HTTPRoute",
+]
 # The Sealed Secrets controller takes over an existing Secret only with this annotation.
 MANAGED = "sealedsecrets.bitnami.com/managed"
 
@@ -285,6 +297,8 @@ def complete(rel: Release, plan_: Plan, apply_error: str) -> str:
             failure = watch.wait()
             for warning in watch.warnings:
                 rel.warn(warning)
+        if rel.spec.wait and not failure:
+            failure = edge.wait(rel.kube, plan_.record["objects"], rel.spec.edge_timeout)
     if rel.lease.lost:  # another run owns the release now: write nothing more
         raise LockError(f"{rel.lease.lost}; stopped without recording history or rolling back")
     record = dict(

@@ -34,6 +34,7 @@ class Spec:
     autoscaling: bool
     wait: bool
     timeout: int
+    edge_timeout: int
     rollback_on_failure: bool
     history_max: int
     lock_seconds: int

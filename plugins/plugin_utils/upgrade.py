@@ -7,8 +7,8 @@ the same code `playbooks/rollback.yml` runs."""
 
 from __future__ import annotations
 
+from ansible_collections.exchange.platform.plugins.plugin_utils import edge, revision, rollback
 from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
-from ansible_collections.exchange.platform.plugins.plugin_utils import revision, rollback
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Watch
@@ -36,6 +36,9 @@ def finish(rel: Release, plan_: revision.Plan, apply_error: str) -> None:
     failure = revision.complete(rel, plan_, apply_error)
     if not failure:
         rel.outcome.msg = f"Release {spec.name} revision {rel.outcome.revision} deployed"
+        answers = edge.urls(plan_.record["objects"])
+        if answers:
+            rel.outcome.msg += "; it answers at " + ", ".join(answers)
         return
     previous = rel.history.last_deployed()
     if not spec.rollback_on_failure:

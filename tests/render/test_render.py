@@ -137,6 +137,25 @@ INVALID = {
         {"exchange_router_replicas": "many"},
         ["exchange_router_replicas", "many"],
     ),
+    "two exposures": (
+        {
+            "exchange_router_ingress": {"enabled": True, "hosts": [{"host": "a.example"}]},
+            "exchange_router_httproute": {"enabled": True, "parent_refs": [{"name": "gw"}]},
+        },
+        ["exchange_router_ingress and exchange_router_httproute are both enabled"],
+    ),
+    "a PDB that blocks every eviction": (
+        {"exchange_router_pdb": {"enabled": True, "min_available": 2}},
+        ["exchange_router_pdb.min_available: 2", "exchange_router_autoscaling.min_replicas 1"],
+    ),
+    "a network policy that lets nobody in": (
+        {"exchange_router_network_policy": {"enabled": True}},
+        ["exchange_router_network_policy: nobody may reach the router"],
+    ),
+    "an ingress host that is no DNS name": (
+        {"exchange_router_ingress": {"enabled": True, "hosts": [{"host": "Exchange!"}]}},
+        ["exchange_router_ingress.hosts[0].host", "Exchange!"],
+    ),
 }
 
 
@@ -151,3 +170,64 @@ def test_invalid_values_stop_render_and_write_nothing(
     for word in expected:
         assert word in output, f"{word!r} not in:\n{output}"
     assert not out.exists() or not any(out.iterdir())
+
+
+EDGE = {
+    "exchange_router_ingress": {
+        "enabled": True,
+        "class_name": "nginx",
+        "hosts": [
+            {
+                "host": "exchange.example.com",
+                "paths": [{"path": "/backend(/|$)(.*)", "path_type": "ImplementationSpecific"}],
+            }
+        ],
+        "annotations": {"nginx.ingress.kubernetes.io/rewrite-target": "/$2"},
+        "cluster_issuer": "letsencrypt",
+    },
+    "exchange_router_pdb": {"enabled": True},
+    "exchange_router_network_policy": {"enabled": True, "edge_namespace": "ingress-nginx"},
+    "exchange_router_service_account": {"create": True},
+    "exchange_router_env_from": [{"configMapRef": {"name": "exchange-router-config"}}],
+}
+
+
+def test_the_production_edge_renders_one_file_per_object_as_the_seed_s_ops_repo_has_it(
+    tmp_path: Path,
+) -> None:
+    """The seed's own ingress (jogeshwar01/exchange-ops ingress/ingress.yml): class nginx, the
+    /backend rewrite, a cert-manager ClusterIssuer; plus PDB, NetworkPolicy, ServiceAccount."""
+    out = tmp_path / "out"
+    result = render(out, EDGE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = {p.name: yaml.safe_load(p.read_text()) for p in out.iterdir()}
+    assert sorted(files) == [
+        "deployment.yaml",
+        "horizontalpodautoscaler.yaml",
+        "ingress.yaml",
+        "networkpolicy.yaml",
+        "poddisruptionbudget.yaml",
+        "service.yaml",
+        "serviceaccount.yaml",
+    ]
+    ingress = files["ingress.yaml"]
+    assert ingress["metadata"]["annotations"] == {
+        "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+        "cert-manager.io/cluster-issuer": "letsencrypt",
+    }
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["exchange.example.com"], "secretName": "exchange-router-tls"}
+    ]
+    path = ingress["spec"]["rules"][0]["http"]["paths"][0]
+    assert path["backend"]["service"] == {"name": "exchange-router-service", "port": {"number": 80}}
+    assert files["poddisruptionbudget.yaml"]["spec"]["maxUnavailable"] == 1
+    peers = files["networkpolicy.yaml"]["spec"]["ingress"][0]["from"]
+    assert peers == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+    assert files["networkpolicy.yaml"]["spec"]["policyTypes"] == ["Ingress"]  # egress open
+    pod = files["deployment.yaml"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "exchange-router"
+    assert pod["automountServiceAccountToken"] is False
+    assert files["serviceaccount.yaml"]["automountServiceAccountToken"] is False
+    assert pod["containers"][0]["envFrom"] == EDGE["exchange_router_env_from"]

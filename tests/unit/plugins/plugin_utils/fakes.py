@@ -52,6 +52,8 @@ class FakeCluster:
         self.controller = True  # Sealed Secrets
         self.denials: list[Callable[[dict[str, Any], bool], KubeError | None]] = []
         self.behaviour: Callable[[dict[str, Any]], str] = by_image
+        # more controllers: called with each object written (cert-manager, a Gateway, ...)
+        self.controllers: list[Callable[[dict[str, Any]], None]] = []
 
     # ------------------------------------------------------------------ helpers for tests
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +220,8 @@ class FakeCluster:
             self._deployment_controller(obj)
         if ref.kind == "SealedSecret" and self.controller:
             self._sealed_secrets_controller(obj)
+        for controller in self.controllers:
+            controller(self.objects[ref])
         return copy.deepcopy(self.objects[ref])
 
     def _deployment_controller(self, deployment: dict[str, Any]) -> None:
@@ -344,6 +348,7 @@ def spec(**values: Any) -> Spec:
         "autoscaling": True,
         "wait": True,
         "timeout": 5,
+        "edge_timeout": 5,
         "rollback_on_failure": True,
         "history_max": 10,
         "lock_seconds": 30,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -626,3 +627,148 @@ def test_a_rotated_existing_secret_rolls_the_pods_with_a_keyed_checksum(world: W
     assert rotated.outcome.changed and rotated.outcome.revision == 2
     assert checksum() != first
     assert world.history()[0]["checksum_key"] == world.history()[1]["checksum_key"]
+
+
+# ---------------------------------------------------------------- the edge
+
+
+def ingress(issuer: str = "ca") -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": f"{NAME}-ingress",
+            "namespace": "ns",
+            "annotations": {"cert-manager.io/cluster-issuer": issuer},
+        },
+        "spec": {
+            "tls": [{"hosts": ["x.example"], "secretName": f"{NAME}-tls"}],
+            "rules": [{"host": "x.example", "http": {"paths": [{"path": "/"}]}}],
+        },
+    }
+
+
+def cert_manager(issues: bool) -> Callable[[dict[str, Any]], None]:
+    """ingress-shim and the issuer: a Certificate per annotated Ingress, Ready or refused."""
+
+    def react(obj: dict[str, Any]) -> None:
+        if obj["kind"] != "Ingress":
+            return
+        name = obj["spec"]["tls"][0]["secretName"]
+        ready = {"type": "Ready", "status": "True" if issues else "False", "observedGeneration": 1}
+        world_kube = react.kube  # type: ignore[attr-defined]
+        world_kube.objects[Ref("Certificate", "ns", name)] = {
+            "kind": "Certificate",
+            "metadata": {"name": name, "namespace": "ns", "generation": 1},
+            "status": {"conditions": [ready]},
+        }
+        if not issues:
+            world_kube.objects[Ref("CertificateRequest", "ns", f"{name}-1")] = {
+                "kind": "CertificateRequest",
+                "metadata": {
+                    "name": f"{name}-1",
+                    "namespace": "ns",
+                    "annotations": {"cert-manager.io/certificate-name": name},
+                },
+                "status": {
+                    "conditions": [
+                        {
+                            "type": "Ready",
+                            "status": "False",
+                            "reason": "Failed",
+                            "message": "the CA secret ca-key-pair does not exist",
+                        }
+                    ]
+                },
+            }
+
+    return react
+
+
+def test_an_ingress_is_deployed_when_its_certificate_is_issued_and_says_where(
+    world: World,
+) -> None:
+    world.existing()
+    react = cert_manager(issues=True)
+    react.kube = world.kube  # type: ignore[attr-defined]
+    world.kube.controllers.append(react)
+    rel = world.run(objects=[*manifests(), ingress()])
+    assert not rel.outcome.failed, rel.outcome.msg
+    assert rel.outcome.msg.endswith("it answers at https://x.example/")
+
+
+def test_a_certificate_cert_manager_refuses_fails_with_its_reason_and_rolls_back_the_ingress(
+    world: World,
+) -> None:
+    world.existing()
+    world.run()
+    react = cert_manager(issues=False)
+    react.kube = world.kube  # type: ignore[attr-defined]
+    world.kube.controllers.append(react)
+    rel = world.run(objects=[*manifests("router:v2"), ingress()])
+    assert rel.outcome.failed and rel.outcome.rolled_back_to == 1
+    assert "cert-manager could not issue Certificate ns/exchange-router-tls: Failed: the CA" in (
+        rel.outcome.msg
+    )
+    assert world.live(Ref("Ingress", "ns", f"{NAME}-ingress")) is None  # revision 1 had none
+    assert world.image() == "router:v1"
+
+
+def test_a_certificate_never_issued_times_out_naming_what_cert_manager_said(world: World) -> None:
+    world.existing()
+    world.run()
+    rel = world.run(objects=[*manifests(), ingress()], edge_timeout=1)
+    assert rel.outcome.failed
+    assert "The edge is not ready after 1s: cert-manager has not made Certificate" in (
+        rel.outcome.msg
+    )
+
+
+def route(parent: str = "gw") -> dict[str, Any]:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": f"{NAME}-route", "namespace": "ns"},
+        "spec": {
+            "parentRefs": [{"name": parent, "namespace": "edge"}],
+            "hostnames": ["x.example"],
+            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}],
+        },
+    }
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_an_httproute_is_deployed_when_its_gateway_accepts_it(world: World, accepted: bool) -> None:
+    world.existing()
+
+    def gateway(obj: dict[str, Any]) -> None:
+        if obj["kind"] == "HTTPRoute":
+            status = "True" if accepted else "False"
+            obj["status"] = {
+                "parents": [
+                    {
+                        "parentRef": {"name": "gw"},
+                        "conditions": [
+                            {
+                                "type": "Accepted",
+                                "status": status,
+                                "reason": "NotAllowedByListeners",
+                                "message": "no listener allows this namespace",
+                            },
+                            {"type": "ResolvedRefs", "status": "True"},
+                        ],
+                    }
+                ]
+            }
+
+    world.kube.controllers.append(gateway)
+    rel = world.run(objects=[*manifests(), route()])
+    if accepted:
+        assert not rel.outcome.failed, rel.outcome.msg
+        assert rel.outcome.msg.endswith("it answers at https://x.example/")
+    else:
+        assert rel.outcome.failed
+        assert (
+            "Gateway edge/gw did not accept HTTPRoute ns/exchange-router-route: Accepted=False"
+            in (rel.outcome.msg)
+        )
