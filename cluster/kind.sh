@@ -11,6 +11,7 @@ set -euo pipefail
 
 CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KIND_DIR="${CLUSTER_DIR}/kind"
+ROOT_DIR="$(cd "${CLUSTER_DIR}/.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=versions.env
 source "${CLUSTER_DIR}/versions.env"
 # shellcheck source-path=SCRIPTDIR source=kind/versions.env
@@ -30,6 +31,8 @@ MS_BIN_DIR="${CACHE_ROOT}/bin/metrics-server/${METRICS_SERVER_VERSION}"
 STANDIN_IMAGE=exchange-platform/standin:dev
 MS_IMAGE="exchange-platform/metrics-server:${METRICS_SERVER_VERSION}"
 SS_IMAGE="exchange-platform/sealed-secrets-controller:${SEALED_SECRETS_VERSION}"
+# The playbooks in a pod (tests/integration/test_kind_incluster.py): see build_deployer_image.
+DEPLOYER_IMAGE=exchange-platform/deployer:dev
 # What the local node image is built with (Debian packages).
 APT_PACKAGES=(debootstrap jq gcc libc6-dev)
 
@@ -104,16 +107,19 @@ kctl() { "${KUBE_BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" "$@"; }
 cmd_build() {
 	local start=${SECONDS}
 	go_env
-	[[ -n "${KIND_NODE_IMAGE:-}" ]] || ensure_packages "${APT_PACKAGES[@]}"
+	# The deployer image is built from Debian packages with either node image.
+	if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then ensure_packages debootstrap; else ensure_packages "${APT_PACKAGES[@]}"; fi
 	ensure_docker
 	# The control plane, etcd and Sealed Secrets: built (once, for both tiers) by cluster.sh.
 	# debootstrap waits on the network while Go compiles.
-	local rootfs_pid=
+	local rootfs_pid= deployer_pid
+	mkdir -p "${CACHE_ROOT}/kind"
 	if [[ -z "${KIND_NODE_IMAGE:-}" ]]; then
-		mkdir -p "${CACHE_ROOT}/kind"
 		build_rootfs &
 		rootfs_pid=$!
 	fi
+	build_deployer_rootfs &
+	deployer_pid=$!
 	"${CLUSTER_DIR}/cluster.sh" build >&2
 	build_binaries
 	mkdir -p "${STATE_DIR}/path"
@@ -125,6 +131,8 @@ cmd_build() {
 		printf '%s\n' "${NODE_IMAGE}" >"${STATE_DIR}/node-image"
 	fi
 	build_app_images
+	wait "${deployer_pid}" || die "building the deployer's root filesystem failed"
+	build_deployer_image
 	if ((SECONDS - start > 2)); then log "build finished in $((SECONDS - start))s"; fi
 }
 
@@ -166,6 +174,7 @@ cluster_healthy() {
 workload_images() {
 	printf '%s\n' "${STANDIN_IMAGE}" "${STANDIN_IMAGE%:*}:side-effect" "${MS_IMAGE}"
 	if image_exists "${SS_IMAGE}"; then printf '%s\n' "${SS_IMAGE}"; fi
+	if image_exists "${DEPLOYER_IMAGE}"; then printf '%s\n' "${DEPLOYER_IMAGE}"; fi
 }
 
 # The IDs of the workload images: a rebuilt image (e.g. the stand-in) is loaded again on `up`.
@@ -284,11 +293,11 @@ usage() {
 	cat >&2 <<EOF
 usage: $0 <command>
   build         install docker.io/debootstrap if missing, start dockerd if none answers, build
-                kind, the node image and the workload images (each cached)
+                kind, the node image, the workload images and the deployer image (each cached)
   up            build, then create the cluster unless it is up; prints the kubeconfig path last
   down          delete the cluster (dockerd and the caches stay)
   kubeconfig    print the kubeconfig path
-  load-images   load the workload images into the node again
+  load-images   load the workload and deployer images into the node again
   build-metrics-server  build only metrics-server (for the kwok tier); prints its path
   test-standin  go vet and go test of the stand-in application
   docker-env    print export lines for DOCKER_HOST (the project's dockerd) and KUBECONFIG
