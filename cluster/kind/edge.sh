@@ -127,12 +127,65 @@ build_gateway_api() {
 	printf '%s\n' "${hash}" >"${out}/crds.yaml.inputs"
 }
 
-# kube-network-policies: its main package is sigs.k8s.io/kube-network-policies/cmd (binary "cmd").
+# kube-network-policies' module source, built as the main module with one change: this host's
+# kernel has no nftables `queue` expression (CONFIG_NFT_QUEUE is not set; adding a rule with
+# `queue num 98` fails with ENOENT, and so did every sync of the unpatched controller), but it has
+# nft_compat and xtables' NFQUEUE target (iptables-nft's -j NFQUEUE works in the node). So the
+# rules that send a packet to the controller's queue use that target (revision 3, through
+# nft_compat) instead of nftables' queue expression: same queue number, same bypass flag.
+knp_source() {
+	local b="${CLUSTER_DIR}/builders/kube-network-policies" v=${KNP_VERSION} src dir hash
+	src="${CACHE_ROOT}/src/kube-network-policies-${v}"
+	hash=$(inputs_hash "${b}/go.mod" "${b}/go.sum" "$(declare -f knp_source)")
+	if [[ -f "${src}/.prepared" && "$(<"${src}/.prepared")" == "${hash}" ]]; then printf '%s' "${src}"; return 0; fi
+	dir=$(cd "${b}" && "${GO}" list -m -f '{{.Dir}}' sigs.k8s.io/kube-network-policies)
+	[[ -d "${dir}" ]] || die "sigs.k8s.io/kube-network-policies ${v} is not downloaded"
+	rm -rf "${src}"
+	mkdir -p "${src%/*}"
+	cp -r "${dir}" "${src}"
+	chmod -R u+w "${src}"
+	local np="${src}/pkg/networkpolicy"
+	[[ "$(grep -c 'queue := &expr.Queue{Num: uint16(c.config.QueueID)}' "${np}/controller.go")" == 2 &&
+		"$(grep -c '&expr.Queue{Num: uint16(n.nfQueueID), Flag: expr.QueueFlagBypass}' "${np}/dnsagent.go")" == 1 ]] ||
+		die "kube-network-policies' queue rules changed shape"
+	perl -0pi -e 's/queue := &expr\.Queue\{Num: uint16\(c\.config\.QueueID\)\}\n\tif c\.config\.FailOpen \{\n\t\tqueue\.Flag = expr\.QueueFlagBypass\n\t\}/queue := nfQueueTarget(uint16(c.config.QueueID), c.config.FailOpen)/g' "${np}/controller.go"
+	sed -i 's|&expr.Queue{Num: uint16(n.nfQueueID), Flag: expr.QueueFlagBypass}|nfQueueTarget(uint16(n.nfQueueID), true)|' "${np}/dnsagent.go"
+	! grep -q 'expr.Queue' "${np}/controller.go" "${np}/dnsagent.go" || die "kube-network-policies still uses nftables' queue"
+	cat >"${np}/zz_nfqueue_target.go" <<'EOF'
+package networkpolicy
+
+import (
+	"encoding/binary"
+
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
+)
+
+// nfQueueTarget sends the packet to NFQUEUE queue num through xtables' NFQUEUE target (revision 3,
+// struct xt_NFQ_info_v3: queuenum, queues_total, flags; flag 1 = bypass when nobody listens),
+// for kernels with nft_compat but without nftables' queue expression.
+func nfQueueTarget(num uint16, bypass bool) expr.Any {
+	info := make([]byte, 6)
+	binary.NativeEndian.PutUint16(info[0:], num)
+	binary.NativeEndian.PutUint16(info[2:], 1)
+	if bypass {
+		binary.NativeEndian.PutUint16(info[4:], 1)
+	}
+	raw := xt.Unknown(info)
+	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &raw}
+}
+EOF
+	rm -f "$(edge_bin kube-network-policies "${v}")/.inputs-kube-network-policies-${v}"
+	printf '%s\n' "${hash}" >"${src}/.prepared"
+	printf '%s' "${src}"
+}
+
+# kube-network-policies: its main package is ./cmd (binary "cmd").
 build_kube_network_policies() {
-	local b="${CLUSTER_DIR}/builders/kube-network-policies" v=${KNP_VERSION}
+	local b="${CLUSTER_DIR}/builders/kube-network-policies" v=${KNP_VERSION} src
 	check_pin "${b}/go.mod" "^require sigs.k8s.io/kube-network-policies ${v}\$"
-	go_build "kube-network-policies-${v}" "${b}" "$(edge_bin kube-network-policies "${v}")" "-s -w" "" \
-		sigs.k8s.io/kube-network-policies/cmd
+	src=$(knp_source)
+	go_build "kube-network-policies-${v}" "${src}" "$(edge_bin kube-network-policies "${v}")" "-s -w" "" ./cmd
 }
 
 edge_images() { printf '%s\n' "${TRAEFIK_IMAGE}" "${CM_IMAGE}" "${KNP_IMAGE}"; }
@@ -263,8 +316,9 @@ EOF
 	pod_ip=$(kctl -n "${ns}" get pods -l app=exchange-router -o jsonpath='{.items[0].status.podIP}')
 	edge_client "${ns}" before "${ip}" "${pod_ip}" || die "the edge client failed (before the NetworkPolicy)"
 	log "the node, through NodePort 30443 on 127.0.0.1:"
-	docker cp "${STATE_DIR}/edge-ca.crt" "${node}:/tmp/edge-ca.crt"
-	docker exec "${node}" curl -sS --fail --cacert /tmp/edge-ca.crt --resolve edge.kind.test:30443:127.0.0.1 \
+	# (not docker cp: the node's /tmp is a tmpfs that docker cp writes beneath)
+	docker exec -i "${node}" sh -c 'cat >/root/edge-ca.crt' <"${STATE_DIR}/edge-ca.crt"
+	docker exec "${node}" curl -sS --fail --cacert /root/edge-ca.crt --resolve edge.kind.test:30443:127.0.0.1 \
 		-w ' %{http_code} https://edge.kind.test:30443/api/v1/health\n' https://edge.kind.test:30443/api/v1/health >&2 ||
 		die "the node got no 200 through NodePort 30443"
 	kctl -n "${ns}" apply -f - >/dev/null <<EOF
