@@ -12,7 +12,8 @@ COLLECTION_LINK := .collections/ansible_collections/exchange/platform
 CLUSTER := $(CURDIR)/cluster/cluster.sh
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
-  molecule molecule-kind test build sanity docs docs-check ee test-build bench bench-kind differential
+  molecule molecule-kind test build sanity docs docs-check ee test-build bench bench-kind differential \
+  checks cluster-build tier-kwok tier-kind
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -118,4 +119,18 @@ ee: setup ## Check execution-environment.yml (ansible-builder create; no image b
 test-build: setup ## The collection tarball: contents, offline install, docs from the install
 	pytest -p no:cacheprovider tests/build
 
-test: lint sanity docs-check unit differential test-render test-build ee integration molecule molecule-kind ## Everything CI runs
+checks: lint sanity docs-check unit differential test-render test-build ee ## The checks that need no cluster
+
+cluster-build: ## Build both cluster tiers (cached; kind's images after the kwok tier's binaries)
+	$(CLUSTER) build >&2
+	cluster/kind.sh build >&2
+
+tier-kwok: integration molecule ## The kwok tier's tests
+
+tier-kind: molecule-kind ## The kind tier's tests
+
+# Everything CI runs. The checks run beside the cluster builds, then the two tiers side by side
+# (separate clusters; their waits overlap). Output is shown per target when it finishes.
+test: ## Everything CI runs
+	$(MAKE) --no-print-directory -j2 --output-sync=target checks cluster-build
+	$(MAKE) --no-print-directory -j2 --output-sync=target tier-kwok tier-kind

@@ -28,6 +28,8 @@ class ActionModule(ActionBase):
             self._display.warning(f"{host}: {warning}")
         result.update({k: outcome[k] for k in SHOWN if outcome.get(k) not in (None, [], "")})
         result.setdefault("changed", False)
+        # Like helm's NOTES: what was deployed and where it answers, without -v.
+        result["_ansible_verbose_always"] = True
         if not result.get("diff"):
             result.pop("diff", None)
         return result

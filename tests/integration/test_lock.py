@@ -126,28 +126,6 @@ def test_concurrent_deploys_of_one_release_never_mix(cluster: Cluster, namespace
     assert len(cluster.history(namespace)) == 3
 
 
-def test_a_batch_on_one_cluster_is_one_module_run_and_fails_per_release(cluster: Cluster) -> None:
-    """Hosts on the same kubeconfig and context share one kubernetes.core.k8s run; a release the
-    API server rejects fails on its own host while the others deploy."""
-    namespaces = [make_namespace(cluster) for _index in range(3)]
-    for namespace in namespaces:
-        create_secret(cluster, namespace, SECRET_VALUES)
-    hosts = {f"release-{i}": {"exchange_router_namespace": ns} for i, ns in enumerate(namespaces)}
-    hosts["broken"] = {"exchange_router_namespace": "xr-it-no-such-namespace"}
-    run = cluster.deploy({}, "-i", str(cluster.inventory(hosts)), "-vvv")
-    assert not run.ok
-    recap = run.output.split("PLAY RECAP", 1)[1]
-    assert "broken" in recap and "failed=1" in recap.split("broken", 1)[1].splitlines()[0]
-    for i, namespace in enumerate(namespaces):
-        assert f"release-{i}" in recap
-        assert _image_ready(cluster, namespace)
-    runs = [
-        line for line in run.output.splitlines() if "python3 " in line and "AnsiballZ_k8s" in line
-    ]
-    assert len(runs) == 1, f"{len(runs)} kubernetes.core.k8s runs for one cluster"
-    assert "exchange_router_namespace:" in run.output  # the broken release names its variable
-
-
 def test_a_batch_where_the_apply_rejects_one_release_fails_it_alone(cluster: Cluster) -> None:
     """A ValidatingAdmissionPolicy denies every write that is not a dry-run in one namespace: the
     dry-runs pass, the batch's shared kubernetes.core.k8s run fails, and the engine applies each

@@ -4,8 +4,6 @@ whole-release rollback, history, replica hand-off, removal by ownership, Secret 
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 
 from conftest import CRASH, SECRET_VALUES, Cluster, slow
 from kubernetes import client
@@ -139,27 +137,6 @@ def test_a_crash_loop_fails_fast_and_restores_the_whole_previous_revision(
     assert history[-1]["description"] == "rollback to revision 1"
 
 
-def test_rollback_playbook_and_bounded_history(cluster: Cluster, namespace: str) -> None:
-    values = {"exchange_router_namespace": namespace, "exchange_router_history_max": 3}
-    for tag in ("a", "b", "c", "d"):
-        assert cluster.deploy(dict(values, exchange_router_image=f"example/app:{tag}")).ok
-    assert [r["revision"] for r in cluster.history(namespace)] == [2, 3, 4]
-
-    back = cluster.playbook("rollback", values)
-    assert back.ok and "changed=1" in back.output, back.output
-    assert _image(cluster, namespace) == "example/app:c"
-    back = cluster.playbook("rollback", dict(values, exchange_router_rollback_revision=4))
-    assert back.ok, back.output
-    assert _image(cluster, namespace) == "example/app:d"
-    missing = cluster.playbook("rollback", dict(values, exchange_router_rollback_revision=1))
-    assert not missing.ok and "no revision 1" in missing.output
-
-    listing = cluster.playbook("history", values)
-    assert listing.ok, listing.output
-    for text in ("rollback to revision 4", "example/app:c", "superseded", "deployed", "kwok-admin"):
-        assert text in listing.output, text
-
-
 def test_replicas_hand_off_between_the_release_and_the_hpa(
     cluster: Cluster, namespace: str
 ) -> None:
@@ -190,20 +167,6 @@ def test_replicas_hand_off_between_the_release_and_the_hpa(
     assert not hpas.items
 
 
-def test_removal_deletes_only_what_the_release_created(cluster: Cluster, namespace: str) -> None:
-    """`namespace` holds a Secret made outside the release (existing mode)."""
-    values = {"exchange_router_namespace": namespace}
-    assert cluster.deploy(values).ok
-    removed = cluster.playbook("remove", dict(values, exchange_router_secret_mode="plain"))
-    assert removed.ok and "changed=1" in removed.output, removed.output
-    assert _secret(cluster, namespace) == SECRET_VALUES  # not the release's
-    assert not cluster.apps.list_namespaced_deployment(namespace).items
-    assert not client.CoordinationV1Api(cluster.api).list_namespaced_lease(namespace).items
-    assert cluster.history(namespace) == []
-    again = cluster.playbook("remove", values)
-    assert again.ok and "changed=0" in again.output, again.output
-
-
 def test_removal_deletes_the_plain_secret_it_created_without_the_vault_password(
     cluster: Cluster, empty_namespace: str
 ) -> None:
@@ -216,28 +179,3 @@ def test_removal_deletes_the_plain_secret_it_created_without_the_vault_password(
     removed = cluster.playbook("remove", vars_text=vaulted)
     assert removed.ok, removed.output
     assert not cluster.core.list_namespaced_secret(empty_namespace).items
-
-
-def test_existing_secret_rotation_rolls_the_pods_with_a_keyed_checksum(
-    cluster: Cluster, namespace: str
-) -> None:
-    values = {"exchange_router_namespace": namespace}
-    assert cluster.deploy(values).ok
-    first = _deployment(cluster, namespace)
-    checksum = first.spec.template.metadata.annotations["exchange.platform/secret-checksum"]
-    data = cluster.core.read_namespaced_secret("exchange-router-secret", namespace).data
-    unsalted = hashlib.sha256(
-        json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
-    assert checksum != unsalted
-    unchanged = cluster.deploy(values)
-    assert unchanged.ok and "changed=0" in unchanged.output, unchanged.output
-
-    cluster.core.patch_namespaced_secret(
-        "exchange-router-secret", namespace, {"stringData": {"redis_url": "redis://rotated:6379/0"}}
-    )
-    rotated = cluster.deploy(values)
-    assert rotated.ok and "changed=1" in rotated.output, rotated.output
-    after = _deployment(cluster, namespace)
-    assert after.spec.template.metadata.annotations["exchange.platform/secret-checksum"] != checksum
-    assert after.metadata.generation == first.metadata.generation + 1

@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from conftest import SECRET_VALUES, Cluster, create_secret, vaulted_vars
+from conftest import SECRET_VALUES, Cluster, vaulted_vars
 from kubernetes import client
 
 from ansible_collections.exchange.platform.plugins.filter.seal import FilterModule
@@ -64,7 +64,7 @@ SCOPES = {
 CHECKSUM = "exchange.platform/secret-checksum"
 
 
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", ["strict"])  # all three scopes: test_kind.py, test_sealing.py
 def test_sealed_mode_unseals_reseal_does_not_roll_rotation_does(
     cluster: Cluster, empty_namespace: str, cert: str, scope: str
 ) -> None:
@@ -107,41 +107,6 @@ def test_sealed_mode_unseals_reseal_does_not_roll_rotation_does(
     assert after.metadata.generation == first.metadata.generation + 1
     assert after.spec.template.metadata.annotations[CHECKSUM] != checksum
     assert "redis://rotated" not in rotated.output
-
-
-def test_sealed_values_the_controller_cannot_unseal_fail_the_deploy(
-    cluster: Cluster, empty_namespace: str, cert: str
-) -> None:
-    values = {
-        "exchange_router_namespace": empty_namespace,
-        "exchange_router_secret_mode": "sealed",
-        "exchange_router_sealed_secret_encrypted_data": {
-            key: seal(value, cert=cert, namespace=empty_namespace, name="another-name")
-            for key, value in SECRET_VALUES.items()
-        },
-    }
-    run = cluster.deploy(values)
-    assert not run.ok
-    assert "could not unseal" in run.output
-    assert not cluster.apps.list_namespaced_deployment(empty_namespace).items
-
-
-def test_existing_mode_fails_before_touching_anything_when_the_secret_is_missing(
-    cluster: Cluster, empty_namespace: str
-) -> None:
-    run = cluster.deploy({"exchange_router_namespace": empty_namespace})
-    assert not run.ok
-    assert f"Secret {empty_namespace}/exchange-router-secret does not exist" in run.output
-    assert cluster.resource_versions(empty_namespace) == {}
-
-
-def test_existing_mode_names_the_missing_keys(cluster: Cluster, empty_namespace: str) -> None:
-    create_secret(cluster, empty_namespace, {"server_addr": "0.0.0.0:8080"})
-    before = cluster.resource_versions(empty_namespace)
-    run = cluster.deploy({"exchange_router_namespace": empty_namespace})
-    assert not run.ok
-    assert "lacks the keys database_url, redis_url" in run.output
-    assert cluster.resource_versions(empty_namespace) == before
 
 
 def test_no_output_or_annotation_ever_shows_a_secret_value(
