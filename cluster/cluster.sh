@@ -26,6 +26,7 @@ export KUBECACHEDIR="${CACHE_ROOT}/kube-cache"
 CLUSTER_WORKDIR="${KWOK_WORKDIR}/clusters/${CLUSTER_NAME}"
 KUBECONFIG_PATH="${CLUSTER_WORKDIR}/kubeconfig.yaml"
 GENERATED_CONFIG="${CACHE_ROOT}/kwokctl-config.yaml"
+AUDIT_POLICY="${CACHE_ROOT}/kube-audit-policy.yaml"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -170,6 +171,10 @@ require_bins() {
 
 render_config() {
 	mkdir -p "${KWOK_WORKDIR}/cache"
+	# The audit policy goes beside the config (kwokctl copies it into the cluster at create);
+	# the fingerprint covers its content.
+	cp "${CLUSTER_DIR}/audit-policy.yaml" "${AUDIT_POLICY}.tmp"
+	mv "${AUDIT_POLICY}.tmp" "${AUDIT_POLICY}"
 	sed -e "s|@KUBE_VERSION@|${KUBE_VERSION}|g" \
 		-e "s|@ETCD_VERSION@|${ETCD_VERSION}|g" \
 		-e "s|@KWOK_VERSION@|${KWOK_VERSION}|g" \
@@ -178,13 +183,14 @@ render_config() {
 		-e "s|@METRICS_SERVER_VERSION@|${METRICS_SERVER_VERSION}|g" \
 		-e "s|@METRICS_SERVER_BINARY@|${METRICS_SERVER_BINARY}|g" \
 		-e "s|@METRICS_SERVER_MANIFESTS@|${CLUSTER_DIR}/kwok-metrics-server|g" \
+		-e "s|@AUDIT_POLICY@|${AUDIT_POLICY}|g" \
 		"${CLUSTER_DIR}/kwokctl.yaml.in" >"${GENERATED_CONFIG}.tmp"
 	mv "${GENERATED_CONFIG}.tmp" "${GENERATED_CONFIG}"
 }
 
 # Fingerprint of everything the cluster is created from; a change recreates it.
 fingerprint() {
-	cat "${GENERATED_CONFIG}" "${CLUSTER_DIR}/kwok-stages.yaml" "${CLUSTER_DIR}/versions.env" |
+	cat "${GENERATED_CONFIG}" "${AUDIT_POLICY}" "${CLUSTER_DIR}/kwok-stages.yaml" "${CLUSTER_DIR}/versions.env" |
 		sha256sum | cut -d' ' -f1
 }
 
