@@ -5,12 +5,14 @@ and kubectl, starts the local cluster and passes --kubeconfig and --tools-dir.
 Every namespace it creates is named xr-bench-<run id>-... and labelled
 exchange-platform.bench/run=<run id>; it deletes them again at the end.  The parts:
   runners.py   how each tool is run (collection, F, naive, kubectl, helm, empty play)
-  apicount.py  API requests: exact per tool (apiproxy.py) and apiserver_request_total
+  apicount.py  API requests: exact per tool (the apiserver's audit log) and
+               apiserver_request_total
+  manifests.py the objects, the helm chart and the naive role's templates, from `make render`
   scale.py     1/10/50 namespaces in one play, and the helm loop over as many
   profiling.py where the collection's time goes (per task, per function)
   report.py    bench/results/latest.{md,json}, scale.png and BENCHMARKS.md
-Phases, all in one invocation (this file): preflight (objects, chart check, versions), warm-up
-and counted runs through the proxy, idle baseline, interleaved timing rounds, scale, profile.
+Phases, all in one invocation (this file): preflight (objects, chart, versions), warm-up and
+counted runs (audit log), idle baseline, interleaved timing rounds, scale, profile.
 """
 
 from __future__ import annotations
@@ -29,11 +31,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import manifests
 import yaml
-from apicount import classify_metrics, classify_requests
-from apiproxy import CountingProxy
+from apicount import AuditLog, audit_log_path, classify_metrics, classify_requests
 from common import (
-    BENCH,
     COUNTED_TOOLS,
     DEFAULT_TAG,
     DEPLOY_STEPS,
@@ -123,24 +124,41 @@ class Bench:
         if stale.strip():
             log("deleting namespaces left by an earlier benchmark run: " + " ".join(stale.split()))
             self.cluster.delete_namespaces(LABEL)
-        # The objects kubectl and F apply: bench/chart's render, checked below against what the
-        # collection deploys.
+        self.audit = AuditLog(
+            Path(self.args.audit_log or audit_log_path(self.args.kubeconfig)),
+            f"xr-bench-{self.run_id}",
+        )
+        self.objects()
+        self.results["versions"] = self.versions()
+        self.results["machine"] = machine()
+        self.results["code_at_start"] = code_fingerprint()
+
+    def objects(self) -> None:
+        """The objects every tool deploys: the role's own rendering (`make render`), which
+        kubectl and F apply; the helm chart and the naive role's templates are generated from
+        it (bench/manifests.py). The chart is checked to render the same objects."""
+        rendered = manifests.render_role(self.work / "role-render", self.env)
+        self.runners.manifests = rendered_objs = manifests.objects(rendered)
+        manifests.write_chart(rendered, self.runners.chart)
+        manifests.write_naive_templates(rendered, self.runners.naive_templates)
         out = subprocess.run(
-            [self.runners.helm, "template", RELEASE, str(BENCH / "chart"), "-n", "placeholder"],
+            [self.runners.helm, "template", RELEASE, str(self.runners.chart), "-n", "placeholder"],
             env=self.env,
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        self.runners.manifests = [d for d in yaml.safe_load_all(out) if d]
-        self.results["versions"] = self.versions()
-        self.results["machine"] = machine()
-        self.results["code_at_start"] = code_fingerprint()
+        image = manifests.image_of(rendered)
+        expected = [manifests.with_placeholders(o, "placeholder", image) for o in rendered_objs]
+        if [d for d in yaml.safe_load_all(out) if d] != expected:
+            raise RuntimeError("the generated chart does not render the role's objects:\n" + out)
+        log(f"objects from make render: {', '.join(o['kind'] for o in self.runners.manifests)}")
 
     def check_chart(self, ns: str) -> None:
-        """bench/chart must render what the collection deployed into ns: a server-side diff as
-        the collection's field manager may only bump the generation and drop the collection's
-        secret checksum annotation (an HMAC with a per-release key that no chart can know)."""
+        """The role's render must be what the collection deployed into ns: a server-side diff
+        as the collection's field manager may only bump the generation and drop the
+        collection's secret checksum annotation (an HMAC with a per-release key that no render
+        can know)."""
         diff = self.cluster.kubectl(
             "diff",
             "--server-side",
@@ -157,11 +175,11 @@ class Bench:
             and line[:3] not in ("+++", "---")
             and not any(k in line for k in ("generation:", "secret-checksum", "annotations:"))
         ]
-        self.results["chart_matches_role"] = not changed
+        self.results["render_matches_deploy"] = not changed
         if changed:
             note = (
-                "bench/chart (and bench/templates/naive-*.j2) no longer render what the role "
-                "deploys by default; differences: " + " ".join(changed[:12])
+                "make render no longer renders what the role deploys by default; differences: "
+                + " ".join(changed[:12])
             )
             self.results["notes"].append(note)
             log("WARNING: " + note)
@@ -207,38 +225,53 @@ class Bench:
                 if self.runners.commands(tool, step, warm[tool], DEFAULT_TAG):
                     self.execute(tool, step, warm[tool], DEFAULT_TAG)
         self.check_chart(warm["collection"])
-        proxy = CountingProxy(self.args.kubeconfig, str(self.work))
-        proxy.start()
-        penv = dict(self.env, KUBECONFIG=proxy.kubeconfig, K8S_AUTH_KUBECONFIG=proxy.kubeconfig)
-        penv["KUBECACHEDIR"] = str(self.work / "kube-cache-proxy")
-        try:
-            log("counting API requests per tool through the counting proxy")
-            for tool in COUNTED_TOOLS:
-                # The proxy's address is new to every discovery cache: this no-op shows a cold
-                # cache and warms it. naive and F share kubernetes.core's with the collection.
-                if tool in ("collection", "kubectl", "helm"):
-                    mark = proxy.mark()
-                    rec = self.execute(tool, "noop", warm[tool], DEFAULT_TAG, env=penv)
-                    self.results["cold_discovery"][tool] = classify_requests(proxy.since(mark)) | {
-                        "seconds": rec["seconds"]
-                    }
-                for attempt in self.attempts(f"counted runs of {tool}"):
-                    ns = counted[tool] + ("" if attempt == 1 else f"-a{attempt}")
-                    if attempt > 1:
-                        self.cluster.create_namespaces([ns], self.run_id)
-                    steps = self.results["counted"][tool] = {}
-                    for step in DEPLOY_STEPS:
-                        tag = "bench-count" if step == "change" else DEFAULT_TAG
-                        mark = proxy.mark()
-                        rec = self.execute(tool, step, ns, tag, env=penv)
-                        steps[step] = classify_requests(proxy.since(mark)) | {"ok": rec["ok"]}
-                        if not rec["ok"]:
-                            break
-                    if all(c["ok"] for c in steps.values()):
+        log("counting API requests per tool in the apiserver's audit log")
+        audit, cenv = self.counting_env()
+        for tool in COUNTED_TOOLS:
+            # The counting env's discovery caches start empty: this no-op shows a cold cache
+            # and warms it. naive and F share kubernetes.core's with the collection.
+            if tool in ("collection", "kubectl", "helm"):
+                mark = audit.mark()
+                rec = self.execute(tool, "noop", warm[tool], DEFAULT_TAG, env=cenv)
+                audit.flush(self.cluster, mark)
+                self.results["cold_discovery"][tool] = classify_requests(audit.since(mark)) | {
+                    "seconds": rec["seconds"]
+                }
+            for attempt in self.attempts(f"counted runs of {tool}"):
+                ns = counted[tool] + ("" if attempt == 1 else f"-a{attempt}")
+                if attempt > 1:
+                    self.cluster.create_namespaces([ns], self.run_id)
+                steps = self.results["counted"][tool] = {}
+                for step in DEPLOY_STEPS:
+                    tag = "bench-count" if step == "change" else DEFAULT_TAG
+                    mark = audit.mark()
+                    rec = self.execute(tool, step, ns, tag, env=cenv)
+                    audit.flush(self.cluster, mark)
+                    steps[step] = classify_requests(audit.since(mark)) | {"ok": rec["ok"]}
+                    if not rec["ok"]:
                         break
-        finally:
-            proxy.stop()
-            discovery_cache_path(f"https://127.0.0.1:{proxy.port}").unlink(missing_ok=True)
+                if all(c["ok"] for c in steps.values()):
+                    break
+
+    def counting_env(self) -> tuple[AuditLog, dict[str, str]]:
+        """The audit log, and an environment for the counted runs: a client certificate of the
+        benchmark's own (user xr-bench-<run id> in system:masters), whose requests are exactly
+        the tool's, and empty discovery caches (kubectl and helm: KUBECACHEDIR;
+        kubernetes.core: its file in TMPDIR)."""
+        audit = self.audit
+        user = audit.user
+        kubeconfig = self.work / "count-kubeconfig.yaml"
+        subprocess.run(
+            [str(ROOT / "cluster" / "cluster.sh"), "user-kubeconfig", user, "system:masters",
+             str(kubeconfig)],
+            env=self.env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        tmp = self.work / "count-tmp"
+        tmp.mkdir()
+        env = dict(self.env, KUBECONFIG=str(kubeconfig), K8S_AUTH_KUBECONFIG=str(kubeconfig))
+        env |= {"KUBECACHEDIR": str(self.work / "kube-cache-count"), "TMPDIR": str(tmp)}
+        self.results["counted_as"] = {"user": user, "audit_log": str(audit.path)}
+        return audit, env
 
     def idle_baseline(self, seconds: float = 10.0) -> None:
         log(f"idle baseline: apiserver_request_total over {seconds:.0f}s with no tool running")
@@ -330,29 +363,16 @@ class Bench:
         report(self.results)
 
 
-def discovery_cache_path(server: str) -> Path:
-    """The file kubernetes.core caches discovery in: sha256 of "<server>-<user>", with the user
-    found as it finds it (login name, else a non-zero uid, else $USERNAME)."""
-    import hashlib
-
-    user = None
-    with contextlib.suppress(OSError):
-        user = os.getlogin() or None
-    if not user and os.getuid():
-        user = str(os.getuid())
-    user = user or os.environ.get("USERNAME")
-    cache_id = f"{server}-{user}" if user else server
-    return (
-        Path(tempfile.gettempdir()) / f"k8srcp-{hashlib.sha256(cache_id.encode()).hexdigest()}.json"
-    )
-
-
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--kubeconfig", help="the cluster's admin kubeconfig (bench/run.sh)")
     p.add_argument("--tools-dir", help="directory with helm and kubectl (bench/run.sh)")
+    p.add_argument(
+        "--audit-log",
+        help="the apiserver's audit log (default: logs/audit.log beside the kubeconfig)",
+    )
     p.add_argument("--runs", type=int, default=4, help="timing rounds (default 4)")
     p.add_argument("--scale-runs", type=int, default=2, help="runs of sizes below 50 (default 2)")
     p.add_argument("--scale-runs-large", type=int, default=1, help="runs of 50 (default 1)")

@@ -5,7 +5,9 @@ floor       F: bench/floor.yml, an empty play plus ONE kubernetes.core.k8s task 
             applies the same three objects (wait: true for the steps that roll out)
 naive       bench/naive.yml: one kubernetes.core.k8s task per object, a template each
 kubectl     kubectl apply --server-side + rollout status; diff --server-side
-helm        helm upgrade --install --wait of bench/chart; --dry-run=server; helm template
+helm        helm upgrade --install --wait of the chart; --dry-run=server; helm template
+The objects of F and kubectl, the naive role's templates and the chart all come from `make render`
+(bench/manifests.py, set up by the preflight).
 empty       an empty play (bench/profile/empty.yml): the floor of render
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from common import BENCH, DEFAULT_TAG, DEPLOYMENT, PLAYBOOK, RELEASE, ROOT, image, log
+from common import DEFAULT_TAG, DEPLOYMENT, PLAYBOOK, RELEASE, ROOT, image, log
 
 from cluster import Cluster
 
@@ -31,7 +33,11 @@ Command = tuple[list[str], set[int]]  # argv, accepted exit codes
 class Runners:
     def __init__(self, work: Path, helm: str, kubectl: str, env: dict[str, str]) -> None:
         self.work, self.helm, self.kubectl, self.env = work, helm, kubectl, env
-        self.manifests: list[dict[str, Any]] = []  # the chart's objects (set by the preflight)
+        # Set by the preflight from `make render` (bench/manifests.py): the role's objects, and
+        # the chart and naive templates generated from them.
+        self.manifests: list[dict[str, Any]] = []
+        self.chart = work / "chart"
+        self.naive_templates = work / "naive-templates"
         self.failures: list[dict[str, Any]] = []
 
     def manifest_file(self, ns: str, tag: str) -> Path:
@@ -90,9 +96,8 @@ class Runners:
     def _naive(self, step: str, ns: str, tag: str) -> list[Command]:
         if step == "render":
             return []
-        argv = [PLAYBOOK, "bench/naive.yml", "-e", f"naive_namespace={ns}"]
-        if tag != DEFAULT_TAG:
-            argv += ["-e", f"naive_image={image(tag)}"]
+        argv = [PLAYBOOK, "bench/naive.yml", "-e", f"naive_templates={self.naive_templates}"]
+        argv += ["-e", f"naive_namespace={ns}", "-e", f"naive_image={image(tag)}"]
         return [(argv + (["--check", "--diff"] if step == "check" else []), {0})]
 
     def _kubectl(self, step: str, ns: str, tag: str) -> list[Command]:
@@ -109,7 +114,7 @@ class Runners:
         return ([*argv, "--timeout=300s"], {0})
 
     def _helm(self, step: str, ns: str, tag: str) -> list[Command]:
-        chart = str(BENCH / "chart")
+        chart = str(self.chart)
         if step == "render":
             out = self.work / "helm-render" / ns
             shutil.rmtree(out, ignore_errors=True)

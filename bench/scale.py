@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from apicount import classify_metrics
-from common import BENCH, LABEL, PLAYBOOK, RELEASE, ROOT, log
+from common import LABEL, PLAYBOOK, RELEASE, ROOT, log
 
 if TYPE_CHECKING:
     from run import Bench
@@ -88,7 +88,7 @@ def helm_loop(b: Bench, n: int, r: int) -> None:
     """`for ns in ...; do helm upgrade --install --wait ...; done`, first and no-op."""
     names = [b.ns("h", n, r, f"{k:02d}") for k in range(1, n + 1)]
     b.cluster.create_namespaces(names, b.run_id)
-    chart = str(BENCH / "chart")
+    chart = str(b.runners.chart)
     for step in ("first", "noop"):
         start = time.perf_counter()
         ok = True
