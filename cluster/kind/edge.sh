@@ -138,7 +138,7 @@ knp_source() {
 	src="${CACHE_ROOT}/src/kube-network-policies-${v}"
 	hash=$(inputs_hash "${b}/go.mod" "${b}/go.sum" "$(declare -f knp_source)")
 	if [[ -f "${src}/.prepared" && "$(<"${src}/.prepared")" == "${hash}" ]]; then printf '%s' "${src}"; return 0; fi
-	dir=$(cd "${b}" && "${GO}" list -m -f '{{.Dir}}' sigs.k8s.io/kube-network-policies)
+	dir=$(cd "${b}" && "${GO}" mod download -json sigs.k8s.io/kube-network-policies | jq -r .Dir)
 	[[ -d "${dir}" ]] || die "sigs.k8s.io/kube-network-policies ${v} is not downloaded"
 	rm -rf "${src}"
 	mkdir -p "${src%/*}"
