@@ -42,6 +42,8 @@ check_pin() { grep -Eq "$2" "$1" || die "$1 does not match the pinned versions (
 
 # shellcheck source-path=SCRIPTDIR source=kind/build.sh
 source "${KIND_DIR}/build.sh"
+# shellcheck source-path=SCRIPTDIR source=kind/edge.sh
+source "${KIND_DIR}/edge.sh"
 
 go_env() {
 	export GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
@@ -133,6 +135,7 @@ cmd_build() {
 	build_app_images
 	wait "${deployer_pid}" || die "building the deployer's root filesystem failed"
 	build_deployer_image
+	build_edge
 	if ((SECONDS - start > 2)); then log "build finished in $((SECONDS - start))s"; fi
 }
 
@@ -175,6 +178,7 @@ workload_images() {
 	printf '%s\n' "${STANDIN_IMAGE}" "${STANDIN_IMAGE%:*}:side-effect" "${MS_IMAGE}"
 	if image_exists "${SS_IMAGE}"; then printf '%s\n' "${SS_IMAGE}"; fi
 	if image_exists "${DEPLOYER_IMAGE}"; then printf '%s\n' "${DEPLOYER_IMAGE}"; fi
+	edge_images
 }
 
 # The IDs of the workload images: a rebuilt image (e.g. the stand-in) is loaded again on `up`.
@@ -251,6 +255,7 @@ cmd_up() {
 	cmd_load_images
 	images_stamp >"${STATE_DIR}/images"
 	install_addons
+	install_edge
 	fingerprint >"${STATE_DIR}/fingerprint"
 	printf '%s %s %ss k8s=%s image=%s\n' "$(date -u +%FT%TZ)" "${mode}" "$((SECONDS - t0))" "${KUBE_VERSION}" \
 		"$(node_image)" >>"${LOG_DIR}/kind-up-times.log"

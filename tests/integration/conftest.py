@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -286,3 +287,59 @@ def empty_namespace(cluster: Cluster) -> Iterator[str]:
     name = make_namespace(cluster)
     yield name
     cluster.core.delete_namespace(name)
+
+
+# ---------------------------------------------------------------- the kind tier
+STANDIN_IMAGE = "exchange-platform/standin:dev"
+
+
+def _backends(kind: Cluster, namespace: str) -> None:
+    """Postgres and Redis stand-ins: one pod listening on 5432 and 6379, and their Services."""
+    labels = {"app": "kind-backends"}
+    container = client.V1Container(
+        name="listen",
+        image=STANDIN_IMAGE,
+        image_pull_policy="IfNotPresent",
+        args=["listen", "5432", "6379"],
+        readiness_probe=client.V1Probe(
+            tcp_socket=client.V1TCPSocketAction(port=6379), period_seconds=1
+        ),
+    )
+    kind.apps.create_namespaced_deployment(
+        namespace,
+        client.V1Deployment(
+            metadata=client.V1ObjectMeta(name="kind-backends"),
+            spec=client.V1DeploymentSpec(
+                selector=client.V1LabelSelector(match_labels=labels),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels=labels),
+                    spec=client.V1PodSpec(containers=[container]),
+                ),
+            ),
+        ),
+    )
+    for name, port in (("postgres", 5432), ("redis", 6379)):
+        kind.core.create_namespaced_service(
+            namespace,
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name=name),
+                spec=client.V1ServiceSpec(
+                    selector=labels, ports=[client.V1ServicePort(port=port, target_port=port)]
+                ),
+            ),
+        )
+    for _attempt in range(120):
+        status = kind.apps.read_namespaced_deployment("kind-backends", namespace).status
+        if status.ready_replicas:
+            return
+        time.sleep(1)
+    raise AssertionError("the backends never became ready")
+
+
+@pytest.fixture
+def kind_namespace(kind: Cluster) -> Iterator[str]:
+    name = f"xr-kind-{uuid.uuid4().hex[:8]}"
+    kind.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    _backends(kind, name)
+    yield name
+    kind.core.delete_namespace(name)

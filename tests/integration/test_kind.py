@@ -8,9 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from conftest import Cluster, grant_deployer, vaulted_vars
@@ -28,58 +25,6 @@ GOOD = {
     "redis_url": "redis://redis:6379/0",
 }
 BASE = {"exchange_router_image": IMAGE, "exchange_router_progress_deadline_seconds": 120}
-
-
-def _backends(kind: Cluster, namespace: str) -> None:
-    """Postgres and Redis stand-ins: one pod listening on 5432 and 6379, and their Services."""
-    labels = {"app": "kind-backends"}
-    container = client.V1Container(
-        name="listen",
-        image=IMAGE,
-        image_pull_policy="IfNotPresent",
-        args=["listen", "5432", "6379"],
-        readiness_probe=client.V1Probe(
-            tcp_socket=client.V1TCPSocketAction(port=6379), period_seconds=1
-        ),
-    )
-    kind.apps.create_namespaced_deployment(
-        namespace,
-        client.V1Deployment(
-            metadata=client.V1ObjectMeta(name="kind-backends"),
-            spec=client.V1DeploymentSpec(
-                selector=client.V1LabelSelector(match_labels=labels),
-                template=client.V1PodTemplateSpec(
-                    metadata=client.V1ObjectMeta(labels=labels),
-                    spec=client.V1PodSpec(containers=[container]),
-                ),
-            ),
-        ),
-    )
-    for name, port in (("postgres", 5432), ("redis", 6379)):
-        kind.core.create_namespaced_service(
-            namespace,
-            client.V1Service(
-                metadata=client.V1ObjectMeta(name=name),
-                spec=client.V1ServiceSpec(
-                    selector=labels, ports=[client.V1ServicePort(port=port, target_port=port)]
-                ),
-            ),
-        )
-    for _attempt in range(120):
-        status = kind.apps.read_namespaced_deployment("kind-backends", namespace).status
-        if status.ready_replicas:
-            return
-        time.sleep(1)
-    raise AssertionError("the backends never became ready")
-
-
-@pytest.fixture
-def kind_namespace(kind: Cluster) -> Iterator[str]:
-    name = f"xr-kind-{uuid.uuid4().hex[:8]}"
-    kind.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    _backends(kind, name)
-    yield name
-    kind.core.delete_namespace(name)
 
 
 def deploy_plain(kind: Cluster, namespace: str, secret: dict[str, str], *args: str, **kw):

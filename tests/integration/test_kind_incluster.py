@@ -21,7 +21,6 @@ from test_kind import (
     GOOD,
     env_hashes,
     hashes_of,
-    kind_namespace,  # noqa: F401 (the fixture: a namespace with the Postgres and Redis listeners)
     secret_values,
 )
 
@@ -151,7 +150,7 @@ def _gone(read: Any, *args: str) -> bool:
 
 def test_in_cluster_with_only_the_service_account_token_deploys_rolls_back_and_removes(
     kind: Cluster,
-    kind_namespace: str,  # noqa: F811
+    kind_namespace: str,
 ) -> None:
     """deploy (-vvv), a crash loop the engine rolls back, rollback.yml, history.yml and
     remove.yml, each a pod of its own; checked from outside with the admin client."""
