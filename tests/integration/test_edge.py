@@ -9,25 +9,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Cluster, grant_deployer, slow
+import yaml
+from conftest import ROOT, Cluster, grant_deployer, slow
 from kubernetes import client
 
-EDGE = {
-    "exchange_router_ingress": {
-        "enabled": True,
-        "class_name": "nginx",
-        "hosts": [
-            {
-                "host": "exchange.example.com",
-                "paths": [{"path": "/backend(/|$)(.*)", "path_type": "ImplementationSpecific"}],
-            }
-        ],
-        "annotations": {"nginx.ingress.kubernetes.io/rewrite-target": "/$2"},
-    },
-    "exchange_router_pdb": {"enabled": True},
-    "exchange_router_network_policy": {"enabled": True, "edge_namespace": "ingress-nginx"},
-    "exchange_router_service_account": {"create": True},
-}
+# The seed's edge (tests/fixtures/edge-values.yml) without its ClusterIssuer: no cert-manager here.
+EDGE = yaml.safe_load((ROOT / "tests/fixtures/edge-values.yml").read_text())
+EDGE["exchange_router_ingress"]["cluster_issuer"] = ""
+GONE = {"ingress": False, "pdb": False, "policy": False, "account": False, "foreign": True}
 NAMES = {
     "ingress": "exchange-router-ingress",
     "pdb": "exchange-router-pdb",
@@ -104,24 +93,12 @@ def test_the_edge_objects_are_members_of_the_release_as_the_least_privileged_dep
         "rollback", dict(values, exchange_router_rollback_revision=1), kubeconfig=kubeconfig
     )
     assert back.ok, back.output
-    assert _present(cluster, namespace) == {
-        "ingress": False,
-        "pdb": False,
-        "policy": False,
-        "account": False,
-        "foreign": True,
-    }
+    assert _present(cluster, namespace) == GONE
 
     assert cluster.deploy(dict(values, **EDGE), kubeconfig=kubeconfig).ok
     removed = cluster.playbook("remove", values, kubeconfig=kubeconfig)
     assert removed.ok, removed.output
-    assert _present(cluster, namespace) == {
-        "ingress": False,
-        "pdb": False,
-        "policy": False,
-        "account": False,
-        "foreign": True,
-    }
+    assert _present(cluster, namespace) == GONE
     # ... and nothing more than the release needs
     assert _can(cluster, namespace, "get", "cert-manager.io/certificates", "exchange-router-tls")
     assert _can(

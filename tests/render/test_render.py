@@ -172,24 +172,7 @@ def test_invalid_values_stop_render_and_write_nothing(
     assert not out.exists() or not any(out.iterdir())
 
 
-EDGE = {
-    "exchange_router_ingress": {
-        "enabled": True,
-        "class_name": "nginx",
-        "hosts": [
-            {
-                "host": "exchange.example.com",
-                "paths": [{"path": "/backend(/|$)(.*)", "path_type": "ImplementationSpecific"}],
-            }
-        ],
-        "annotations": {"nginx.ingress.kubernetes.io/rewrite-target": "/$2"},
-        "cluster_issuer": "letsencrypt",
-    },
-    "exchange_router_pdb": {"enabled": True},
-    "exchange_router_network_policy": {"enabled": True, "edge_namespace": "ingress-nginx"},
-    "exchange_router_service_account": {"create": True},
-    "exchange_router_env_from": [{"configMapRef": {"name": "exchange-router-config"}}],
-}
+EDGE = yaml.safe_load((ROOT / "tests/fixtures/edge-values.yml").read_text())
 
 
 def test_the_production_edge_renders_one_file_per_object_as_the_seed_s_ops_repo_has_it(
