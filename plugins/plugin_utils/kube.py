@@ -74,6 +74,14 @@ class Ref:
         return f"{self.kind} {self.namespace}/{self.name}"
 
 
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    """An object's status condition of that type, or {}."""
+    for cond in obj.get("status", {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond
+    return {}
+
+
 class Client(Protocol):
     """What the release engine asks of a cluster."""
 

@@ -17,7 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import (
+    Client,
+    KubeError,
+    Ref,
+    condition,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -35,13 +40,6 @@ POLL = 0.5
 
 class RolloutFailed(Exception):
     """The rollout cannot complete; the message says why."""
-
-
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
-    for cond in obj.get("status", {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond
-    return {}
 
 
 def progress(deployment: dict[str, Any]) -> tuple[bool, str]:

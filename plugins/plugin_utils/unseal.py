@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client
-from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import POLL, condition
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, condition
+from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import POLL
 
 
 class UnsealFailed(Exception):
