@@ -7,6 +7,9 @@ set -euo pipefail
 CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=versions.env
 source "${CLUSTER_DIR}/versions.env"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "${CLUSTER_DIR}/lib.sh"
+LOG_PREFIX=kwok
 
 GO="${GO:-/usr/local/go/bin/go}"
 CACHE_ROOT="${EXCHANGE_PLATFORM_CACHE:-${HOME}/.cache/exchange-platform}"
@@ -27,22 +30,9 @@ CLUSTER_WORKDIR="${KWOK_WORKDIR}/clusters/${CLUSTER_NAME}"
 KUBECONFIG_PATH="${CLUSTER_WORKDIR}/kubeconfig.yaml"
 GENERATED_CONFIG="${CACHE_ROOT}/kwokctl-config.yaml"
 AUDIT_POLICY="${CACHE_ROOT}/kube-audit-policy.yaml"
-
-log() { printf '[cluster] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+KUBECTL="${BIN_DIR}/kubectl"
 
 # --------------------------------------------------------------------- build
-
-go_env() {
-	export GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-	export GOMODCACHE="${CACHE_ROOT}/go/mod" GOCACHE="${CACHE_ROOT}/go/cache"
-	mkdir -p "${GOMODCACHE}" "${GOCACHE}" "${LOG_DIR}"
-}
-
-# check_pin FILE REGEX: fail if a builder go.mod disagrees with versions.env.
-check_pin() {
-	grep -Eq "$2" "$1" || die "$1 does not match versions.env (expected /$2/); update both together"
-}
 
 # run_build NAME BUILDER_DIR OUT_DIR LDFLAGS PKG...: build into a temp dir
 # then move into place, so a half-finished build never looks cached.
@@ -71,16 +61,9 @@ build_kubernetes() {
 	local dir="${CLUSTER_DIR}/builders/kubernetes"
 	check_pin "${dir}/go.mod" "^(require)?[[:space:]]*k8s.io/kubernetes ${KUBE_VERSION}\$"
 	check_pin "${dir}/go.mod" "k8s.io/api => k8s.io/api ${KUBE_STAGING_VERSION}\$"
-	local major minor ldflags="-s -w" p
-	major=$(cut -d. -f1 <<<"${KUBE_VERSION#v}")
-	minor=$(cut -d. -f2 <<<"${KUBE_VERSION}")
-	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-		ldflags+=" -X ${p}.gitVersion=${KUBE_VERSION} -X ${p}.gitMajor=${major} -X ${p}.gitMinor=${minor}"
-		ldflags+=" -X ${p}.gitTreeState=clean -X ${p}.buildDate=1970-01-01T00:00:00Z"
-	done
 	local pkgs=()
 	for b in "${KUBE_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/${b}"); done
-	run_build "kubernetes-${KUBE_VERSION}" "${dir}" "${KUBE_BIN_DIR}" "${ldflags}" "${pkgs[@]}"
+	run_build "kubernetes-${KUBE_VERSION}" "${dir}" "${KUBE_BIN_DIR}" "$(kube_ldflags)" "${pkgs[@]}"
 }
 
 build_etcd() {
@@ -162,8 +145,6 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok-cont
 
 # fd 9 (the up/down lock) is closed so the daemons kwokctl forks do not hold it.
 kwokctl() { "${BIN_DIR}/kwokctl" --name "${CLUSTER_NAME}" "$@" 9>&-; }
-
-kctl() { "${BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" "$@"; }
 
 require_bins() {
 	[[ -x "${BIN_DIR}/kwokctl" && -x "${BIN_DIR}/kubectl" ]] || die "binaries missing; run: $0 build"

@@ -16,6 +16,9 @@ ROOT_DIR="$(cd "${CLUSTER_DIR}/.." && pwd)"
 source "${CLUSTER_DIR}/versions.env"
 # shellcheck source-path=SCRIPTDIR source=kind/versions.env
 source "${KIND_DIR}/versions.env"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "${CLUSTER_DIR}/lib.sh"
+LOG_PREFIX=kind
 
 GO="${GO:-/usr/local/go/bin/go}"
 CACHE_ROOT="${EXCHANGE_PLATFORM_CACHE:-${HOME}/.cache/exchange-platform}"
@@ -27,6 +30,7 @@ DOCKER_DIR="${CACHE_ROOT}/docker"
 OWN_DOCKER_HOST="unix://${DOCKER_DIR}/docker.sock"
 KIND_BIN_DIR="${CACHE_ROOT}/bin/kind/${KIND_VERSION}"
 KUBE_BIN_DIR="${CACHE_ROOT}/bin/kubernetes/${KUBE_VERSION}"
+KUBECTL="${KUBE_BIN_DIR}/kubectl"
 MS_BIN_DIR="${CACHE_ROOT}/bin/metrics-server/${METRICS_SERVER_VERSION}"
 STANDIN_IMAGE=exchange-platform/standin:dev
 MS_IMAGE="exchange-platform/metrics-server:${METRICS_SERVER_VERSION}"
@@ -36,20 +40,10 @@ DEPLOYER_IMAGE=exchange-platform/deployer:dev
 # What the local node image is built with (Debian packages).
 APT_PACKAGES=(debootstrap jq gcc libc6-dev)
 
-log() { printf '[kind] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-check_pin() { grep -Eq "$2" "$1" || die "$1 does not match the pinned versions (/$2/)"; }
-
 # shellcheck source-path=SCRIPTDIR source=kind/build.sh
 source "${KIND_DIR}/build.sh"
 # shellcheck source-path=SCRIPTDIR source=kind/edge.sh
 source "${KIND_DIR}/edge.sh"
-
-go_env() {
-	export GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-	export GOMODCACHE="${CACHE_ROOT}/go/mod" GOCACHE="${CACHE_ROOT}/go/cache"
-	mkdir -p "${GOMODCACHE}" "${GOCACHE}" "${LOG_DIR}" "${STATE_DIR}"
-}
 
 # ---------------------------------------------------------------- docker
 
@@ -101,8 +95,6 @@ ensure_docker() {
 
 # kind runs `docker`; give it Debian's CLI (the one that matches the engine).
 kind_() { PATH="${STATE_DIR}/path:${PATH}" "${KIND_BIN_DIR}/kind" "$@" 9>&-; }
-
-kctl() { "${KUBE_BIN_DIR}/kubectl" --kubeconfig "${KUBECONFIG_PATH}" "$@"; }
 
 # ----------------------------------------------------------------- build
 

@@ -4,14 +4,6 @@
 # Every image is made with `docker import` (or `docker commit` of a locally built image):
 # nothing is pulled.
 
-# inputs_hash FILE_OR_STRING...: short sha256 of files' contents and literal strings.
-inputs_hash() {
-	local x
-	for x in "$@"; do
-		if [[ -f "${x}" ]]; then cat "${x}"; else printf '%s\n' "${x}"; fi
-	done | sha256sum | cut -c1-16
-}
-
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
 # go_build NAME BUILDER OUT_DIR LDFLAGS TAGS PKG...: build into OUT_DIR unless the stamp there
@@ -37,17 +29,6 @@ go_build() {
 	rmdir "${tmp}"
 	printf '%s\n' "${hash}" >"${stamp}"
 	log "built ${name} in $((SECONDS - start))s"
-}
-
-kube_ldflags() {
-	local p f="-s -w" major minor
-	major=$(cut -d. -f1 <<<"${KUBE_VERSION#v}")
-	minor=$(cut -d. -f2 <<<"${KUBE_VERSION}")
-	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-		f+=" -X ${p}.gitVersion=${KUBE_VERSION} -X ${p}.gitMajor=${major} -X ${p}.gitMinor=${minor}"
-		f+=" -X ${p}.gitTreeState=clean -X ${p}.buildDate=1970-01-01T00:00:00Z"
-	done
-	printf '%s' "${f}"
 }
 
 # metrics-server, its version stamped where `metrics-server --version` (kwokctl) reads it.
@@ -124,22 +105,27 @@ NODE_PACKAGES=systemd,systemd-sysv,dbus,conntrack,iptables,nftables,iproute2,eth
 
 rootfs_tar() { printf '%s' "${CACHE_ROOT}/kind/rootfs-${NODE_SUITE}-$(inputs_hash "${NODE_PACKAGES}").tar"; }
 
-build_rootfs() {
-	local tarball
-	tarball=$(rootfs_tar)
+build_rootfs() { debootstrap_tar "$(rootfs_tar)" "${NODE_PACKAGES}" rootfs; }
+
+# debootstrap_tar TARBALL PACKAGES NAME [PATH...]: unless TARBALL exists, a minbase ${NODE_SUITE}
+# root filesystem with PACKAGES, without apt's lists and archives, docs, man pages and the PATHs
+# given (relative to the root), as TARBALL. NAME names the log (build-NAME.log).
+debootstrap_tar() {
+	local tarball=$1 packages=$2 name=$3 start=${SECONDS} p
+	shift 3
 	[[ -f "${tarball}" ]] && return 0
-	local dir="${CACHE_ROOT}/kind/rootfs.tmp" start=${SECONDS}
+	local dir="${tarball%.tar}.tmp" logf="${LOG_DIR}/build-${name}.log"
 	rm -rf "${dir}"
-	log "debootstrap ${NODE_SUITE} (log: ${LOG_DIR}/build-rootfs.log) ..."
-	debootstrap --variant=minbase --include="${NODE_PACKAGES}" "${NODE_SUITE}" "${dir}" \
-		http://deb.debian.org/debian >"${LOG_DIR}/build-rootfs.log" 2>&1 ||
-		die "debootstrap failed (log: ${LOG_DIR}/build-rootfs.log)"
+	log "debootstrap ${NODE_SUITE} for ${name} (log: ${logf}) ..."
+	debootstrap --variant=minbase --include="${packages}" "${NODE_SUITE}" "${dir}" \
+		http://deb.debian.org/debian >"${logf}" 2>&1 || die "debootstrap of ${name} failed (log: ${logf})"
 	rm -rf "${dir}"/var/lib/apt/lists/* "${dir}"/var/cache/apt/*.bin "${dir}"/var/cache/apt/archives/*.deb \
 		"${dir}"/usr/share/doc/* "${dir}"/usr/share/man/*
+	for p in "$@"; do rm -rf "${dir:?}/"${p}; done
 	tar -C "${dir}" --numeric-owner -cf "${tarball}.tmp" .
 	mv "${tarball}.tmp" "${tarball}"
 	rm -rf "${dir}"
-	log "root filesystem built in $((SECONDS - start))s"
+	log "${name} built in $((SECONDS - start))s"
 }
 
 # The kind base image (what kindest/base holds): the root filesystem, kind's own files from the
@@ -284,22 +270,7 @@ DEPLOYER_PIP=(ansible-core kubernetes)
 
 deployer_rootfs_tar() { printf '%s' "${CACHE_ROOT}/kind/deployer-rootfs-${NODE_SUITE}-$(inputs_hash "${DEPLOYER_PACKAGES}").tar"; }
 
-build_deployer_rootfs() {
-	local tarball dir="${CACHE_ROOT}/kind/deployer-rootfs.tmp" start=${SECONDS}
-	tarball=$(deployer_rootfs_tar)
-	[[ -f "${tarball}" ]] && return 0
-	rm -rf "${dir}"
-	log "debootstrap ${NODE_SUITE} for the deployer image (log: ${LOG_DIR}/build-deployer-rootfs.log) ..."
-	debootstrap --variant=minbase --include="${DEPLOYER_PACKAGES}" "${NODE_SUITE}" "${dir}" \
-		http://deb.debian.org/debian >"${LOG_DIR}/build-deployer-rootfs.log" 2>&1 ||
-		die "debootstrap of the deployer failed (log: ${LOG_DIR}/build-deployer-rootfs.log)"
-	rm -rf "${dir}"/var/lib/apt/lists/* "${dir}"/var/cache/apt/*.bin "${dir}"/var/cache/apt/archives/*.deb \
-		"${dir}"/usr/share/doc/* "${dir}"/usr/share/man/* "${dir}"/usr/share/locale/*
-	tar -C "${dir}" --numeric-owner -cf "${tarball}.tmp" .
-	mv "${tarball}.tmp" "${tarball}"
-	rm -rf "${dir}"
-	log "deployer root filesystem built in $((SECONDS - start))s"
-}
+build_deployer_rootfs() { debootstrap_tar "$(deployer_rootfs_tar)" "${DEPLOYER_PACKAGES}" deployer-rootfs 'usr/share/locale/*'; }
 
 # deployer_pin NAME: NAME's line in requirements.txt (the build stops when there is none).
 deployer_pin() {
