@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 COLLECTION_LINK := .collections/ansible_collections/exchange/platform
-CLUSTER := $(CURDIR)/cluster/cluster.sh
+CLUSTER := $(CURDIR)/cluster/kwok.sh
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
   molecule molecule-kind test build sanity docs docs-check ee test-build bench bench-kind differential \
@@ -87,7 +87,7 @@ molecule: setup ## The molecule scenario on the local cluster
 	molecule test -s kwok
 
 molecule-kind: setup ## The molecule scenario on kind (cluster/kind.sh: own dockerd, node image built here)
-	cluster/cluster.sh build >&2
+	cluster/kwok.sh build >&2
 	cluster/kind.sh test-standin >&2
 	cluster/kind.sh build >&2
 	pytest -m kind tests/integration

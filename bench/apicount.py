@@ -88,7 +88,7 @@ class AuditLog:
         if not path.exists():
             raise RuntimeError(
                 f"no audit log at {path}: the local cluster was created before its audit policy "
-                "(cluster/audit-policy.yaml); recreate it with `make cluster` (cluster/cluster.sh "
+                "(cluster/audit-policy.yaml); recreate it with `make cluster` (cluster/kwok.sh "
                 "up recreates a cluster whose configuration changed)"
             )
 

@@ -262,7 +262,7 @@ class Bench:
         user = audit.user
         kubeconfig = self.work / "count-kubeconfig.yaml"
         subprocess.run(
-            [str(ROOT / "cluster" / "cluster.sh"), "user-kubeconfig", user, "system:masters",
+            [str(ROOT / "cluster" / "kwok.sh"), "user-kubeconfig", user, "system:masters",
              str(kubeconfig)],
             env=self.env, capture_output=True, text=True, check=True,
         )  # fmt: skip

@@ -61,12 +61,12 @@ fi
 fetch_tools
 # Use the running local cluster (make cluster); start it only when it does not answer. (`up` on a
 # healthy cluster is a no-op too, but it would recreate a cluster whose configuration changed.)
-kubeconfig="$("${ROOT}/cluster/cluster.sh" kubeconfig 2>/dev/null || true)"
+kubeconfig="$("${ROOT}/cluster/kwok.sh" kubeconfig 2>/dev/null || true)"
 if [[ ! -f "${kubeconfig}" ]] ||
 	! "${TOOLS_DIR}/kubectl" --kubeconfig "${kubeconfig}" get --raw /readyz >/dev/null 2>&1; then
-	kubeconfig="$("${ROOT}/cluster/cluster.sh" up | tail -n 1)"
+	kubeconfig="$("${ROOT}/cluster/kwok.sh" up | tail -n 1)"
 fi
-[[ -f "${kubeconfig}" ]] || die "no kubeconfig for the local cluster (cluster/cluster.sh up)"
+[[ -f "${kubeconfig}" ]] || die "no kubeconfig for the local cluster (cluster/kwok.sh up)"
 
 export ANSIBLE_CONFIG="${ROOT}/ansible.cfg"
 exec "${ROOT}/.venv/bin/python" "${ROOT}/bench/run.py" \

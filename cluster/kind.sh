@@ -104,7 +104,7 @@ cmd_build() {
 	# The deployer image is built from Debian packages with either node image.
 	if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then ensure_packages debootstrap; else ensure_packages "${APT_PACKAGES[@]}"; fi
 	ensure_docker
-	# The control plane, etcd and Sealed Secrets: built (once, for both tiers) by cluster.sh.
+	# The control plane, etcd and Sealed Secrets: built (once, for both tiers) by kwok.sh.
 	# debootstrap waits on the network while Go compiles.
 	local rootfs_pid= deployer_pid
 	mkdir -p "${CACHE_ROOT}/kind"
@@ -114,7 +114,7 @@ cmd_build() {
 	fi
 	build_deployer_rootfs &
 	deployer_pid=$!
-	"${CLUSTER_DIR}/cluster.sh" build >&2
+	"${CLUSTER_DIR}/kwok.sh" build >&2
 	build_binaries
 	mkdir -p "${STATE_DIR}/path"
 	ln -sfn "$(if [[ -x /usr/bin/docker ]]; then echo /usr/bin/docker; else command -v docker; fi)" "${STATE_DIR}/path/docker"
@@ -266,7 +266,7 @@ cmd_down() {
 	log "cluster ${CLUSTER_NAME} deleted"
 }
 
-# Only the metrics-server binary (no Docker): cluster.sh build uses it for kwokctl's component.
+# Only the metrics-server binary (no Docker): kwok.sh build uses it for kwokctl's component.
 cmd_build_metrics_server() {
 	go_env
 	build_metrics_server

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CLUSTER="${CLUSTER_DIR}/cluster.sh"
+CLUSTER="${CLUSTER_DIR}/kwok.sh"
 NS=smoke-test
 NS_RESTRICTED=smoke-test-restricted
 TMP="$(mktemp -d)"

@@ -47,7 +47,7 @@ build_binaries() {
 	check_pin "${b}/coredns/go.mod" "^require github.com/coredns/coredns ${COREDNS_VERSION}\$"
 	go_build "kind-${KIND_VERSION}" "${b}/kind" "${KIND_BIN_DIR}" "-s -w" "" sigs.k8s.io/kind
 	# The node binaries come from the same builder module and GOCACHE as the control plane
-	# (cluster.sh build), so the packages they share compile once.
+	# (kwok.sh build), so the packages they share compile once.
 	go_build "kubernetes-node-${KUBE_VERSION}" "${b}/kubernetes" "${KUBE_BIN_DIR}" "$(kube_ldflags)" "" \
 		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kube-proxy
 	go_build "containerd-${CONTAINERD_VERSION}" "${b}/containerd" "${CACHE_ROOT}/bin/containerd/${CONTAINERD_VERSION}" \
@@ -250,7 +250,7 @@ build_app_images() {
 	if [[ -x "${ss}/controller" ]]; then
 		import_cached "${SS_IMAGE}" '["/controller"]' "controller=${ss}/controller"
 	else
-		log "warning: ${ss}/controller missing (cluster/cluster.sh build makes it); no Sealed Secrets on kind"
+		log "warning: ${ss}/controller missing (cluster/kwok.sh build makes it); no Sealed Secrets on kind"
 	fi
 }
 

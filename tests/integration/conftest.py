@@ -1,4 +1,4 @@
-"""Fixtures for tests against the local cluster (`cluster/cluster.sh`): a real API server."""
+"""Fixtures for tests against the local cluster (`cluster/kwok.sh`): a real API server."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import yaml
 from kubernetes import client, config
 
 ROOT = Path(__file__).resolve().parents[2]
-CLUSTER = ROOT / "cluster" / "cluster.sh"
+CLUSTER = ROOT / "cluster" / "kwok.sh"
 KIND = ROOT / "cluster" / "kind.sh"
 # The kind tests share molecule's kind cluster (make molecule-kind runs them first).
 KIND_CLUSTER_NAME = os.environ.get("EXCHANGE_PLATFORM_KIND_TESTS", "exchange-platform-molecule")
@@ -62,7 +62,7 @@ class Cluster:
             [str(CLUSTER), *args], capture_output=True, text=True, check=False, timeout=600
         )
         if check and done.returncode != 0:
-            raise AssertionError(f"cluster.sh {' '.join(args)} failed:\n{done.stderr}")
+            raise AssertionError(f"kwok.sh {' '.join(args)} failed:\n{done.stderr}")
         return done.stdout
 
     def playbook(
@@ -190,7 +190,7 @@ def _cluster(kubeconfig: Path, work: Path) -> Cluster:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
-    """The kwok tier (cluster/cluster.sh): a real control plane, pods faked by kwok."""
+    """The kwok tier (cluster/kwok.sh): a real control plane, pods faked by kwok."""
     return _cluster(_start([str(CLUSTER), "up"]), tmp_path_factory.mktemp("integration"))
 
 

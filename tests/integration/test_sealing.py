@@ -1,6 +1,6 @@
 """exchange.platform.seal against the real Sealed Secrets controller on the local cluster.
 
-`cluster.sh up` runs the controller (built from bitnami-labs/sealed-secrets v0.40.0) with the
+`kwok.sh up` runs the controller (built from bitnami-labs/sealed-secrets v0.40.0) with the
 module's CRD; these tests seal with the filter, and with kubeseal for comparison, and let the
 controller unseal: SYNCED True and the right values in the Secret, or SYNCED False where the
 scope forbids it.
@@ -44,13 +44,13 @@ def run_cluster_sh(*args: str) -> str:
     done = subprocess.run(
         [str(CLUSTER), *args], capture_output=True, text=True, check=False, timeout=600
     )
-    assert done.returncode == 0, f"cluster.sh {' '.join(args)} failed:\n{done.stderr}"
+    assert done.returncode == 0, f"kwok.sh {' '.join(args)} failed:\n{done.stderr}"
     return done.stdout
 
 
 @pytest.fixture(scope="module")
 def cert(cluster: Cluster) -> str:
-    """The controller's certificate; `cluster.sh sealed-secrets` is idempotent (up ran it)."""
+    """The controller's certificate; `kwok.sh sealed-secrets` is idempotent (up ran it)."""
     run_cluster_sh("sealed-secrets")
     pem = run_cluster_sh("sealed-secrets-cert")
     assert pem.startswith("-----BEGIN CERTIFICATE-----"), pem[:80]
@@ -106,7 +106,7 @@ def secret_data(cluster: Cluster, namespace: str, name: str) -> dict[str, str] |
 
 
 def kubeseal_binary() -> Path:
-    """kubeseal as `cluster.sh build` leaves it: bin/sealed-secrets/<version>/kubeseal."""
+    """kubeseal as `kwok.sh build` leaves it: bin/sealed-secrets/<version>/kubeseal."""
     pins = dict(
         line.split("=", 1)
         for line in (ROOT / "cluster" / "versions.env").read_text().splitlines()

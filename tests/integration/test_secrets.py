@@ -52,7 +52,7 @@ def test_plain_mode_creates_the_secret_and_rolls_pods_only_when_it_changes(
 
 @pytest.fixture(scope="module")
 def cert(cluster: Cluster) -> str:
-    """The certificate of the real Sealed Secrets controller that `cluster.sh up` runs."""
+    """The certificate of the real Sealed Secrets controller that `kwok.sh up` runs."""
     return cluster.cluster_sh("sealed-secrets-cert")
 
 
