@@ -79,13 +79,16 @@ ensure_docker() {
 	export DOCKER_HOST=${OWN_DOCKER_HOST}
 	mkdir -p "${DOCKER_DIR}/data" "${DOCKER_DIR}/exec"
 	printf '{}\n' >"${DOCKER_DIR}/daemon.json"
+	# The runtime wrapper as a content-named copy in the cache: the daemon outlives this checkout.
+	local runc
+	runc=$(content_copy "${KIND_DIR}/runc-nosysresource")
 	log "starting dockerd (socket ${DOCKER_DIR}/docker.sock, log ${LOG_DIR}/dockerd.log) ..."
 	(
 		cd / || exit 1
 		exec setsid dockerd --host "${OWN_DOCKER_HOST}" --data-root "${DOCKER_DIR}/data" \
 			--exec-root "${DOCKER_DIR}/exec" --pidfile "${DOCKER_DIR}/dockerd.pid" \
 			--config-file "${DOCKER_DIR}/daemon.json" --iptables=false --ip-masq=false \
-			--ip=127.0.0.1 --add-runtime "exchange-platform-runc=${KIND_DIR}/runc-nosysresource" \
+			--ip=127.0.0.1 --add-runtime "exchange-platform-runc=${runc}" \
 			--default-runtime exchange-platform-runc
 	) >>"${LOG_DIR}/dockerd.log" 2>&1 </dev/null 9>&- &
 	for _ in $(seq 1 60); do docker_answers && return 0; sleep 1; done
@@ -156,7 +159,19 @@ EOF
 
 node_image() { if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then echo "${KIND_NODE_IMAGE}"; else cat "${STATE_DIR}/node-image"; fi; }
 
-fingerprint() { { kind_config; node_image; cat "${KIND_DIR}"/manifests/*.yaml; } | sha256sum | cut -c1-16; }
+# What the cluster is made from: its configuration, the node image (named by a hash of its inputs'
+# content) and the manifests installed (their content), never a path of the checkout.
+fingerprint() {
+	local m
+	{
+		kind_config
+		node_image
+		for m in "${KIND_DIR}"/manifests/*.yaml; do
+			# backends.yaml is the tests' (not installed by up).
+			if [[ "${m}" != */backends.yaml ]]; then cat "${m}"; fi
+		done
+	} | sha256sum | cut -c1-16
+}
 
 cluster_exists() { kind_ get clusters 2>/dev/null | grep -qx "${CLUSTER_NAME}"; }
 

@@ -28,9 +28,10 @@ export KWOK_WORKDIR="${CACHE_ROOT}/kwok"
 export KUBECACHEDIR="${CACHE_ROOT}/kube-cache"
 CLUSTER_WORKDIR="${KWOK_WORKDIR}/clusters/${CLUSTER_NAME}"
 KUBECONFIG_PATH="${CLUSTER_WORKDIR}/kubeconfig.yaml"
-GENERATED_CONFIG="${CACHE_ROOT}/kwokctl-config.yaml"
-AUDIT_POLICY="${CACHE_ROOT}/kube-audit-policy.yaml"
 KUBECTL="${BIN_DIR}/kubectl"
+# EXCHANGE_PLATFORM_RECREATE=1 (or `up --recreate`): recreate a cluster made from other
+# versions or configuration; without it `up` leaves such a cluster as it is.
+RECREATE=${EXCHANGE_PLATFORM_RECREATE:-}
 
 # --------------------------------------------------------------------- build
 
@@ -150,29 +151,35 @@ require_bins() {
 	[[ -x "${BIN_DIR}/kwokctl" && -x "${BIN_DIR}/kubectl" ]] || die "binaries missing; run: $0 build"
 }
 
+# The kwokctl configuration: kwokctl.yaml.in without its comment lines, the versions and the paths
+# of the binaries (in the cache) and of content_copy's copies filled in, itself content-named.
+# Sets GENERATED_CONFIG and STAGES_CONFIG (the stages, passed beside it at create).
 render_config() {
-	mkdir -p "${KWOK_WORKDIR}/cache"
-	# The audit policy goes beside the config (kwokctl copies it into the cluster at create);
-	# the fingerprint covers its content.
-	cp "${CLUSTER_DIR}/audit-policy.yaml" "${AUDIT_POLICY}.tmp"
-	mv "${AUDIT_POLICY}.tmp" "${AUDIT_POLICY}"
-	sed -e "s|@KUBE_VERSION@|${KUBE_VERSION}|g" \
+	mkdir -p "${KWOK_WORKDIR}/cache" "${CACHE_ROOT}/config"
+	local audit_policy ms_manifests tmp="${CACHE_ROOT}/config/kwokctl-config.yaml.tmp.$$"
+	audit_policy=$(content_copy "${CLUSTER_DIR}/audit-policy.yaml")
+	ms_manifests=$(content_copy "${CLUSTER_DIR}/kwok-metrics-server")
+	STAGES_CONFIG=$(content_copy "${CLUSTER_DIR}/kwok-stages.yaml")
+	sed -e '/^[[:space:]]*#/d' \
+		-e "s|@KUBE_VERSION@|${KUBE_VERSION}|g" \
 		-e "s|@ETCD_VERSION@|${ETCD_VERSION}|g" \
 		-e "s|@KWOK_VERSION@|${KWOK_VERSION}|g" \
 		-e "s|@KWOK_CACHE_DIR@|${KWOK_WORKDIR}/cache|g" \
 		-e "s|@BIN_DIR@|${BIN_DIR}|g" \
 		-e "s|@METRICS_SERVER_VERSION@|${METRICS_SERVER_VERSION}|g" \
 		-e "s|@METRICS_SERVER_BINARY@|${METRICS_SERVER_BINARY}|g" \
-		-e "s|@METRICS_SERVER_MANIFESTS@|${CLUSTER_DIR}/kwok-metrics-server|g" \
-		-e "s|@AUDIT_POLICY@|${AUDIT_POLICY}|g" \
-		"${CLUSTER_DIR}/kwokctl.yaml.in" >"${GENERATED_CONFIG}.tmp"
-	mv "${GENERATED_CONFIG}.tmp" "${GENERATED_CONFIG}"
+		-e "s|@METRICS_SERVER_MANIFESTS@|${ms_manifests}|g" \
+		-e "s|@AUDIT_POLICY@|${audit_policy}|g" \
+		"${CLUSTER_DIR}/kwokctl.yaml.in" >"${tmp}"
+	! grep -qF "${CLUSTER_DIR}/" "${tmp}" || die "the kwokctl configuration names a file of the checkout"
+	GENERATED_CONFIG="${CACHE_ROOT}/config/$(inputs_hash "${tmp}")-kwokctl-config.yaml"
+	mv "${tmp}" "${GENERATED_CONFIG}"
 }
 
-# Fingerprint of everything the cluster is created from; a change recreates it.
+# Fingerprint of everything the cluster is created from: the versions and the configuration's
+# content (the copies' names hold their hashes), never where the checkout lives.
 fingerprint() {
-	cat "${GENERATED_CONFIG}" "${AUDIT_POLICY}" "${CLUSTER_DIR}/kwok-stages.yaml" "${CLUSTER_DIR}/versions.env" |
-		sha256sum | cut -d' ' -f1
+	cat "${GENERATED_CONFIG}" "${STAGES_CONFIG}" "${CLUSTER_DIR}/versions.env" | sha256sum | cut -d' ' -f1
 }
 
 fingerprint_matches() {
@@ -267,41 +274,64 @@ delete_cluster() {
 	rm -rf "${CLUSTER_WORKDIR}"
 }
 
+# usage: up [--recreate]
 cmd_up() {
+	local arg
+	for arg in "$@"; do
+		case "${arg}" in
+		--recreate) RECREATE=1 ;;
+		*) die "up takes only --recreate (got ${arg})" ;;
+		esac
+	done
 	with_lock
 	cmd_build
 	require_bins
 	render_config
-	local t0 mode=create secs
+	local t0 mode=create secs keep=0
 	t0=$(date +%s.%N)
-	if [[ -d "${CLUSTER_WORKDIR}" ]] && fingerprint_matches && cluster_healthy; then
+	# A cluster made from other versions or configuration (another checkout's, or this one's
+	# before a change) holds what was deployed on it: keep it unless told to recreate it.
+	if [[ -d "${CLUSTER_WORKDIR}" && -f "${KUBECONFIG_PATH}" ]] && ! fingerprint_matches; then
+		if [[ "${RECREATE}" == 1 ]]; then
+			log "cluster ${CLUSTER_NAME} was made from other versions or configuration; recreating it (EXCHANGE_PLATFORM_RECREATE=1 or --recreate)"
+			delete_cluster
+		else
+			keep=1
+			log "WARNING: cluster ${CLUSTER_NAME} was made from other versions or configuration than" \
+				"${CLUSTER_DIR}'s (made by: $(cat "${CLUSTER_WORKDIR}/exchange-platform.made-by" 2>/dev/null || echo unknown));" \
+				"using it as it is. To recreate it, losing everything on it: EXCHANGE_PLATFORM_RECREATE=1 $0 up (or $0 up --recreate)"
+		fi
+	fi
+	if [[ -d "${CLUSTER_WORKDIR}" ]] && { ((keep)) || fingerprint_matches; } && cluster_healthy; then
 		log "cluster ${CLUSTER_NAME} is already up"
 		ensure_sealed_secrets
 		printf '%s\n' "${KUBECONFIG_PATH}"
 		return 0
 	fi
 	if [[ -d "${CLUSTER_WORKDIR}" ]]; then
-		if fingerprint_matches && [[ -f "${KUBECONFIG_PATH}" ]]; then
+		if { ((keep)) || fingerprint_matches; } && [[ -f "${KUBECONFIG_PATH}" ]]; then
 			mode=restart
 			log "starting the stopped components of cluster ${CLUSTER_NAME} ..."
 			local c
 			for c in "${COMPONENTS[@]}"; do clean_stale_pidfile "${c}"; done
 			if ! kwokctl start cluster >&2; then
+				((keep == 0)) || die "starting cluster ${CLUSTER_NAME} failed; to recreate it: $0 up --recreate"
 				log "start failed; recreating the cluster"
 				delete_cluster
 			fi
 		else
-			log "cluster configuration changed or cluster incomplete; recreating"
+			log "cluster ${CLUSTER_NAME} is incomplete; recreating"
 			delete_cluster
 		fi
 	fi
 	if [[ ! -d "${CLUSTER_WORKDIR}" ]]; then
 		mode=create
 		log "creating cluster ${CLUSTER_NAME} in ${CLUSTER_WORKDIR} ..."
-		kwokctl --config "${GENERATED_CONFIG}" --config "${CLUSTER_DIR}/kwok-stages.yaml" \
+		kwokctl --config "${GENERATED_CONFIG}" --config "${STAGES_CONFIG}" \
 			create cluster --kubeconfig "${CONTEXTS_KUBECONFIG}" --timeout 5m >&2 ||
 			die "kwokctl create cluster failed (logs: ${CLUSTER_WORKDIR}/logs)"
 		fingerprint >"${FINGERPRINT_FILE}"
+		printf '%s\n' "${CLUSTER_DIR}" >"${CLUSTER_WORKDIR}/exchange-platform.made-by"
 	fi
 	wait_for "kube-apiserver /readyz" 180 apiserver_ready
 	# No node IPs of kwok's default 192.0.2.x (off this machine): the stages then give each node
@@ -506,7 +536,9 @@ usage() {
 	cat >&2 <<EOF
 usage: $0 <command> [args]
   build                            build missing binaries into ${CACHE_ROOT}
-  up                               build if needed, start the cluster, print the kubeconfig path
+  up [--recreate]                  build if needed, start the cluster, print the kubeconfig path;
+                                   --recreate (or EXCHANGE_PLATFORM_RECREATE=1): recreate a cluster
+                                   made from other versions or configuration (else it is kept)
   down                             delete the cluster
   kubeconfig                       print the admin kubeconfig path
   kubectl ARGS...                  run the built kubectl against the cluster

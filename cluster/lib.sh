@@ -49,3 +49,24 @@ inputs_hash() {
 		if [[ -f "${x}" ]]; then cat "${x}"; else printf '%s\n' "${x}"; fi
 	done | sha256sum | cut -c1-16
 }
+
+# content_copy SRC: copy the file or directory SRC to ${CACHE_ROOT}/config/<hash of its content>-<name>
+# (once) and print that path. What a cluster or a daemon is made from is referred to by such a
+# copy, never by a path in the checkout: two checkouts with the same content get the same path,
+# and the checkout may move or go away.
+content_copy() {
+	local src=$1 hash dest
+	if [[ -d "${src}" ]]; then
+		hash=$(cd "${src}" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+	else
+		hash=$(inputs_hash "${src}")
+	fi
+	dest="${CACHE_ROOT}/config/${hash}-${src##*/}"
+	if [[ ! -e "${dest}" ]]; then
+		mkdir -p "${CACHE_ROOT}/config"
+		rm -rf "${dest}.tmp.$$"
+		cp -r "${src}" "${dest}.tmp.$$"
+		mv -T "${dest}.tmp.$$" "${dest}" 2>/dev/null || rm -rf "${dest}.tmp.$$"
+	fi
+	printf '%s' "${dest}"
+}
