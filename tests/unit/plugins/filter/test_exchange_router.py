@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,7 +17,6 @@ k8s_quantity_canonical = FILTERS["k8s_quantity_canonical"]
 validate_resources = FILTERS["validate_resources"]
 validate_scaling = FILTERS["validate_scaling"]
 
-COLLECTIONS = Path(__file__).resolve().parents[4] / ".collections"
 ORIGIN = Origin(path="/tmp/vars.yml", line_num=1)
 
 
@@ -189,17 +184,9 @@ print(json.dumps({"resources": resources, "spec": spec, "failure": failure,
 """
 
 
-def test_lazy_containers_through_the_templar() -> None:
+def test_lazy_containers_through_the_templar(in_ansible: Callable[[str], Any]) -> None:
     """Ansible 2.19 passes lazy containers whose templates render on access."""
-    result = subprocess.run(
-        [sys.executable, "-c", LAZY_TEMPLATING, str(COLLECTIONS)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS)},
-    )
-    output = json.loads(result.stdout.splitlines()[-1])
+    output = in_ansible(LAZY_TEMPLATING)
     assert output["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}}
     assert output["spec"]["maxReplicas"] == 3
     assert output["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 50

@@ -4,12 +4,10 @@ definition behind them (plugins/plugin_utils/names.py)."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ansible._internal._datatag._tags import Origin
@@ -21,7 +19,6 @@ from ansible_collections.exchange.platform.plugins.test.names import TestModule 
 
 TESTS = NameTests().tests()
 ROOT = Path(__file__).resolve().parents[4]
-COLLECTIONS = ROOT / ".collections"
 ORIGIN = Origin(path="/tmp/vars.yml", line_num=1)
 
 
@@ -109,16 +106,10 @@ print(json.dumps([
 """
 
 
-def test_the_tests_resolve_by_their_fully_qualified_names() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", TEMPLATING, str(COLLECTIONS)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS)},
-    )
-    assert json.loads(result.stdout.splitlines()[-1]) == [True, False, True, True]
+def test_the_tests_resolve_by_their_fully_qualified_names(
+    in_ansible: Callable[[str], Any],
+) -> None:
+    assert in_ansible(TEMPLATING) == [True, False, True, True]
 
 
 # The pattern of a DNS-1123 label, as it was written in three places before names.py.
