@@ -88,8 +88,8 @@ class AuditLog:
         if not path.exists():
             raise RuntimeError(
                 f"no audit log at {path}: the local cluster was created before its audit policy "
-                "(cluster/audit-policy.yaml); recreate it with `make cluster` (cluster/kwok.sh "
-                "up recreates a cluster whose configuration changed)"
+                "(cluster/audit-policy.yaml); recreate it, losing what is deployed on it, with "
+                "`cluster/kwok.sh up --recreate`"
             )
 
     def mark(self) -> tuple[int, int]:
