@@ -40,13 +40,41 @@ def assert_plain(value: Any) -> None:
             assert_plain(item)
 
 
-def test_exports_exactly_four_filters() -> None:
+def test_exports_exactly_five_filters() -> None:
     assert sorted(FILTERS) == [
         "k8s_quantity",
         "k8s_quantity_canonical",
+        "validate_edge",
         "validate_resources",
         "validate_scaling",
     ]
+
+
+def test_validate_edge_returns_good_values_and_names_every_problem() -> None:
+    off = {"enabled": False}
+    good = {
+        "ingress": {"enabled": True, "hosts": [{"host": "*.example.com"}]},
+        "httproute": off,
+        "pdb": {"enabled": True, "max_unavailable": "50%", "min_available": None},
+        "network_policy": {"enabled": True, "edge_namespace": "traefik", "from": []},
+        "service_account": {"create": True, "name": ""},
+        "autoscaling": {"enabled": True, "min_replicas": 2},
+        "replicas": 1,
+    }
+    assert FILTERS["validate_edge"](good) == good
+    bad = dict(
+        good,
+        pdb={"enabled": True, "max_unavailable": "0%", "min_available": None},
+        service_account={"name": "Router"},
+    )
+    with pytest.raises(AnsibleFilterError) as error:
+        FILTERS["validate_edge"](bad)
+    assert 'exchange_router_pdb.max_unavailable: "0%" blocks every voluntary eviction' in str(
+        error.value
+    )
+    assert 'exchange_router_service_account.name: "Router"' in str(error.value)
+    with pytest.raises(AnsibleFilterError, match="expects a mapping"):
+        FILTERS["validate_edge"]([])
 
 
 # (value, what the API server stores, the fully canonical form)
