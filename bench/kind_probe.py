@@ -20,10 +20,13 @@ import time
 import uuid
 from pathlib import Path
 
-from kubernetes import client, config
+import yaml
+from kubernetes import client, config, utils
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "exchange-platform/standin:dev"
+# The Postgres and Redis stand-ins, as molecule and the kind tests load them.
+BACKENDS = ROOT / "cluster" / "kind" / "manifests" / "backends.yaml"
 OLD_PROBE = {"tcpSocket": {"port": "http"}, "periodSeconds": 10}
 PROBES = {"before (tcpSocket, every 10 s)": OLD_PROBE, "after (the default)": None}
 SECRET = {
@@ -40,34 +43,9 @@ def namespace_with_backends(api: client.ApiClient) -> str:
     core.create_namespaced_secret(
         name, {"metadata": {"name": "exchange-router-secret"}, "stringData": SECRET}
     )
-    labels = {"app": "bench-backends"}
-    container = {
-        "name": "listen",
-        "image": IMAGE,
-        "imagePullPolicy": "IfNotPresent",
-        "args": ["listen", "5432", "6379"],
-        "readinessProbe": {"tcpSocket": {"port": 6379}, "periodSeconds": 1},
-    }
-    apps.create_namespaced_deployment(
-        name,
-        {
-            "metadata": {"name": "bench-backends"},
-            "spec": {
-                "selector": {"matchLabels": labels},
-                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
-            },
-        },
-    )
-    for service, port in (("postgres", 5432), ("redis", 6379)):
-        core.create_namespaced_service(
-            name,
-            {
-                "metadata": {"name": service},
-                "spec": {"selector": labels, "ports": [{"port": port, "targetPort": port}]},
-            },
-        )
+    utils.create_from_dict(api, yaml.safe_load(BACKENDS.read_text()), namespace=name)
     for _attempt in range(120):
-        if apps.read_namespaced_deployment("bench-backends", name).status.ready_replicas:
+        if apps.read_namespaced_deployment("backends", name).status.ready_replicas:
             return name
         time.sleep(1)
     raise SystemExit(f"the backends in {name} never became ready")

@@ -251,15 +251,11 @@ edge_smoke() {
 	local ns=edge-smoke start=${SECONDS} ip pod_ip node="${CLUSTER_NAME}-control-plane"
 	kctl delete namespace "${ns}" --ignore-not-found --wait=true >/dev/null
 	kctl create namespace "${ns}" >/dev/null
+	kctl -n "${ns}" apply -f "${KIND_DIR}/manifests/backends.yaml" >/dev/null
 	kctl -n "${ns}" apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: List
 items:
-  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: backends},
-     spec: {selector: {matchLabels: {app: backends}}, template: {metadata: {labels: {app: backends}},
-       spec: {containers: [{name: listen, image: "${STANDIN_IMAGE}", imagePullPolicy: Never, args: [listen, "5432", "6379"]}]}}}}
-  - {apiVersion: v1, kind: Service, metadata: {name: postgres}, spec: {selector: {app: backends}, ports: [{port: 5432}]}}
-  - {apiVersion: v1, kind: Service, metadata: {name: redis}, spec: {selector: {app: backends}, ports: [{port: 6379}]}}
   - {apiVersion: apps/v1, kind: Deployment, metadata: {name: exchange-router},
      spec: {selector: {matchLabels: {app: exchange-router}}, template: {metadata: {labels: {app: exchange-router}},
        spec: {containers: [{name: app, image: "${STANDIN_IMAGE}", imagePullPolicy: Never,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config, utils
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "cluster" / "kwok.sh"
@@ -291,45 +291,15 @@ def empty_namespace(cluster: Cluster) -> Iterator[str]:
 
 # ---------------------------------------------------------------- the kind tier
 STANDIN_IMAGE = "exchange-platform/standin:dev"
+# The Postgres and Redis stand-ins (molecule, the bench and edge.sh load the same manifest).
+BACKENDS = ROOT / "cluster" / "kind" / "manifests" / "backends.yaml"
 
 
 def _backends(kind: Cluster, namespace: str) -> None:
     """Postgres and Redis stand-ins: one pod listening on 5432 and 6379, and their Services."""
-    labels = {"app": "kind-backends"}
-    container = client.V1Container(
-        name="listen",
-        image=STANDIN_IMAGE,
-        image_pull_policy="IfNotPresent",
-        args=["listen", "5432", "6379"],
-        readiness_probe=client.V1Probe(
-            tcp_socket=client.V1TCPSocketAction(port=6379), period_seconds=1
-        ),
-    )
-    kind.apps.create_namespaced_deployment(
-        namespace,
-        client.V1Deployment(
-            metadata=client.V1ObjectMeta(name="kind-backends"),
-            spec=client.V1DeploymentSpec(
-                selector=client.V1LabelSelector(match_labels=labels),
-                template=client.V1PodTemplateSpec(
-                    metadata=client.V1ObjectMeta(labels=labels),
-                    spec=client.V1PodSpec(containers=[container]),
-                ),
-            ),
-        ),
-    )
-    for name, port in (("postgres", 5432), ("redis", 6379)):
-        kind.core.create_namespaced_service(
-            namespace,
-            client.V1Service(
-                metadata=client.V1ObjectMeta(name=name),
-                spec=client.V1ServiceSpec(
-                    selector=labels, ports=[client.V1ServicePort(port=port, target_port=port)]
-                ),
-            ),
-        )
+    utils.create_from_dict(kind.api, yaml.safe_load(BACKENDS.read_text()), namespace=namespace)
     for _attempt in range(120):
-        status = kind.apps.read_namespaced_deployment("kind-backends", namespace).status
+        status = kind.apps.read_namespaced_deployment("backends", namespace).status
         if status.ready_replicas:
             return
         time.sleep(1)
