@@ -125,9 +125,13 @@ cluster-build: ## Build both cluster tiers (cached; kind's images after the kwok
 	$(CLUSTER) build >&2
 	cluster/kind.sh build >&2
 
-tier-kwok: integration molecule ## The kwok tier's tests
+# Each tier's parts one after the other (they share the tier's cluster); the tiers side by side.
+tier-kwok: setup ## The kwok tier's tests
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory molecule
 
-tier-kind: molecule-kind ## The kind tier's tests
+tier-kind: setup ## The kind tier's tests
+	$(MAKE) --no-print-directory molecule-kind
 
 # Everything CI runs. The checks run beside the cluster builds, then the two tiers side by side
 # (separate clusters; their waits overlap). Output is shown per target when it finishes.
