@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import edge, unseal
@@ -98,10 +98,18 @@ def plan(
     spec, kube = rel.spec, rel.kube
     latest = rel.history.latest
     key = (latest or {}).get("checksum_key") or secrets.token_hex(32)
-    to_controller, from_controller = _secret_moves(rel, mode, latest)
-    data = _secret_data(rel, secret, mode)
+    # The live Secret and SealedSecret, read once for the mode hand-offs, the data and the dry-run.
+    secret_ref = Ref("Secret", spec.namespace, spec.secret_name)
+    sealed_ref = Ref("SealedSecret", spec.namespace, spec.secret_name)
+    live_secret = kube.get(*astuple(secret_ref))
+    known: dict[Ref, dict[str, Any] | None] = {secret_ref: live_secret}
+    if live_secret is not None and mode != "existing":
+        known[sealed_ref] = kube.get(*astuple(sealed_ref))
+    to_controller, from_controller = _secret_moves(
+        rel, mode, latest, live_secret, known.get(sealed_ref)
+    )
+    data = _secret_data(rel, secret, mode, live_secret)
     objects = copy.deepcopy(objects) + ([secret] if secret else [])
-    known: dict[Ref, dict[str, Any] | None] = {}
     handover = None
     for i, obj in enumerate(objects):
         if obj["kind"] != "Deployment":
@@ -160,16 +168,21 @@ def _owned(rel: Release, latest: dict[str, Any] | None) -> bool:
     return bool(before.get("owned")) and same_name
 
 
-def _secret_moves(rel: Release, mode: str, latest: dict[str, Any] | None) -> tuple[bool, bool]:
-    """(to_controller, from_controller) for a change of secret mode; refuses to take a Secret
-    the release did not create unless exchange_router_secret_adopt allows it."""
-    spec, kube = rel.spec, rel.kube
+def _secret_moves(
+    rel: Release,
+    mode: str,
+    latest: dict[str, Any] | None,
+    live: dict[str, Any] | None,
+    sealed: dict[str, Any] | None,
+) -> tuple[bool, bool]:
+    """(to_controller, from_controller) for a change of secret mode, given the live Secret and
+    SealedSecret; refuses to take a Secret the release did not create unless
+    exchange_router_secret_adopt allows it."""
+    spec = rel.spec
     before = (latest or {}).get("secret") or {}
     leaving_sealed = before.get("mode") == "sealed" and mode != "sealed"
     if mode == "existing":
         return False, leaving_sealed
-    live = kube.get("Secret", spec.namespace, spec.secret_name)
-    sealed = kube.get("SealedSecret", spec.namespace, spec.secret_name) if live else None
     controlled = sealed is not None and any(  # made by the release's SealedSecret
         o.get("uid") == sealed["metadata"].get("uid")
         for o in (live or {}).get("metadata", {}).get("ownerReferences") or []
@@ -191,12 +204,13 @@ def _secret_moves(rel: Release, mode: str, latest: dict[str, Any] | None) -> tup
     return annotations.get(MANAGED) != "true" and not controlled, False
 
 
-def _secret_data(rel: Release, secret: dict[str, Any] | None, mode: str) -> dict[str, str] | None:
+def _secret_data(
+    rel: Release, secret: dict[str, Any] | None, mode: str, live: dict[str, Any] | None
+) -> dict[str, str] | None:
     """The data the pods will read: the plain-mode manifest's, or the live Secret's."""
     if secret is not None:
         return secret.get("data") or {}
     spec = rel.spec
-    live = rel.kube.get("Secret", spec.namespace, spec.secret_name)
     where = f"Secret {spec.namespace}/{spec.secret_name}"
     if mode == "sealed":  # what the controller unsealed last, if anything
         rel.remember((live or {}).get("data"))

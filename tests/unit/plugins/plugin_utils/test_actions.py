@@ -772,3 +772,18 @@ def test_an_httproute_is_deployed_when_its_gateway_accepts_it(world: World, acce
             "Gateway edge/gw did not accept HTTPRoute ns/exchange-router-route: Accepted=False"
             in (rel.outcome.msg)
         )
+
+
+@pytest.mark.parametrize("mode", ["plain", "sealed"])
+def test_a_plan_reads_the_secret_and_the_sealed_secret_once(world: World, mode: str) -> None:
+    values = (
+        {"secret": plain("one")}
+        if mode == "plain"
+        else {"secret_mode": "sealed", "objects": [*manifests(), sealed("one")]}
+    )
+    world.run(**values)
+    world.kube.calls.clear()
+    rel = world.run(**values)
+    assert not rel.outcome.failed and not rel.outcome.changed, rel.outcome.msg
+    assert world.kube.verbs("get", "Secret").count(SECRET.name) == 1
+    assert world.kube.verbs("get", "SealedSecret") == [SECRET.name]
