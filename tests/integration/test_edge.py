@@ -75,7 +75,8 @@ def test_the_edge_objects_are_members_of_the_release_as_the_least_privileged_dep
             "spec": {"defaultBackend": {"service": {"name": "x", "port": {"number": 80}}}},
         },
     )
-    values = {"exchange_router_namespace": namespace}
+    # pods Ready 12 s after they start: each rollout outlasts a lock renewal (every 10 s)
+    values = {"exchange_router_namespace": namespace, "exchange_router_pod_annotations": slow(12)}
     assert cluster.deploy(values, kubeconfig=kubeconfig).ok
     run = cluster.deploy(dict(values, **EDGE), kubeconfig=kubeconfig)
     assert run.ok, run.output
@@ -95,7 +96,11 @@ def test_the_edge_objects_are_members_of_the_release_as_the_least_privileged_dep
     assert back.ok, back.output
     assert _present(cluster, namespace) == GONE
 
-    assert cluster.deploy(dict(values, **EDGE), kubeconfig=kubeconfig).ok
+    again = cluster.playbook(  # revision 2 had them all: rollback restores them
+        "rollback", dict(values, exchange_router_rollback_revision=2), kubeconfig=kubeconfig
+    )
+    assert again.ok, again.output
+    assert _present(cluster, namespace) == dict.fromkeys(GONE, True)
     removed = cluster.playbook("remove", values, kubeconfig=kubeconfig)
     assert removed.ok, removed.output
     assert _present(cluster, namespace) == GONE

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from conftest import Cluster, grant_deployer
+from conftest import Cluster, grant_deployer, slow
 
 
 class Decoy:
@@ -63,7 +63,8 @@ def test_every_request_goes_where_kubernetes_core_goes(
         "K8S_AUTH_API_KEY": token,
         "K8S_AUTH_SSL_CA_CERT": real["certificate-authority"],
     }
-    values = {"exchange_router_namespace": namespace}
+    # pods Ready 12 s after they start: each rollout outlasts a lock renewal (every 10 s)
+    values = {"exchange_router_namespace": namespace, "exchange_router_pod_annotations": slow(12)}
     if not kubeconfig_from.startswith("K8S"):
         values["exchange_router_kubeconfig"] = str(other_path)
     for playbook in ("deploy", "history", "remove"):
