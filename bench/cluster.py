@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import ssl
 import subprocess
@@ -146,3 +147,23 @@ class Cluster:
             return ("", 0, 0, 0)
         nums = [int(x) for x in out[1:4]] + [0] * (3 - len(out[1:4]))
         return (out[0], nums[0], nums[1], nums[2])
+
+    def deployment_states(self, names: list[str]) -> dict[str, tuple[str, int, int, int]]:
+        """deployment_state of every namespace in names, from one list call (a fleet's check);
+        ("", 0, 0, 0) where the Deployment is missing."""
+        out = self.kubectl(
+            "get", "deployment", "--all-namespaces",
+            f"--field-selector=metadata.name={DEPLOYMENT}", "-o", "json",
+            check=False,
+        )  # fmt: skip
+        found = {}
+        for d in json.loads(out or "{}").get("items", []):
+            containers = d["spec"]["template"]["spec"]["containers"]
+            status = d.get("status", {})
+            found[d["metadata"]["namespace"]] = (
+                containers[0].get("image", "") if containers else "",
+                status.get("updatedReplicas", 0),
+                status.get("availableReplicas", 0),
+                status.get("replicas", 0),
+            )
+        return {ns: found.get(ns, ("", 0, 0, 0)) for ns in names}

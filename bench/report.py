@@ -22,23 +22,35 @@ from common import (
 )
 from profiling import profile_markdown
 
-# The goals of issue 12 and what the issue measured before the release engine.
+# The goals of issue 18: a fleet of FLEET namespaces in one play against `helm upgrade` looped
+# over as many (collection / helm loop), the single release against F and the empty play, and
+# the fleet's no-op against the one-release no-op of the same scale phase.
+FLEET = 50
 GOALS = {
-    "noop_f": 1.3,
-    "noop_naive": 0.6,
-    "first_f": 1.3,
-    "check_f": 1.2,
+    "fleet_first_helm": 0.9,
+    "fleet_noop_helm": 0.6,
+    "fleet_change_helm": 0.9,
     "render_empty": 1.3,
-    "scale": 8.0,
-    "writes_per_object": 2,
+    "noop_f": 0.6,
+    "fleet_noop_one": 6.0,
 }
-BEFORE = {
-    "noop": "2.49x F, 1.22x naive",
-    "first": "~2.5x F",
-    "check": "~1.9x F",
-    "render": "~5x",
-    "scale": "24x",
-    "writes": "met",
+# Issue 15's "no step slower than before": the ratios of the benchmark run at commit d020383,
+# before issue 15 (single-release steps to F, render to the empty play, FLEET namespaces in one
+# play to one namespace). A step is not slower when this run's ratio is at most these.
+BEFORE_ISSUE_15 = {
+    "noop": 0.81,
+    "check": 0.99,
+    "first": 1.28,
+    "change": 1.36,
+    "render": 2.38,
+    "fleet_first": 7.62,
+    "fleet_noop": 8.43,
+}
+FLEET_STEP_TITLES = {
+    "first": "first deploy",
+    "noop": "no-op re-deploy",
+    "check": "check, unchanged",
+    "change": "image tag change",
 }
 VERSION_ORDER = [
     "collection commit",
@@ -52,8 +64,8 @@ VERSION_ORDER = [
 ]
 
 
-def met(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("**met**" if ok else "**not met**")
+def met(ok: bool | None, yes: str = "met", no: str = "not met") -> str:
+    return "n/a" if ok is None else (f"**{yes}**" if ok else f"**{no}**")
 
 
 def times_of(results: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -109,15 +121,30 @@ def header(results: dict[str, Any]) -> list[str]:
     ]
 
 
-def goals(results: dict[str, Any], t: dict[str, Any], sc: dict[str, Any]) -> list[str]:
-    col = results["counted"].get("collection", {})
-    deploys = [col[s] for s in ("first", "noop", "change") if s in col]
-    max_writes = max((c["max_writes_per_object"] for c in deploys), default=None)
-    repeated = {s: c["repeated_discovery"] for s, c in col.items() if c["repeated_discovery"]}
-    cs = sc.get("collection", {})
-    big = max((n for n in cs.get("first", {})), default=None)
-    r_scale = {s: ratio(cs.get(s, {}).get(big), cs.get(s, {}).get(1)) for s in ("first", "noop")}
+def scale_point(sc: dict[str, Any], tool: str, step: str, n: int | None) -> dict[str, Any]:
+    """The summary of one tool's fleet step at n namespaces ({} when not measured)."""
+    return sc.get(tool, {}).get(step, {}).get(n) or {}
 
+
+def fleet_vs_helm(sc: dict[str, Any], step: str, n: int) -> tuple[float | None, str]:
+    """Collection / helm loop for one fleet step at n namespaces, and the seconds it comes from
+    (total and per release)."""
+    a, b = scale_point(sc, "collection", step, n), scale_point(sc, "helm-loop", step, n)
+    if not a.get("n") or not b.get("n"):
+        return None, "not measured"
+    r = ratio(a, b)
+    return r, (
+        f"{fmt_r(r)} ({a['median']:.1f} s vs {b['median']:.1f} s; per release "
+        f"{a['median'] / n:.2f} s vs {b['median'] / n:.2f} s)"
+    )
+
+
+def fleet_vs_one(sc: dict[str, Any], step: str, n: int) -> float | None:
+    """The collection's fleet step at n namespaces / the same step at one namespace."""
+    return ratio(scale_point(sc, "collection", step, n), scale_point(sc, "collection", step, 1))
+
+
+def goals(t: dict[str, Any], sc: dict[str, Any]) -> list[str]:
     def vs(step: str, tool: str, base: str = "floor") -> float | None:
         return ratio(t[step][tool], t[step][base])
 
@@ -128,92 +155,110 @@ def goals(results: dict[str, Any], t: dict[str, Any], sc: dict[str, Any]) -> lis
             if t[step][x].get("n")
         )
 
-    n_f, n_n = vs("noop", "collection"), vs("noop", "collection", "naive")
-    rows = [
-        (
-            "no-op re-deploy",
-            "≤ 1.3x F and ≤ 0.6x naive",
-            f"{fmt_r(n_f)} F, {fmt_r(n_n)} naive",
-            None
-            if n_f is None or n_n is None
-            else n_f <= GOALS["noop_f"] and n_n <= GOALS["noop_naive"],
-            BEFORE["noop"],
-            beside("noop"),
-        ),
-        (
-            "first deploy until rolled out",
-            "≤ 1.3x (F + the rollout wait)",
-            f"{fmt_r(vs('first', 'collection'))} F",
-            _le(vs("first", "collection"), GOALS["first_f"]),
-            BEFORE["first"],
-            beside("first"),
-        ),
-        (
-            "`--check --diff`, unchanged",
-            "≤ 1.2x F",
-            f"{fmt_r(vs('check', 'collection'))} F",
-            _le(vs("check", "collection"), GOALS["check_f"]),
-            BEFORE["check"],
-            beside("check"),
-        ),
+    rows = []
+    for step, key in (("first", "first"), ("noop", "noop"), ("change", "change")):
+        r, measured = fleet_vs_helm(sc, step, FLEET)
+        limit = GOALS[f"fleet_{key}_helm"]
+        rows.append(
+            (
+                f"{FLEET} namespaces: {FLEET_STEP_TITLES[step]}",
+                f"≤ {limit}x the helm loop",
+                measured,
+                _le(r, limit),
+            )
+        )
+    render = vs("render", "collection", "empty")
+    rows.append(
         (
             "render only",
-            "≤ 1.3x an empty play",
-            f"{fmt_r(vs('render', 'collection', 'empty'))} empty play",
-            _le(vs("render", "collection", "empty"), GOALS["render_empty"]),
-            BEFORE["render"],
-            f"helm template {fmt_r(vs('render', 'helm', 'empty'))}",
-        ),
+            f"≤ {GOALS['render_empty']}x an empty play",
+            f"{fmt_r(render)} (helm template {fmt_r(vs('render', 'helm', 'empty'))})",
+            _le(render, GOALS["render_empty"]),
+        )
+    )
+    noop = vs("noop", "collection")
+    rows.append(
         (
-            f"{big} namespaces in one play",
-            "≤ 8x one namespace",
-            f"first {fmt_r(r_scale['first'])}, no-op {fmt_r(r_scale['noop'])}",
-            None if None in r_scale.values() else max(r_scale.values()) <= GOALS["scale"],
-            BEFORE["scale"],
-            fleet_vs_helm(sc, big),
-        ),
+            "single-release no-op re-deploy",
+            f"≤ {GOALS['noop_f']}x F",
+            f"{fmt_r(noop)} F ({beside('noop')})",
+            _le(noop, GOALS["noop_f"]),
+        )
+    )
+    one = fleet_vs_one(sc, "noop", FLEET)
+    a, b = scale_point(sc, "collection", "noop", FLEET), scale_point(sc, "collection", "noop", 1)
+    rows.append(
         (
-            "writes per object per deploy",
-            "≤ 2, no repeated discovery",
-            f"max {max_writes}; "
-            + ("no discovery repeated" if not repeated else f"repeated: {repeated}"),
-            None
-            if max_writes is None
-            else max_writes <= GOALS["writes_per_object"] and not repeated,
-            BEFORE["writes"],
-            "",
-        ),
+            f"{FLEET} namespaces: no-op re-deploy",
+            f"≤ {GOALS['fleet_noop_one']:g}x one release",
+            "not measured"
+            if one is None
+            else f"{fmt_r(one)} ({a['median']:.1f} s vs {b['median']:.2f} s)",
+            _le(one, GOALS["fleet_noop_one"]),
+        )
+    )
+    md = [
+        "### Goals of issue 18 (ratios of medians, this run)",
+        "",
+        f"Fleet rows: one play over {FLEET} namespaces (one inventory host each) against `helm "
+        "upgrade` looped over as many, and against the one-namespace play of the same scale "
+        "phase (section Scale). F = an empty play plus one `kubernetes.core.k8s` task that "
+        "server-side applies the same Deployment, Service and HPA (`bench/floor.yml`). Ratios "
+        "are compared at the two decimals shown.",
+        "",
+        "| step | goal | measured | |",
+        "| --- | --- | --- | --- |",
+    ]
+    md += [f"| {a} | {b} | {c} | {met(d)} |" for a, b, c, d in rows]
+    return [*md, ""]
+
+
+def not_slower(t: dict[str, Any], sc: dict[str, Any]) -> list[str]:
+    """Issue 15: this run's ratios beside those of the run before it (BEFORE_ISSUE_15)."""
+    rows = [
+        (
+            STEP_TITLES[step],
+            f"{BEFORE_ISSUE_15[step]:.2f}x {base}",
+            ratio(t[step]["collection"], t[step]["empty" if step == "render" else "floor"]),
+            BEFORE_ISSUE_15[step],
+        )
+        for step, base in (
+            ("first", "F"),
+            ("noop", "F"),
+            ("check", "F"),
+            ("change", "F"),
+            ("render", "empty play"),
+        )
+    ]
+    rows += [
+        (
+            f"{FLEET} namespaces in one play: {FLEET_STEP_TITLES[step]}",
+            f"{BEFORE_ISSUE_15[f'fleet_{step}']:.2f}x one namespace",
+            fleet_vs_one(sc, step, FLEET),
+            BEFORE_ISSUE_15[f"fleet_{step}"],
+        )
+        for step in ("first", "noop")
     ]
     md = [
-        "### Goals of issue 12 (ratios of medians, this run)",
+        "### Issue 15: no step slower than before",
         "",
-        "F = an empty play plus one `kubernetes.core.k8s` task that server-side applies the same "
-        "Deployment, Service and HPA (`bench/floor.yml`); for the steps that roll out, "
-        "`kubectl rollout status` follows it, so F there is F + the rollout wait. Render is "
-        "compared with an empty play. `beside` gives the other tools on the same base.",
+        "The collection's ratios in this run beside those of the run at commit d020383, before "
+        "issue 15 (single release to F, render to an empty play, the fleet to one namespace). "
+        "Not slower: this run's ratio is at most the one before (at the two decimals shown).",
         "",
-        "| step | goal | measured | | before (issue 12) | beside (same base) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| step | before (d020383) | this run | |",
+        "| --- | --- | --- | --- |",
     ]
-    md += [f"| {a} | {b} | {c} | {met(d)} | {e} | {f} |" for a, b, c, d, e, f in rows]
+    md += [
+        f"| {a} | {b} | {fmt_r(r)} | {met(_le(r, limit), 'not slower', 'slower')} |"
+        for a, b, r, limit in rows
+    ]
     return [*md, ""]
 
 
 def _le(r: float | None, limit: float) -> bool | None:
-    return None if r is None else r <= limit
-
-
-def fleet_vs_helm(sc: dict[str, Any], n: int | None) -> str:
-    cs, hl = sc.get("collection", {}), sc.get("helm-loop", {})
-    parts = []
-    for step in ("first", "noop"):
-        a, b = cs.get(step, {}).get(n), hl.get(step, {}).get(n)
-        if a and b:
-            parts.append(
-                f"{step} {a['median']:.1f} s vs helm loop {b['median']:.1f} s "
-                f"({fmt_r(ratio(a, b))})"
-            )
-    return "; ".join(parts)
+    """r ≤ limit at the two decimals the report shows; None when r was not measured."""
+    return None if r is None else round(r, 2) <= limit
 
 
 def wall_times(results: dict[str, Any], t: dict[str, Any]) -> list[str]:
@@ -357,27 +402,35 @@ def scale_md(results: dict[str, Any], sc: dict[str, Any]) -> list[str]:
     md = [
         f"### Scale: N namespaces in one play (`-f {a['forks']}`), and helm looped over N",
         "",
-        f"Median [min-max] of {a['scale_runs']} runs ({a['scale_runs_large']} of 50; the helm "
-        f"loop {a['helm_loop_runs']}). One inventory host per namespace, all on the one cluster.",
+        f"Median [min-max] of {a['scale_runs']} runs ({a['scale_runs_large']} of {FLEET} and "
+        f"more; the helm loop {a['helm_loop_runs']}, over the largest N only). One inventory host "
+        "per namespace, all on the one cluster; each run goes through the steps in this order on "
+        "the same namespaces: first deploy, no-op re-deploy, check of the unchanged fleet "
+        "(`--check --diff`; helm `upgrade --dry-run=server` looped) and an image tag change "
+        "until rolled out. Per release = total seconds / N. `vs 1 namespace`: the "
+        "collection's step over N namespaces / the same step over one.",
         "",
-        "| namespaces | collection first (s) | collection no-op (s) | first per namespace | "
-        "helm loop first (s) | helm loop no-op (s) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| namespaces | step | collection (s) | per release (s) | helm loop (s) | "
+        "per release (s) | collection / helm loop | vs 1 namespace |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for n in sorted(cs.get("first", {})):
-        f = cs["first"][n]
-        md.append(
-            f"| {n} | {fmt_s(f)} | {fmt_s(cs.get('noop', {}).get(n))} | "
-            f"{f['median'] / n:.2f} | {fmt_s(hl.get('first', {}).get(n))} | "
-            f"{fmt_s(hl.get('noop', {}).get(n))} |"
-        )
-    for n in sorted(cs.get("first", {}))[1:]:
-        md.append(
-            f"\n{n} / 1 namespaces: first {fmt_r(ratio(cs['first'][n], cs['first'].get(1)))}"
-            f", no-op {fmt_r(ratio(cs.get('noop', {}).get(n), cs.get('noop', {}).get(1)))}."
-        )
+    sizes = sorted({n for src in (cs, hl) for steps in src.values() for n in steps})
+    for n in sizes:
+        for step in DEPLOY_STEPS:
+            c, h = scale_point(sc, "collection", step, n), scale_point(sc, "helm-loop", step, n)
+            if not c.get("n") and not h.get("n"):
+                continue
+            md.append(
+                f"| {n} | {FLEET_STEP_TITLES[step]} | {fmt_s(c)} | {per_release(c, n)} | "
+                f"{fmt_s(h)} | {per_release(h, n)} | {fmt_r(ratio(c, h))} | "
+                f"{fmt_r(fleet_vs_one(sc, step, n)) if n != 1 else ''} |"
+            )
     plot_scale(cs, hl, a["forks"])
     return [*md, "", "Plot: `bench/results/scale.png`.", ""]
+
+
+def per_release(s: dict[str, Any], n: int) -> str:
+    return f"{s['median'] / n:.2f}" if s.get("n") else "n/a"
 
 
 def noise(results: dict[str, Any]) -> list[str]:
@@ -419,7 +472,8 @@ def report(results: dict[str, Any]) -> None:
             for k, st in sc.items()
         },
     }
-    md = header(results) + goals(results, t, sc) + wall_times(results, t) + requests(results)
+    md = header(results) + goals(t, sc) + not_slower(t, sc)
+    md += wall_times(results, t) + requests(results)
     md += scale_md(results, sc)
     if "profile" in results:
         md += profile_markdown(results["profile"])
@@ -445,38 +499,37 @@ def plot_scale(cs: dict[str, Any], hl: dict[str, Any], forks: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    lines = [
-        (cs, "first", "collection first deploy", "tab:blue", "o"),
-        (cs, "noop", "collection no-op", "tab:orange", "o"),
-        (hl, "first", "helm loop first", "tab:green", "s"),
-        (hl, "noop", "helm loop no-op", "tab:red", "s"),
-    ]
-    for src, step, label, color, marker in lines:
-        pts = sorted(src.get(step, {}).items())
-        if pts:
-            ax.plot(
-                [n for n, _stats in pts],
-                [s["median"] for _n, s in pts],
-                marker=marker,
-                color=color,
-                label=label,
-            )
-    for step, color in (("first", "tab:blue"), ("noop", "tab:orange")):
-        one = cs.get(step, {}).get(1)
-        if one:
-            ax.axhline(
-                GOALS["scale"] * one["median"],
-                ls=":",
-                color=color,
-                alpha=0.6,
-                label=f"goal: 8x one namespace ({step})",
-            )
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+    colors = dict(
+        zip(DEPLOY_STEPS, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True)
+    )
+    for src, who, style, marker in ((cs, "collection", "-", "o"), (hl, "helm loop", "--", "s")):
+        for step in DEPLOY_STEPS:
+            pts = sorted(src.get(step, {}).items())
+            if pts:
+                ax.plot(
+                    [n for n, _stats in pts],
+                    [s["median"] for _n, s in pts],
+                    ls=style,
+                    marker=marker,
+                    color=colors[step],
+                    label=f"{who}: {FLEET_STEP_TITLES[step]}",
+                )
+    one = cs.get("noop", {}).get(1)
+    if one:
+        limit = GOALS["fleet_noop_one"]
+        ax.axhline(
+            limit * one["median"],
+            ls=":",
+            color=colors["noop"],
+            alpha=0.6,
+            label=f"goal: {FLEET}-namespace no-op ≤ {limit:g}x one release",
+        )
     ax.set_xlabel("namespaces")
     ax.set_ylabel("seconds (median)")
     ax.set_title(f"exchange.platform: one play over N namespaces (-f {forks}) vs a helm loop")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(RESULTS / "scale.png")
     plt.close(fig)

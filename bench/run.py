@@ -8,7 +8,8 @@ exchange-platform.bench/run=<run id>; it deletes them again at the end.  The par
   apicount.py  API requests: exact per tool (the apiserver's audit log) and
                apiserver_request_total
   manifests.py the objects, the helm chart and the naive role's templates, from `make render`
-  scale.py     1/10/50 namespaces in one play, and the helm loop over as many
+  scale.py     1/10/50 namespaces in one play, and the helm loop over as many: first,
+               no-op, check and image change of the whole fleet
   profiling.py where the collection's time goes (per task, per function)
   report.py    bench/results/latest.{md,json}, scale.png and BENCHMARKS.md
 Phases, all in one invocation (this file): preflight (objects, chart, versions), warm-up and

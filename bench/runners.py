@@ -28,6 +28,16 @@ from cluster import Cluster
 
 KUBECTL_MANAGER = "xr-bench-kubectl"
 Command = tuple[list[str], set[int]]  # argv, accepted exit codes
+ROLLOUT_STEPS = ("first", "change")  # the steps that end when the new pods are rolled out
+
+
+def rollout_problem(state: tuple[str, int, int, int], tag: str) -> str | None:
+    """What is wrong with a Deployment's (image, updated, available, replicas) after a step
+    that rolls out image tag; None when it is rolled out."""
+    img, updated, available, replicas = state
+    if img != image(tag) or available < 1 or updated != replicas:
+        return f"image={img} updated={updated} available={available}"
+    return None
 
 
 class Runners:
@@ -76,10 +86,17 @@ class Runners:
                     {0},
                 )
             ]
-        argv = [PLAYBOOK, "playbooks/deploy.yml", "-e", f"exchange_router_namespace={ns}"]
+        return [self.collection_deploy(step, tag, ["-e", f"exchange_router_namespace={ns}"])]
+
+    @staticmethod
+    def collection_deploy(step: str, tag: str, target: list[str]) -> Command:
+        """playbooks/deploy.yml for one deploy step (first, noop, check, change) of the release
+        targets chosen by target: one namespace (-e exchange_router_namespace=NS) or, in the
+        scale phase, an inventory with one host per namespace."""
+        argv = [PLAYBOOK, "playbooks/deploy.yml", *target]
         if tag != DEFAULT_TAG:
             argv += ["-e", f"exchange_router_image={image(tag)}"]
-        return [(argv + (["--check", "--diff"] if step == "check" else []), {0})]
+        return (argv + (["--check", "--diff"] if step == "check" else []), {0})
 
     def _floor(self, step: str, ns: str, tag: str) -> list[Command]:
         if step == "render":
@@ -167,11 +184,11 @@ class Runners:
             rec["changed"] = sum(int(c) for c in changed)
         if tool == "kubectl" and step == "check":
             rec["changed"] = int(bool(text.strip()))
-        if ok and step in ("first", "change") and tool != "empty":
-            img, updated, available, replicas = cluster.deployment_state(ns)
-            if img != image(tag) or available < 1 or updated != replicas:
+        if ok and step in ROLLOUT_STEPS and tool != "empty":
+            problem = rollout_problem(cluster.deployment_state(ns), tag)
+            if problem:
                 ok = rec["ok"] = False
-                text += f"\nverify: image={img} updated={updated} available={available}"
+                text += f"\nverify: {problem}"
         if not ok:
             rec["output_tail"] = text[-3000:]
             self.failures.append(rec)

@@ -1,7 +1,11 @@
 """Scale: the collection into N namespaces in one play (one inventory host per namespace, all on
-the one local cluster, so the engine batches them into one apply), first deploy and no-op
-re-deploy; and `helm upgrade --install --wait` looped over as many namespaces, the way users
-script it (its own namespaces: helm will not adopt objects another field manager created)."""
+the one local cluster, so the engine batches them into one apply); and `helm upgrade --install
+--wait` looped over as many namespaces, the way users script it (its own namespaces: helm will
+not adopt objects another field manager created). Both go through the steps of one release
+(common.DEPLOY_STEPS) on the whole fleet: first deploy, no-op re-deploy, check of the unchanged
+fleet (`--check --diff`; helm `--dry-run=server` looped) and an image tag change until rolled
+out. The command lines are the single-release ones (runners.py): the collection's with an
+inventory instead of one namespace, helm's once per namespace."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from apicount import classify_metrics
-from common import LABEL, PLAYBOOK, RELEASE, ROOT, log
+from common import DEFAULT_TAG, DEPLOY_STEPS, LABEL, ROOT, log
+from runners import ROLLOUT_STEPS, Runners, rollout_problem
 
 if TYPE_CHECKING:
     from run import Bench
@@ -31,6 +36,21 @@ def run_scale(b: Bench) -> None:
             helm_loop(b, max(sizes), r)
 
 
+def fleet_tag(step: str, r: int) -> str:
+    """The image tag of a fleet step: a new one for the image change, as in the timing rounds."""
+    return f"bench-scale-{r}" if step == "change" else DEFAULT_TAG
+
+
+def fleet_problem(b: Bench, names: list[str], tag: str) -> str | None:
+    """After a step that rolls out: the first namespace whose Deployment is not rolled out to
+    tag (untimed, one list call for the whole fleet)."""
+    for ns, state in b.cluster.deployment_states(names).items():
+        problem = rollout_problem(state, tag)
+        if problem:
+            return f"verify {ns}: {problem}"
+    return None
+
+
 def collection_run(b: Bench, n: int, r: int) -> None:
     for attempt in b.attempts(f"scale run {r} of {n} namespaces"):
         suffix = "" if attempt == 1 else f"a{attempt}-"
@@ -39,26 +59,26 @@ def collection_run(b: Bench, n: int, r: int) -> None:
         inventory = b.work / f"scale-{n}-{r}-{attempt}.yml"
         hosts = {ns: {"exchange_router_namespace": ns} for ns in names}
         inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
-        argv = [
-            PLAYBOOK,
-            "playbooks/deploy.yml",
-            "-i",
-            str(inventory),
-            "-e",
-            "exchange_router_hosts=all",
-            "-f",
-            str(b.args.forks),
-        ]
+        target = ["-i", str(inventory), "-e", "exchange_router_hosts=all"]
+        target += ["-f", str(b.args.forks)]
         recs = []
-        for step in ("first", "noop"):
+        for step in DEPLOY_STEPS:  # first, noop, check, change, on the same namespaces
+            tag = fleet_tag(step, r)
+            argv, codes = Runners.collection_deploy(step, tag, target)
             before = b.cluster.request_totals()
             start = time.perf_counter()
             proc = subprocess.run(
                 argv, cwd=ROOT, env=b.env, capture_output=True, text=True, check=False
             )
             seconds = time.perf_counter() - start
+            metrics = classify_metrics(before, b.cluster.request_totals())
             recap = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", proc.stdout, re.M)
-            ok = proc.returncode == 0 and len(recap) == n
+            ok = proc.returncode in codes and len(recap) == n
+            text = proc.stdout + proc.stderr
+            if ok and step in ROLLOUT_STEPS:
+                problem = fleet_problem(b, names, tag)
+                if problem:
+                    ok, text = False, f"{text}\n{problem}"
             rec = {
                 "tool": "collection",
                 "namespaces": n,
@@ -67,13 +87,13 @@ def collection_run(b: Bench, n: int, r: int) -> None:
                 "seconds": seconds,
                 "ok": ok,
                 "changed_hosts": sum(1 for _h, c in recap if int(c)),
-                "metrics": classify_metrics(before, b.cluster.request_totals()),
+                "metrics": metrics,
                 "loadavg_1m": os.getloadavg()[0],
             }
             recs.append(rec)
-            log(f"scale collection {n:3} namespaces run {r} {step:5} {seconds:7.2f}s")
+            log(f"scale collection {n:3} namespaces run {r} {step:6} {seconds:7.2f}s")
             if not ok:
-                rec["output_tail"] = (proc.stdout + proc.stderr)[-3000:]
+                rec["output_tail"] = text[-3000:]
                 b.results["failures"].append(rec)
                 log(f"FAILED scale {n} {step}:\n{rec['output_tail'][-1500:]}")
                 break
@@ -85,33 +105,30 @@ def collection_run(b: Bench, n: int, r: int) -> None:
 
 
 def helm_loop(b: Bench, n: int, r: int) -> None:
-    """`for ns in ...; do helm upgrade --install --wait ...; done`, first and no-op."""
+    """`for ns in ...; do helm upgrade --install ...; done` for each fleet step: the single-release
+    helm commands (runners.py) once per namespace, one after the other."""
     names = [b.ns("h", n, r, f"{k:02d}") for k in range(1, n + 1)]
     b.cluster.create_namespaces(names, b.run_id)
-    chart = str(b.runners.chart)
-    for step in ("first", "noop"):
+    for step in DEPLOY_STEPS:  # first, noop, check, change, on the same namespaces
+        tag = fleet_tag(step, r)
         start = time.perf_counter()
         ok = True
         for ns in names:
-            argv = [
-                b.runners.helm,
-                "upgrade",
-                "--install",
-                RELEASE,
-                chart,
-                "-n",
-                ns,
-                "--wait",
-                "--timeout",
-                "300s",
-            ]
-            proc = subprocess.run(argv, env=b.env, capture_output=True, text=True, check=False)
-            if proc.returncode:
-                ok = False
-                log(f"FAILED helm loop {ns} {step}: {proc.stderr[-800:]}")
+            for argv, codes in b.runners.commands("helm", step, ns, tag):
+                proc = subprocess.run(argv, env=b.env, capture_output=True, text=True, check=False)
+                if proc.returncode not in codes:
+                    ok = False
+                    log(f"FAILED helm loop {ns} {step}: {proc.stderr[-800:]}")
+                    break
+            if not ok:
                 break
         seconds = time.perf_counter() - start
-        log(f"scale helm loop {n:3} namespaces run {r} {step:5} {seconds:7.2f}s")
+        if ok and step in ROLLOUT_STEPS:
+            problem = fleet_problem(b, names, tag)
+            if problem:
+                ok = False
+                log(f"FAILED helm loop {step}: {problem}")
+        log(f"scale helm loop {n:3} namespaces run {r} {step:6} {seconds:7.2f}s")
         rec: dict[str, Any] = {
             "tool": "helm-loop",
             "namespaces": n,
@@ -123,5 +140,6 @@ def helm_loop(b: Bench, n: int, r: int) -> None:
         }
         b.results["scale" if ok else "discarded"].append(rec)
         if not ok:
+            b.results["failures"].append(rec)
             break
     b.cluster.delete_namespaces(f"{LABEL}={b.run_id}")
