@@ -2,9 +2,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """exchange.platform.release: the release engine's Ansible face (docs: plugins/modules/release.py).
 
-Runs once per play batch (the role sets run_once) in the controller. It collects the release
-each host of the batch described, hands them to the engine, and runs kubernetes.core.k8s for the
-apply, with the connection the engine resolved (one identity for every request of a release).
+Runs once per play batch (the role sets run_once) in the controller. For each host of the batch
+it reads the role's variables, checks them (plugins/plugin_utils/values.py), renders the role's
+templates over them with Ansible's template lookup, hands the releases to the engine, and runs
+kubernetes.core.k8s for the apply, with the connection the engine resolved (one identity for
+every request of a release). One templating pass per host, in one process: per-host tasks cost
+more than the work they would do.
 """
 
 from __future__ import annotations
@@ -19,19 +22,24 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible.template import Templar, trust_as_template
 
-# Imported at module level on purpose: the linear strategy loads this class in the parent process
-# before it forks a worker, so the kubernetes client is imported once per ansible-playbook run.
-from ansible_collections.exchange.platform.plugins.plugin_utils import connection, engine
-from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec, SpecError
+from ansible_collections.exchange.platform.plugins.plugin_utils import values
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Outcome, Spec
 
 K8S = "kubernetes.core.k8s"
+P = values.P
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("fact", "batch"))
+    _VALID_ARGS = frozenset()
+    _requires_connection = False
+    _templates: Templar | None = None  # set by the first _template call of a run
+    _sources: dict[str, Any]
 
     def _update_module_args(
         self,
@@ -48,30 +56,90 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        fact, batch = self._task.args["fact"], self._task.args["batch"]
-        hostvars = task_vars["hostvars"]
         check = bool(self._task.check_mode)
-        try:
-            specs = [
-                Spec.of(host, hostvars[host][fact])
-                for host in task_vars.get("ansible_play_batch", [])
-                if (hostvars[host].get(fact) or {}).get("batch") == batch
-            ]
-        except SpecError as error:
-            return dict(result, failed=True, msg=str(error))
-        releases = {s.host: render(s, check) for s in specs if s.state == "rendered"}
+        self._templates, self._sources = None, {}
+        specs, releases = [], {}
+        for host in task_vars.get("ansible_play_batch", []):
+            try:
+                specs.append(self._spec(host, task_vars))
+            except (ValueError, AnsibleError) as error:
+                # Nothing of this release is written: not a Secret, not an object.
+                releases[host] = vars(Outcome(failed=True, msg=str(error)))
+        releases.update({s.host: render(s, check) for s in specs if s.state == "rendered"})
+        live = [s for s in specs if s.state != "rendered"]
+        if live:
+            releases.update(self._release(live, task_vars, check))
+        return dict(result, changed=False, releases=releases)
+
+    def _spec(self, host: str, task_vars: dict[str, Any]) -> Spec:
+        """One host's release: its variables templated once, checked, its objects rendered."""
+        own = self._host_vars(host, task_vars)
+        templar = self._templar.copy_with_new_env(available_variables=own)
+        state = templar.template(own.get(f"{P}state", "present"))
+        names = [k for k in own if k.startswith(P)]
+        if state != "present":  # removal, rollback and history read no Secret value
+            names = [k for k in names if k not in values.DEPLOY_ONLY]
+        v = templar.template({k: own[k] for k in names})
+        if own.get("__exchange_router_render_only") and not v.get(f"{P}render_dir"):
+            raise ValueError(values.RENDER_DIR_NEEDED)  # playbooks/render.yml never deploys
+        if state != "present":
+            return Spec.of(host, values.release(v, values.refs(v), None))
+        context = dict(v, **values.context(v, values.check(v)))
+        # The task's template search path (the role's templates/), the same for every host.
+        context["ansible_search_path"] = task_vars.get("ansible_search_path", [])
+        rendered = self._template("release.yaml.j2", context)
+        objects = [obj for obj in yaml.load_all(rendered, Loader) if obj]
+        secret = None
+        if v[f"{P}secret_mode"] == "plain":
+            secret = yaml.load(self._template("secret.yaml.j2", context), Loader)
+        return Spec.of(host, values.release(v, objects, secret))
+
+    def _host_vars(self, host: str, task_vars: dict[str, Any]) -> dict[str, Any]:
+        """A host's variables as its own task would see them (role defaults, play and role vars,
+        inventory, facts, extra vars), computed as the strategy computes them."""
+        if host == task_vars.get("inventory_hostname"):
+            return task_vars
+        manager = self._task.get_variable_manager()
+        return manager.get_vars(
+            play=self._task.get_play(),
+            host=manager._inventory.get_host(host),  # no public accessor
+            task=self._task,
+            _hosts=task_vars.get("ansible_play_batch"),
+            _hosts_all=task_vars.get("ansible_play_hosts_all"),
+        )
+
+    def _template(self, name: str, context: dict[str, Any]) -> str:
+        """The role's template `name` over `context`, as ansible.builtin.template renders it. One
+        templar for the whole batch: its environment compiles each template file once."""
+        if self._templates is None:
+            folder = os.path.dirname(self._find_needle("templates", "release.yaml.j2"))
+            self._templates = self._templar.copy_with_new_env(searchpath=[folder])
+        if name not in self._sources:
+            text = self._loader.get_text_file_contents(self._find_needle("templates", name))
+            self._sources[name] = trust_as_template(text)
+        self._templates.available_variables = context
+        # a plain str for the C YAML loader
+        return str(self._templates.template(self._sources[name], escape_backslashes=False))
+
+    def _release(
+        self, specs: list[Spec], task_vars: dict[str, Any], check: bool
+    ) -> dict[str, dict[str, Any]]:
+        # Imported here: a render never reaches a cluster, and the kubernetes client costs a
+        # quarter of a second to import.
+        from ansible_collections.exchange.platform.plugins.plugin_utils import (
+            connection,
+            engine,
+        )
+
         holder = (
             f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
         )
 
         def apply(options: dict[str, Any], objects: list[dict[str, Any]]) -> str:
-            return self._apply(task_vars, options, objects)
+            return self._apply(task_vars, dict(connection.module_args(options), definition=objects))
 
-        live = [s for s in specs if s.state != "rendered"]
-        if live:
-            outcomes = engine.run(live, apply, check, holder, self._environment())
-            releases.update({host: vars(outcome) for host, outcome in outcomes.items()})
-        return dict(result, changed=False, releases=releases)
+        outcomes = engine.run(specs, apply, check, holder, self._environment())
+        return {host: vars(outcome) for host, outcome in outcomes.items()}
 
     def _environment(self) -> dict[str, str]:
         """The environment the module runs in: the controller's and the task's `environment`."""
@@ -82,15 +150,13 @@ class ActionModule(ActionBase):
                 env.update({str(k): str(v) for k, v in self._templar.template(entry).items()})
         return env
 
-    def _apply(
-        self, task_vars: dict[str, Any], options: dict[str, Any], objects: list[dict[str, Any]]
-    ) -> str:
+    def _apply(self, task_vars: dict[str, Any], target: dict[str, Any]) -> str:
+        """Server-side apply with kubernetes.core.k8s: `target` is the connection and objects."""
         args: dict[str, Any] = dict(
-            connection.module_args(options),
+            target,
             state="present",
-            definition=objects,
             apply=True,
-            server_side_apply={"field_manager": "exchange.platform", "force_conflicts": True},
+            server_side_apply={"field_manager": values.FIELD_MANAGER, "force_conflicts": True},
         )
         done = self._execute_module(module_name=K8S, module_args=args, task_vars=task_vars)
         if not done.get("failed"):

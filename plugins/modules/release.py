@@ -11,8 +11,11 @@ short_description: The release engine - lock, dry-run, apply, rollout, history, 
 version_added: 2.0.0
 author: exchange.platform maintainers (@exchange)
 description:
-  - Runs in the controller, once per play batch (use C(run_once)). Each host of the batch that
-    set the fact named O(fact) with the matching O(batch) is one release. Its connection is
+  - Runs in the controller, once per play batch (use C(run_once)). Each host of the batch is one
+    release, described by its C(exchange_router_*) variables as that host's own task sees them
+    (the role's defaults, play, inventory, facts, extra vars). It checks them (every problem names
+    the variable and its value; a host that fails writes nothing) and renders the role's templates
+    over them once per host, in this one process, then releases them. Its connection is
     resolved as M(kubernetes.core.k8s) resolves its own (the same options, K8S_AUTH_* variables
     and precedence) and handed to the apply, so every request reaches one cluster as one user.
     Releases with the same connection share one M(kubernetes.core.k8s) run for their apply; when
@@ -21,21 +24,14 @@ description:
     the history, server-side dry-runs every object (nothing is written unless all is accepted),
     applies what changes, waits for a rollout this run started (failing fast on crash loops,
     with the reason), restores the whole previous revision when it fails (the rollback action,
-    the same code as O(fact) state C(rollback)), and records the revision in the Secret
+    the same code as state C(rollback)), and records the revision in the Secret
     C(exchange-platform.release.<name>).
   - With state C(absent) it deletes what the history says the release created; C(rollback)
     returns to a stored revision; C(history) lists revisions; C(rendered) writes manifests.
   - The role M(exchange.platform.release_report) turns the result into each host's own.
-  - This is an action plugin; the fact's format is the role's C(__exchange_router_release_spec).
-options:
-  fact:
-    description: Name of the host fact holding each host's release.
-    type: str
-    required: true
-  batch:
-    description: Identifier of this batch; facts left by another run of the role are ignored.
-    type: str
-    required: true
+  - This is an action plugin of the role C(exchange.platform.exchange_router); it takes no
+    options.
+options: {}
 attributes:
   check_mode:
     description: >-
@@ -53,8 +49,6 @@ requirements:
 EXAMPLES = r"""
 - name: Release the batch
   exchange.platform.release:
-    fact: __exchange_router_release
-    batch: "{{ __exchange_router_batch }}"
   run_once: true
   register: engine
 """

@@ -1,6 +1,6 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What one host asks of the release engine (the role's `__exchange_router_release_spec`), and
+"""What one host asks of the release engine (plugins/plugin_utils/values.py `release`), and
 what the engine answers. The role owns every default: a Spec takes exactly the role's keys, and a
 missing or unknown key is an error, never a silent default."""
 
@@ -20,7 +20,6 @@ class SpecError(ValueError):
 @dataclass
 class Spec:
     host: str
-    batch: str
     name: str
     namespace: str
     state: str
@@ -50,7 +49,7 @@ class Spec:
         if unknown or missing:
             raise SpecError(
                 f"{host}: the release spec has unknown keys {unknown} and lacks {missing}; "
-                "it is the role's __exchange_router_release_spec (roles/exchange_router/vars)"
+                "it is plugins/plugin_utils/values.py release()"
             )
         spec = cls(host=host, **values)
         if spec.state not in STATES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,19 @@ def test_the_production_edge_renders_one_file_per_object_as_the_seed_s_ops_repo_
     assert pod["automountServiceAccountToken"] is False
     assert files["serviceaccount.yaml"]["automountServiceAccountToken"] is False
     assert pod["containers"][0]["envFrom"] == EDGE["exchange_router_env_from"]
+
+
+def test_render_without_a_directory_stops_and_never_deploys(tmp_path: Path) -> None:
+    """playbooks/render.yml without exchange_router_render_dir must not fall through to a deploy:
+    no cluster is configured here, so a deploy would fail differently."""
+    result = subprocess.run(
+        ["ansible-playbook", "playbooks/render.yml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "KUBECONFIG": str(tmp_path / "none")},
+    )
+    assert result.returncode != 0
+    assert "Set exchange_router_render_dir (for example" in result.stdout + result.stderr

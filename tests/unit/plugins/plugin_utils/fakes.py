@@ -334,7 +334,6 @@ class MemoryStore:
 def spec(**values: Any) -> Spec:
     """A Spec as the role would hand it, with the role's defaults for what is not given."""
     base: dict[str, Any] = {
-        "batch": "1",
         "name": "exchange-router",
         "namespace": "ns",
         "state": "present",
