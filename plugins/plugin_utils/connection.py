@@ -107,6 +107,8 @@ def connect(resolved: Mapping[str, Any], field_manager: str) -> Kube:
         configuration = _create_configuration(auth)
     except (kubernetes.config.ConfigException, OSError, ValueError, TypeError) as error:
         raise KubeError(0, f"cannot load {describe(resolved)}: {error}") from None
+    # One connection per engine thread (plugins/plugin_utils/engine.py WORKERS) plus the watches.
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 48)
     api = kubernetes.client.ApiClient(configuration)
     headers = _create_headers(**{k: resolved.get(k) for k in HEADERS})
     for header, value in headers.items():

@@ -24,6 +24,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import (
     uninstall,
     upgrade,
 )
+from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
     LockError,
@@ -39,6 +40,9 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.store import His
 Apply = Callable[[dict[str, Any], list[dict[str, Any]]], str]
 Connect = Callable[[dict[str, Any], str], Client]
 METRICS_API = "metrics.k8s.io/v1beta1"
+# Releases of one cluster handled side by side: mostly waiting on the API server (the client's
+# connection pool is as large, plugins/plugin_utils/connection.py).
+WORKERS = 32
 WRITERS = ("present", "rollback", "absent")
 SHARED_APPLY_FAILED = (
     "the batch's shared kubernetes.core.k8s run failed, so each release of the batch on this "
@@ -51,7 +55,7 @@ def _each(function: Callable[[Release], Any], releases: list[Release]) -> None:
         for rel in releases:
             function(rel)
         return
-    with ThreadPoolExecutor(max_workers=min(8, len(releases))) as pool:
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(releases))) as pool:
         list(pool.map(function, releases))
 
 
@@ -84,6 +88,7 @@ def run(
         def release_apply(objects: list[dict[str, Any]], options: dict[str, Any] = options) -> str:
             return apply(options, objects)
 
+        follower = Follower(kube)
         releases = [
             Release(
                 spec,
@@ -93,10 +98,14 @@ def run(
                 check,
                 deployer,
                 holder,
+                follower,
             )
             for spec in group
         ]
-        cluster(releases)
+        try:
+            cluster(releases)
+        finally:
+            follower.close()
         _warn_without_metrics(kube, releases)
         outcomes.update({r.spec.host: r.outcome for r in releases})
     return outcomes

@@ -10,7 +10,9 @@ kubernetes.core.k8s builds its own); tests use an in-memory one.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -107,6 +109,16 @@ class Client(Protocol):
 
     def serves(self, group_version: str) -> bool: ...
 
+    def watch(self, kind: str, namespace: str, selector: str, seconds: int) -> Stream: ...
+
+
+class Stream(Protocol):
+    """A watch's events ({"type": ..., "object": ...}) until the server ends it, or close()."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
 
 def _error(error: ApiException) -> KubeError:
     # The Status message never echoes an object's data; the raw body might, so it is not used.
@@ -125,6 +137,32 @@ def path(kind: str, namespace: str, name: str = "", sub: str = "") -> str:
     prefix, plural = KINDS[kind]
     out = f"{prefix}/namespaces/{namespace}/{plural}"
     return out + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
+
+
+class _Lines:
+    """A watch response: one JSON event per line."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        pending = b""
+        try:
+            for chunk in self.response.stream(4096, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        event = json.loads(line)
+                        if event.get("type") == "ERROR":  # e.g. 410 Gone: a new watch starts
+                            return
+                        yield event
+        except (HTTPError, OSError, ValueError) as error:
+            raise KubeError(0, f"the watch broke: {error}") from None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing a stream another thread reads
+            self.response.close()
 
 
 class Kube:
@@ -161,6 +199,27 @@ class Kube:
             raise KubeError(0, f"Cannot reach the API server: {error}") from None
         data = response.data
         return data.decode("utf-8", "replace") if raw else (json.loads(data) if data else None)
+
+    def watch(self, kind: str, namespace: str, selector: str, seconds: int) -> Stream:
+        """Watch the namespace's objects of `kind` with the label selector; the server ends the
+        watch after `seconds`. The first events are the objects that exist (ADDED)."""
+        query = [("watch", "true"), ("labelSelector", selector), ("timeoutSeconds", seconds)]
+        try:
+            response = self.api.call_api(
+                path(kind, namespace),
+                "GET",
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=(10, seconds + 10),
+            )
+        except ApiException as error:
+            raise _error(error) from None
+        except HTTPError as error:
+            raise KubeError(0, f"Cannot reach the API server: {error}") from None
+        return _Lines(response)
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client
+from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower, Pace, Sleep
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease
 from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact, values_of
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Outcome, Spec
@@ -33,6 +34,7 @@ class Release:
     check: bool = False
     deployer: str = ""
     holder: str = ""
+    follower: Follower | None = None  # the batch's shared rollout watch (engine.py)
     outcome: Outcome = field(default_factory=Outcome)
     secrets: list[str] = field(default_factory=list)
     lease: Lease = field(init=False)
@@ -54,6 +56,10 @@ class Release:
     def remember(self, data: dict[str, str] | None) -> None:
         """Secret data (base64) whose values must never be quoted in a message."""
         self.secrets += values_of(data)
+
+    def pace(self, ref: Ref) -> Pace:
+        """How a rollout wait of this release sleeps: woken by the batch's watch, if any."""
+        return self.follower.pace(ref) if self.follower else Sleep()
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)

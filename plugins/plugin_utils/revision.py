@@ -307,6 +307,7 @@ def complete(rel: Release, plan_: Plan, apply_error: str) -> str:
                 rel.spec.timeout,
                 rel.secrets,
                 lambda: rel.lease.lost,
+                pace=rel.pace(deployment.ref),
             )
             failure = watch.wait()
             for warning in watch.warnings:

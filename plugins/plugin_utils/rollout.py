@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Pace, Sleep
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import (
     Client,
     KubeError,
@@ -187,13 +188,14 @@ class Watch:
     secrets: list[str]
     lost: Callable[[], str] = lambda: ""  # why the deploy lock was lost, or ''
     warnings: list[str] = field(default_factory=list)
-    sleep: Callable[[float], None] = time.sleep
+    pace: Pace = field(default_factory=Sleep)  # the batch's Follower wakes it on a change
     clock: Callable[[], float] = time.monotonic
 
     def wait(self) -> str:
         """'' when the rollout completed (or was not ours to judge), else why it failed."""
         deadline = self.clock() + self.timeout
         while True:
+            mark = self.pace.mark()
             deployment = self.kube.get(self.ref.kind, self.ref.namespace, self.ref.name)
             if deployment is None:
                 return f"{self.ref} disappeared during the rollout"
@@ -216,7 +218,7 @@ class Watch:
                 return self.explain(deployment, reason)
             if self.lost():
                 return self.lost()
-            self.sleep(POLL)
+            self.pace.wait(mark, POLL)
 
     def look(self) -> None:
         """One look at a Deployment this run did not change: a warning if it is not rolled out."""

@@ -12,7 +12,8 @@ base64 value itself; an existing Secret is taken over only when annotated or con
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
@@ -54,6 +55,8 @@ class FakeCluster:
         self.behaviour: Callable[[dict[str, Any]], str] = by_image
         # more controllers: called with each object written (cert-manager, a Gateway, ...)
         self.controllers: list[Callable[[dict[str, Any]], None]] = []
+        self.watchable = True  # False: the deployer's Role lacks the watch verb
+        self.streams: list[FakeStream] = []
 
     # ------------------------------------------------------------------ helpers for tests
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +94,16 @@ class FakeCluster:
             and r.namespace == namespace
             and wanted.items() <= (o["metadata"].get("labels") or {}).items()
         ]
+
+    def watch(self, kind: str, namespace: str, selector: str, seconds: int) -> FakeStream:
+        self.calls.append(("watch", kind, selector))
+        if not self.watchable:
+            raise KubeError(403, f'{kind.lower()}s is forbidden: cannot watch in "{namespace}"')
+        stream = FakeStream(
+            [{"type": "ADDED", "object": copy.deepcopy(o)} for o in self.list(kind, namespace)]
+        )
+        self.streams.append(stream)
+        return stream
 
     def apply(
         self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
@@ -331,6 +344,34 @@ class MemoryStore:
         return existed
 
 
+class FakeStream:
+    """A watch: the events given, then those pushed, until closed."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = list(events)
+        self.cond = threading.Condition()
+        self.closed = False
+
+    def push(self, event: dict[str, Any]) -> None:
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.events or self.closed)
+                if self.closed:
+                    return
+                event = self.events.pop(0)
+            yield event
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
 def spec(**values: Any) -> Spec:
     """A Spec as the role would hand it, with the role's defaults for what is not given."""
     base: dict[str, Any] = {
@@ -362,4 +403,4 @@ def spec(**values: Any) -> Spec:
     return Spec.of(host, {**base, **values})
 
 
-__all__ = ["FakeCluster", "MemoryStore", "spec"]
+__all__ = ["FakeCluster", "FakeStream", "MemoryStore", "spec"]
