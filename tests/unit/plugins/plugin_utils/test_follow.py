@@ -50,7 +50,7 @@ def test_one_watch_per_namespace_serves_every_release_in_it() -> None:
     follower.mark(A)
     follower.mark(B)
     follower.mark(Ref("Deployment", "other", "c-deployment"))
-    for _ in range(500):  # until both namespaces' watches are open
+    for _attempt in range(500):  # until both namespaces' watches are open
         watches = [c for c in cluster.calls if c[0] == "watch"]
         if len(watches) == 2:
             break
