@@ -12,6 +12,7 @@ before the first write until history is written.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -83,7 +84,7 @@ def run(
             outcomes.update({s.host: Outcome(failed=True, msg=str(error)) for s in group})
             continue
         writing = not check and any(s.state in WRITERS for s in group)
-        deployer = kube.whoami() if writing else ""
+        deployer = functools.cache(kube.whoami) if writing else ""
 
         def release_apply(objects: list[dict[str, Any]], options: dict[str, Any] = options) -> str:
             return apply(options, objects)

@@ -32,7 +32,7 @@ class Release:
     store: Store
     apply: Apply
     check: bool = False
-    deployer: str = ""
+    deployer: str | Callable[[], str] = ""  # who deploys; asked of the server once, when needed
     holder: str = ""
     follower: Follower | None = None  # the batch's shared rollout watch (engine.py)
     outcome: Outcome = field(default_factory=Outcome)
@@ -56,6 +56,10 @@ class Release:
     def remember(self, data: dict[str, str] | None) -> None:
         """Secret data (base64) whose values must never be quoted in a message."""
         self.secrets += values_of(data)
+
+    def who(self) -> str:
+        """The deployer the history records (a no-op never asks the server)."""
+        return self.deployer() if callable(self.deployer) else self.deployer
 
     def pace(self, ref: Ref) -> Pace:
         """How a rollout wait of this release sleeps: woken by the batch's watch, if any."""

@@ -320,7 +320,7 @@ def complete(rel: Release, plan_: Plan, apply_error: str) -> str:
         plan_.record,
         revision=rel.history.next_revision(),
         time=now(),
-        deployer=rel.deployer,
+        deployer=rel.who(),
         image=_image(plan_.record["objects"]),
         status="failed" if failure else "deployed",
     )

@@ -197,6 +197,7 @@ class FakeCluster:
         return "connecting to postgres://router:hunter22@db/exchange\nexit: no route to redis"
 
     def whoami(self) -> str:
+        self.calls.append(("create", "SelfSubjectReview", ""))
         return self.user
 
     def serves(self, group_version: str) -> bool:

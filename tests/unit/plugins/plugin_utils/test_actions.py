@@ -541,6 +541,26 @@ def test_the_engine_over_the_real_store_and_one_identity_per_cluster() -> None:
     assert SecretStore(kube, "a", NAME).load()[0]["status"] == "deployed"  # type: ignore[index]
 
 
+def test_the_deployer_is_asked_once_per_cluster_and_never_by_a_no_op() -> None:
+    kube = FakeCluster(("a", "b"))
+    for ns in "ab":
+        kube.put(
+            {"kind": "Secret", "metadata": {"name": SECRET.name, "namespace": ns}, "data": data(ns)}
+        )
+    specs = [spec(host=ns, namespace=ns, objects=manifests(ns=ns)) for ns in "ab"]
+
+    def run() -> list[str]:
+        kube.calls.clear()
+        outcomes = engine.run(
+            specs, lambda o, objs: kube.k8s_module(objs), False, "me", {}, lambda o, m: kube
+        )
+        assert not any(o.failed for o in outcomes.values()), outcomes
+        return kube.verbs("create", "SelfSubjectReview")
+
+    assert len(run()) == 1  # two releases recorded, one question
+    assert run() == []  # nothing changed: nothing recorded, nobody asked
+
+
 def test_a_connection_that_cannot_be_made_fails_its_releases_with_the_reason() -> None:
     def connect(options: dict[str, Any], manager: str) -> FakeCluster:
         raise KubeError(0, "cannot load kubeconfig /x (context nope): no context")
