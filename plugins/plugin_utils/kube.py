@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -140,7 +141,8 @@ def path(kind: str, namespace: str, name: str = "", sub: str = "") -> str:
 
 
 class _Lines:
-    """A watch response: one JSON event per line."""
+    """A watch response: one JSON event per line. `close` may come from another thread: it shuts
+    the socket down, which ends a blocked read at once (closing the response would wait for it)."""
 
     def __init__(self, response: Any) -> None:
         self.response = response
@@ -157,12 +159,17 @@ class _Lines:
                         if event.get("type") == "ERROR":  # e.g. 410 Gone: a new watch starts
                             return
                         yield event
-        except (HTTPError, OSError, ValueError) as error:
+        except (HTTPError, OSError, ValueError, AttributeError) as error:
             raise KubeError(0, f"the watch broke: {error}") from None
+        finally:
+            with contextlib.suppress(Exception):  # the connection is not reused
+                self.response.close()
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):  # closing a stream another thread reads
-            self.response.close()
+        sock = getattr(getattr(self.response, "connection", None), "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class Kube:
