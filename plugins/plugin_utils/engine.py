@@ -129,15 +129,35 @@ def cluster(releases: list[Release]) -> None:
 
 
 def _open(rel: Release) -> None:
-    """Lock (writers, outside check mode), then read the history."""
+    """Read the history, and lock (writers, outside check mode). A deploy of a release that has
+    a history is planned first and locked only if it writes (`_lock`): a no-op takes no lock."""
     try:
-        if not rel.check and rel.spec.state in WRITERS:
-            rel.lease.take(wait=rel.spec.timeout + 30)
         rel.history = History.read(rel.store)
+        optimistic = rel.spec.state == "present" and rel.history.exists
+        if not rel.check and rel.spec.state in WRITERS and not optimistic:
+            rel.lease.take(wait=rel.spec.timeout + 30)
     except NamespaceMissing as error:
         rel.fail(f"exchange_router_namespace: {error}")
     except (KubeError, LockError) as error:
         rel.fail(str(error))
+
+
+def _lock(rel: Release) -> bool:
+    """Lock a deploy planned without the lock; True when its plan still holds: nobody held the
+    lock meanwhile and the history is as it was planned on."""
+    if rel.lease.lease is not None:  # locked before planning (a first deploy)
+        return True
+    try:
+        waited = rel.lease.take(wait=rel.spec.timeout + 30)
+        seen = rel.history.records
+        rel.history = History.read(rel.store)
+    except NamespaceMissing as error:
+        rel.fail(f"exchange_router_namespace: {error}")
+        return True
+    except (KubeError, LockError) as error:
+        rel.fail(str(error))
+        return True
+    return not waited and rel.history.records == seen
 
 
 def _other(rel: Release) -> None:
@@ -172,7 +192,14 @@ def _deploy(releases: list[Release]) -> None:
             plans[id(rel)] = found
 
     _each(plan, releases)
-    planned = [r for r in releases if id(r) in plans]
+
+    def lock(rel: Release) -> None:
+        if not _lock(rel) and not rel.outcome.failed:  # something moved: plan again
+            del plans[id(rel)]
+            plan(rel)
+
+    _each(lock, [r for r in releases if id(r) in plans and plans[id(r)].modified and not r.check])
+    planned = [r for r in releases if id(r) in plans and not r.outcome.failed]
     errors: dict[int, str] = {}
     writing = [r for r in planned if plans[id(r)].modified and not r.check]
 
@@ -214,8 +241,10 @@ def _apply(releases: list[Release], plans: dict[int, Plan]) -> dict[int, str]:
 
 
 def _warn_without_metrics(kube: Client, releases: list[Release]) -> None:
+    # Said when the HPA is written (a no-op deploy does not ask again).
     scaling = [r for r in releases if r.spec.state == "present" and r.spec.autoscaling]
-    if any(not r.outcome.failed for r in scaling) and not kube.serves(METRICS_API):
+    written = any(r.outcome.changed and not r.outcome.failed for r in scaling)
+    if written and not kube.serves(METRICS_API):
         for r in scaling:
             r.warn(
                 f"autoscaling is enabled but the cluster serves no {METRICS_API} "

@@ -222,9 +222,18 @@ def test_autoscaling_without_metrics_is_a_warning(serves: bool) -> None:
     kube.metrics = serves
     on = Release(spec(), kube, MemoryStore(), kube.k8s_module)
     off = Release(spec(autoscaling=False, host="h2"), kube, MemoryStore(), kube.k8s_module)
+    on.outcome.changed = off.outcome.changed = True
     engine._warn_without_metrics(kube, [on, off])
     assert bool(on.outcome.warnings) is not serves
     assert not off.outcome.warnings
+
+
+def test_a_no_op_does_not_ask_for_metrics_again() -> None:
+    kube = FakeCluster()
+    kube.metrics = False
+    unchanged = Release(spec(), kube, MemoryStore(), kube.k8s_module)
+    engine._warn_without_metrics(kube, [unchanged])
+    assert not unchanged.outcome.warnings
 
 
 def kubeconfig_file(tmp_path: Any) -> str:
