@@ -129,35 +129,15 @@ def cluster(releases: list[Release]) -> None:
 
 
 def _open(rel: Release) -> None:
-    """Read the history, and lock (writers, outside check mode). A deploy of a release that has
-    a history is planned first and locked only if it writes (`_lock`): a no-op takes no lock."""
+    """Lock (writers, outside check mode), then read the history."""
     try:
-        rel.history = History.read(rel.store)
-        optimistic = rel.spec.state == "present" and rel.history.exists
-        if not rel.check and rel.spec.state in WRITERS and not optimistic:
+        if not rel.check and rel.spec.state in WRITERS:
             rel.lease.take(wait=rel.spec.timeout + 30)
-    except NamespaceMissing as error:
-        rel.fail(f"exchange_router_namespace: {error}")
-    except (KubeError, LockError) as error:
-        rel.fail(str(error))
-
-
-def _lock(rel: Release) -> bool:
-    """Lock a deploy planned without the lock; True when its plan still holds: nobody held the
-    lock meanwhile and the history is as it was planned on."""
-    if rel.lease.lease is not None:  # locked before planning (a first deploy)
-        return True
-    try:
-        waited = rel.lease.take(wait=rel.spec.timeout + 30)
-        seen = rel.history.records
         rel.history = History.read(rel.store)
     except NamespaceMissing as error:
         rel.fail(f"exchange_router_namespace: {error}")
-        return True
     except (KubeError, LockError) as error:
         rel.fail(str(error))
-        return True
-    return not waited and rel.history.records == seen
 
 
 def _other(rel: Release) -> None:
@@ -192,14 +172,7 @@ def _deploy(releases: list[Release]) -> None:
             plans[id(rel)] = found
 
     _each(plan, releases)
-
-    def lock(rel: Release) -> None:
-        if not _lock(rel) and not rel.outcome.failed:  # something moved: plan again
-            del plans[id(rel)]
-            plan(rel)
-
-    _each(lock, [r for r in releases if id(r) in plans and plans[id(r)].modified and not r.check])
-    planned = [r for r in releases if id(r) in plans and not r.outcome.failed]
+    planned = [r for r in releases if id(r) in plans]
     errors: dict[int, str] = {}
     writing = [r for r in planned if plans[id(r)].modified and not r.check]
 
