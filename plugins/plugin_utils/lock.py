@@ -70,7 +70,6 @@ class Lease:
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
         self.mutex = threading.Lock()  # the renewer thread and the engine share `lease`
-        self._first = True
 
     def _body(self, current: dict[str, Any] | None) -> dict[str, Any]:
         now = _micro_time()
@@ -99,31 +98,22 @@ class Lease:
             "spec": spec,
         }
 
-    def _create(self) -> bool:
-        """Create the Lease: True if this run now holds it, False if it exists."""
-        try:
-            created = self.kube.create(self._body(None))
-        except KubeError as error:
-            if error.status == 404:  # no race: the namespace itself is missing
-                raise NamespaceMissing(f"namespace {self.namespace} does not exist") from error
-            if error.status == 409:
-                return False
-            raise
-        with self.mutex:
-            self.lease = created
-        return True
-
     def try_take(self) -> bool:
-        """One attempt, as client-go's tryAcquireOrRenew: True when this run holds the lock. The
-        first attempt creates the Lease outright (a free lock costs one request, not two)."""
-        if self._first:
-            self._first = False
-            if self._create():
-                return True
+        """One attempt, as client-go's tryAcquireOrRenew: True when this run holds the lock."""
         current = self.kube.get("Lease", self.namespace, self.name)
         try:
             if current is None:
-                return self._create()
+                try:
+                    created = self.kube.create(self._body(None))
+                except KubeError as error:
+                    if error.status == 404:  # no race: the namespace itself is missing
+                        raise NamespaceMissing(
+                            f"namespace {self.namespace} does not exist"
+                        ) from error
+                    raise
+                with self.mutex:
+                    self.lease = created
+                return True
             record = _record(current)
             if record != self._observed:
                 self._observed, self._observed_at = record, self.clock()
