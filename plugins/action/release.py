@@ -12,6 +12,7 @@ more than the work they would do.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import json
 import os
@@ -54,6 +55,10 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = True
+        # This worker is a fork of ansible-playbook and ends with this task: the heap it was born
+        # with is never garbage, so the collector need not scan it again while the kubernetes
+        # client loads (thousands of classes) and the batch is templated.
+        gc.freeze()
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         check = bool(self._task.check_mode)
