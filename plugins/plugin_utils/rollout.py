@@ -194,6 +194,7 @@ class Watch:
     def wait(self) -> str:
         """'' when the rollout completed (or was not ours to judge), else why it failed."""
         deadline = self.clock() + self.timeout
+        looked = -POLL  # when the new pods were last looked at: at most once per POLL
         while True:
             mark = self.pace.mark()
             deployment = self.kube.get(self.ref.kind, self.ref.namespace, self.ref.name)
@@ -205,7 +206,8 @@ class Watch:
                     deployment.get("status", {}).get("observedGeneration", 0)
                     >= deployment["metadata"]["generation"]
                 )
-                if self.started and observed and not done:
+                if self.started and observed and not done and self.clock() - looked >= POLL:
+                    looked = self.clock()
                     crashed = crash(new_pods(self.kube, deployment))
                     if crashed:
                         raise RolloutFailed(crashed)
