@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import CONNECTION_OPTIONS
 
 try:
     import kubernetes
@@ -33,21 +34,6 @@ try:
 except ImportError as import_error:  # connect() says so; ansible-test's import test needs this
     IMPORT_ERROR = str(import_error)
 
-# option -> the other name kubernetes.core accepts for its K8S_AUTH_* variable
-OPTIONS: dict[str, str] = {
-    "kubeconfig": "kubeconfig",
-    "context": "context",
-    "host": "host",
-    "api_key": "api_key",
-    "validate_certs": "verify_ssl",
-    "ca_cert": "ssl_ca_cert",
-    "client_cert": "cert_file",
-    "client_key": "key_file",
-    "proxy": "proxy",
-    "no_proxy": "no_proxy",
-    "impersonate_user": "impersonate_user",
-    "impersonate_groups": "impersonate_groups",
-}
 # kubernetes.core's names in the kubernetes client's Configuration
 CONFIGURATION_NAMES = {"validate_certs": "verify_ssl", "ca_cert": "ssl_ca_cert"}
 CONFIGURATION_NAMES |= {"client_cert": "cert_file", "client_key": "key_file"}
@@ -61,7 +47,7 @@ def _empty(value: Any) -> bool:
 def resolve(options: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """The connection options in effect: each given option, else its K8S_AUTH_* variable."""
     resolved: dict[str, Any] = {}
-    for name, other in OPTIONS.items():
+    for name, other in CONNECTION_OPTIONS.items():
         value = options.get(name)
         if _empty(value):
             value = env.get(f"K8S_AUTH_{name.upper()}") or env.get(f"K8S_AUTH_{other.upper()}")

@@ -187,7 +187,10 @@ class Kube:
         query: list[tuple[str, Any]] | None = None,
         content_type: str = "application/json",
         raw: bool = False,
+        stream: int = 0,
     ) -> Any:
+        """The answer as JSON (`raw`: as text); with `stream` (a watch's seconds), the open
+        response, read up to that long."""
         try:
             response = self.api.call_api(
                 url,
@@ -198,12 +201,14 @@ class Kube:
                 auth_settings=["BearerToken"],
                 _preload_content=False,
                 _return_http_data_only=True,
-                _request_timeout=(10, 30),
+                _request_timeout=(10, stream + 10 if stream else 30),
             )
         except ApiException as error:
             raise _error(error) from None
         except HTTPError as error:
             raise KubeError(0, f"Cannot reach the API server: {error}") from None
+        if stream:
+            return response
         data = response.data
         return data.decode("utf-8", "replace") if raw else (json.loads(data) if data else None)
 
@@ -211,22 +216,7 @@ class Kube:
         """Watch the namespace's objects of `kind` with the label selector; the server ends the
         watch after `seconds`. The first events are the objects that exist (ADDED)."""
         query = [("watch", "true"), ("labelSelector", selector), ("timeoutSeconds", seconds)]
-        try:
-            response = self.api.call_api(
-                path(kind, namespace),
-                "GET",
-                query_params=query,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=(10, seconds + 10),
-            )
-        except ApiException as error:
-            raise _error(error) from None
-        except HTTPError as error:
-            raise KubeError(0, f"Cannot reach the API server: {error}") from None
-        return _Lines(response)
+        return _Lines(self.request("GET", path(kind, namespace), query=query, stream=seconds))
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""

@@ -11,10 +11,15 @@ value, word for word as the role's checks always said them.
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ansible_collections.exchange.platform.plugins.plugin_utils import edge_rules, names, validation
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import CONNECTION_OPTIONS
 
 P = "exchange_router_"
 INVALID = "Invalid exchange.platform.exchange_router values:\n"
@@ -25,34 +30,9 @@ LOCK_SECONDS = 30  # the deploy lock expires this long after its holder stopped 
 # them (so a vaulted exchange_router_secret_data needs no vault password there).
 DEPLOY_ONLY = (f"{P}secret_data",)
 
-# The mapping variables' defaults, for keys a user's mapping leaves out (defaults/main.yml).
-MAPPING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "autoscaling": {
-        "enabled": True,
-        "min_replicas": 1,
-        "max_replicas": 2,
-        "target_cpu_utilization": 95,
-    },
-    "service_account": {"create": False, "name": "", "automount_token": False},
-    "ingress": {
-        "enabled": False,
-        "class_name": "",
-        "hosts": [],
-        "annotations": {},
-        "tls_secret_name": "",
-        "issuer": "",
-        "cluster_issuer": "",
-    },
-    "httproute": {
-        "enabled": False,
-        "parent_refs": [],
-        "hostnames": [],
-        "path_type": "PathPrefix",
-        "path": "/",
-    },
-    "pdb": {"enabled": False, "max_unavailable": 1, "min_available": None},
-    "network_policy": {"enabled": False, "from": [], "edge_namespace": "", "egress": None},
-}
+# The role's defaults: a mapping variable a user sets only in part takes the keys it leaves out
+# from there (Ansible replaces a mapping variable whole).
+ROLE_DEFAULTS = Path(__file__).resolve().parents[2] / "roles/exchange_router/defaults/main.yml"
 EDGE = ("ingress", "httproute", "pdb", "network_policy")
 
 # Which role variable sets which field ("Kind:path prefix"; "*" is any kind): a rejection by the
@@ -94,20 +74,6 @@ FIELD_SOURCES: dict[str, str] = {
     "HTTPRoute:": f"{P}httproute",
     "SealedSecret:": f"{P}sealed_secret_encrypted_data",
 }
-CONNECTION = (
-    "kubeconfig",
-    "context",
-    "host",
-    "api_key",
-    "ca_cert",
-    "validate_certs",
-    "client_cert",
-    "client_key",
-    "proxy",
-    "no_proxy",
-    "impersonate_user",
-    "impersonate_groups",
-)
 
 
 def to_int(value: Any) -> int:
@@ -121,9 +87,14 @@ def to_int(value: Any) -> int:
             return 0
 
 
+@functools.cache
+def role_defaults() -> dict[str, Any]:
+    return yaml.safe_load(ROLE_DEFAULTS.read_text())
+
+
 def filled(v: dict[str, Any], name: str) -> dict[str, Any]:
     """A mapping variable with every key it leaves out taken from its default."""
-    return {**MAPPING_DEFAULTS[name], **(v.get(P + name) or {})}
+    return {**role_defaults()[P + name], **(v.get(P + name) or {})}
 
 
 def edge_enabled(v: dict[str, Any]) -> bool:
@@ -328,7 +299,7 @@ def release(
         "history_max": v[P + "history_max"],
         "lock_seconds": LOCK_SECONDS,
         "revision": v[P + "rollback_revision"],
-        "connection": {key: v[P + key] for key in CONNECTION},
+        "connection": {key: v[P + key] for key in CONNECTION_OPTIONS},
         "field_manager": FIELD_MANAGER,
         "sources": FIELD_SOURCES,
     }
