@@ -49,9 +49,13 @@ def _curl(kind: Cluster, namespace: str, urls: list[str], also_pod: str = "") ->
     lines = ["set -u"]
     for url in urls:
         host = url.split("/")[2]
+        # Traefik builds a route from the Ingress and the Service's EndpointSlices on its own
+        # schedule, a moment after the rollout is done: ask until it answers 200 (30 tries, a
+        # second apart) and print the last answer (000 when curl itself failed).
         lines.append(
-            f"curl -sS --max-time 10 --cacert /ca/ca.crt --resolve {host}:443:{ip} "
-            f"-o /dev/null -w '%{{http_code}} {url}\\n' {url} || echo 'failed {url}'"
+            f"for i in $(seq 30); do code=$(curl -sS --max-time 5 --cacert /ca/ca.crt "
+            f"--resolve {host}:443:{ip} -o /dev/null -w '%{{http_code}}' {url}); "
+            f'[ "$code" = 200 ] && break; sleep 1; done; echo "$code {url}"'
         )
     if also_pod:
         lines.append(
@@ -78,7 +82,7 @@ def _curl(kind: Cluster, namespace: str, urls: list[str], also_pod: str = "") ->
             },
         },
     )
-    for _attempt in range(120):
+    for _attempt in range(240):
         phase = kind.core.read_namespaced_pod(name, namespace).status.phase
         if phase in ("Succeeded", "Failed"):
             return kind.core.read_namespaced_pod_log(name, namespace)
@@ -196,7 +200,7 @@ def test_an_httproute_on_the_user_s_gateway_answers_https(
     run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(values))
     assert run.ok, run.output
     assert f"it answers at https://{host}/" in run.output
-    for _attempt in range(120):  # the Gateway's certificate (cert-manager's Gateway shim)
+    for _attempt in range(240):  # the Gateway's certificate (cert-manager's Gateway shim)
         certs = client.CustomObjectsApi(kind.api).list_namespaced_custom_object(
             "cert-manager.io", "v1", kind_namespace, "certificates"
         )["items"]
