@@ -31,8 +31,8 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import values
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Outcome, Spec
 
 K8S = "kubernetes.core.k8s"
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, where PyYAML has it
 P = values.P
-Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ActionModule(ActionBase):
@@ -93,10 +93,10 @@ class ActionModule(ActionBase):
         # The task's template search path (the role's templates/), the same for every host.
         context["ansible_search_path"] = task_vars.get("ansible_search_path", [])
         rendered = self._template("release.yaml.j2", context)
-        objects = [obj for obj in yaml.load_all(rendered, Loader) if obj]
+        objects = [obj for obj in yaml.load_all(rendered, values.LOADER) if obj]
         secret = None
         if v[f"{P}secret_mode"] == "plain":
-            secret = yaml.load(self._template("secret.yaml.j2", context), Loader)
+            secret = yaml.load(self._template("secret.yaml.j2", context), values.LOADER)
         return Spec.of(host, values.release(v, objects, secret))
 
     def _host_vars(self, host: str, task_vars: dict[str, Any]) -> dict[str, Any]:
@@ -120,8 +120,9 @@ class ActionModule(ActionBase):
             folder = os.path.dirname(self._find_needle("templates", "release.yaml.j2"))
             self._templates = self._templar.copy_with_new_env(searchpath=[folder])
         if name not in self._sources:
-            text = self._loader.get_text_file_contents(self._find_needle("templates", name))
-            self._sources[name] = trust_as_template(text)
+            # Through the environment's loader, which compiles each file once: a template given
+            # as text is compiled again on every call.
+            self._sources[name] = trust_as_template("{% include '" + name + "' %}")
         self._templates.available_variables = context
         # a plain str for the C YAML loader
         return str(self._templates.template(self._sources[name], escape_backslashes=False))
@@ -181,7 +182,7 @@ def render(spec: Spec, check: bool) -> dict[str, Any]:
     for obj in spec.objects + ([spec.secret] if spec.secret else []):
         path = out / f"{obj['kind'].lower()}.yaml"
         plain = json.loads(json.dumps(obj))  # templated values are str subclasses YAML refuses
-        text = yaml.safe_dump(plain, sort_keys=False, default_flow_style=False)
+        text = yaml.dump(plain, Dumper=DUMPER, sort_keys=False, default_flow_style=False)
         old = path.read_text() if path.exists() else None
         mode = 0o600 if obj["kind"] == "Secret" else 0o644
         changed = old != text or (path.exists() and path.stat().st_mode & 0o777 != mode)
