@@ -102,3 +102,42 @@ def test_a_bearer_token_from_the_environment_as_awx_injects_it(
     assert history[-1]["deployer"] == (
         f"system:serviceaccount:{namespace}:exchange-router-deployer"
     ), history
+
+
+def test_a_deployer_without_watch_waits_for_a_slow_rollout_by_polling(
+    cluster: Cluster, namespace: str
+) -> None:
+    """An older deployer Role (before the engine followed rollouts with a watch) has no `watch`
+    on Deployments: the engine's watch is refused and each rollout wait falls back to polling,
+    so a rollout that takes seconds is still waited for, and nothing says forbidden."""
+    grant_deployer(cluster, namespace)
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    role = rbac.read_namespaced_role("exchange-router-deployer", namespace)
+    kept = [r for r in role.rules if r.verbs != ["watch"]]
+    assert len(kept) == len(role.rules) - 1  # the one watch rule is gone
+    role.rules = kept
+    rbac.replace_namespaced_role("exchange-router-deployer", namespace, role)
+    kubeconfig = cluster.service_account_kubeconfig(namespace, "exchange-router-deployer")
+    review = client.AuthorizationV1Api(cluster.api).create_subject_access_review(
+        client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user=f"system:serviceaccount:{namespace}:exchange-router-deployer",
+                resource_attributes=client.V1ResourceAttributes(
+                    namespace=namespace, verb="watch", group="apps", resource="deployments"
+                ),
+            )
+        )
+    )
+    assert not review.status.allowed
+
+    run = cluster.deploy(
+        {"exchange_router_namespace": namespace, "exchange_router_pod_annotations": slow(8)},
+        kubeconfig=kubeconfig,
+    )
+    assert run.ok, run.output
+    assert "forbidden" not in run.output.lower(), run.output
+    status = cluster.apps.read_namespaced_deployment("exchange-router-deployment", namespace).status
+    assert status.available_replicas == status.replicas == status.updated_replicas == 1
+    pod = cluster.core.list_namespaced_pod(namespace, label_selector="app=exchange-router").items
+    ready = next(c for c in pod[0].status.conditions if c.type == "Ready")
+    assert ready.status == "True"
