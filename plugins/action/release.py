@@ -40,7 +40,6 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset()
     _requires_connection = False
     _templates: Templar | None = None  # set by the first _template call of a run
-    _sources: dict[str, Any]
 
     def _update_module_args(
         self,
@@ -62,7 +61,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         check = bool(self._task.check_mode)
-        self._templates, self._sources = None, {}
+        self._templates = None
         specs, releases = [], {}
         for host in task_vars.get("ansible_play_batch", []):
             try:
@@ -119,13 +118,11 @@ class ActionModule(ActionBase):
         if self._templates is None:
             folder = os.path.dirname(self._find_needle("templates", "release.yaml.j2"))
             self._templates = self._templar.copy_with_new_env(searchpath=[folder])
-        if name not in self._sources:
-            # Through the environment's loader, which compiles each file once: a template given
-            # as text is compiled again on every call.
-            self._sources[name] = trust_as_template("{% include '" + name + "' %}")
         self._templates.available_variables = context
-        # a plain str for the C YAML loader
-        return str(self._templates.template(self._sources[name], escape_backslashes=False))
+        # Through the environment's loader, which compiles each file once (a template given as
+        # text is compiled again on every call); a plain str for the C YAML loader.
+        include = trust_as_template("{% include '" + name + "' %}")
+        return str(self._templates.template(include, escape_backslashes=False))
 
     def _release(
         self, specs: list[Spec], task_vars: dict[str, Any], check: bool

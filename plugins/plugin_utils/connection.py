@@ -34,9 +34,9 @@ try:
 except ImportError as import_error:  # connect() says so; ansible-test's import test needs this
     IMPORT_ERROR = str(import_error)
 
-# kubernetes.core's names in the kubernetes client's Configuration
-CONFIGURATION_NAMES = {"validate_certs": "verify_ssl", "ca_cert": "ssl_ca_cert"}
-CONFIGURATION_NAMES |= {"client_cert": "cert_file", "client_key": "key_file"}
+# The options whose name in the kubernetes client's Configuration differs: kubernetes.core's
+# other name for them (verify_ssl, ssl_ca_cert, cert_file, key_file) is that attribute's.
+CONFIGURATION_NAMES = {name: other for name, other in CONNECTION_OPTIONS.items() if name != other}
 HEADERS = ("impersonate_user", "impersonate_groups")
 
 
