@@ -109,7 +109,8 @@ def test_a_deployer_without_watch_waits_for_a_slow_rollout_by_polling(
 ) -> None:
     """An older deployer Role (before the engine followed rollouts with a watch) has no `watch`
     on Deployments: the engine's watch is refused and each rollout wait falls back to polling,
-    so a rollout that takes seconds is still waited for, and nothing says forbidden."""
+    so a rollout longer than the lock's renewal interval (10 s) is still waited for, and nothing
+    says forbidden."""
     grant_deployer(cluster, namespace)
     rbac = client.RbacAuthorizationV1Api(cluster.api)
     role = rbac.read_namespaced_role("exchange-router-deployer", namespace)
@@ -131,7 +132,7 @@ def test_a_deployer_without_watch_waits_for_a_slow_rollout_by_polling(
     assert not review.status.allowed
 
     run = cluster.deploy(
-        {"exchange_router_namespace": namespace, "exchange_router_pod_annotations": slow(8)},
+        {"exchange_router_namespace": namespace, "exchange_router_pod_annotations": slow(15)},
         kubeconfig=kubeconfig,
     )
     assert run.ok, run.output
