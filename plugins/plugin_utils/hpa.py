@@ -102,16 +102,7 @@ def _check_replicas_field(
             problems.add(field_path, "required value: must be greater than 0")
             return None
         return _DEFAULT_MIN_REPLICAS  # autoscaling/v2 defaulting
-    if not is_int(value):
-        problems.add(field_path, f"invalid value {show(value)}: must be an integer")
-        return None
-    if value < 1:
-        problems.add(field_path, f"invalid value {value}: must be greater than or equal to 1")
-        return None
-    if value > INT32_MAX:
-        problems.add(field_path, f"invalid value {value}: must fit in a 32-bit integer")
-        return None
-    return value
+    return _positive_int32(value, field_path, problems, "an integer", "greater than or equal to 1")
 
 
 def check_object_reference(data: object, path: str, problems: Problems) -> None:
@@ -356,13 +347,21 @@ def _check_utilization(raw: object, path: str, problems: Problems) -> int | None
     if raw is None:
         return None
     field_path = child(path, "averageUtilization")
-    if not is_int(raw):
-        problems.add(field_path, f"invalid value {show(raw)}: must be an integer percentage")
+    return _positive_int32(raw, field_path, problems, "an integer percentage", "greater than 0")
+
+
+def _positive_int32(
+    value: object, path: str, problems: Problems, kind: str, low: str
+) -> int | None:
+    """A whole number from 1 to 2^31-1; `kind` and `low` word the messages as the API server
+    words them for that field."""
+    if not is_int(value):
+        problems.add(path, f"invalid value {show(value)}: must be {kind}")
         return None
-    if raw < 1:
-        problems.add(field_path, f"invalid value {raw}: must be greater than 0")
+    if value < 1:
+        problems.add(path, f"invalid value {value}: must be {low}")
         return None
-    if raw > INT32_MAX:
-        problems.add(field_path, f"invalid value {raw}: must fit in a 32-bit integer")
+    if value > INT32_MAX:
+        problems.add(path, f"invalid value {value}: must fit in a 32-bit integer")
         return None
-    return raw
+    return value
