@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -17,7 +18,11 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import (
     rollout,
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
-from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease, LockError
+from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
+    Lease,
+    LockError,
+    Renewer,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
@@ -90,6 +95,82 @@ def test_the_renewer_never_touches_a_lease_this_run_does_not_hold() -> None:
     assert not lease.try_take()
     lease.renew()
     assert kube.lease["spec"]["holderIdentity"] == "other" and kube.puts == 0
+
+
+class Failing(FakeLeases):
+    """Every write fails with `status` (a race lost: 404/409; refused: 403; an outage: 500)."""
+
+    def __init__(self, lease: dict[str, Any] | None, status: int) -> None:
+        super().__init__(lease)
+        self.status = status
+
+    def _write(self, method: str, body: Any = None) -> dict[str, Any]:
+        raise KubeError(self.status, f"{method} failed")
+
+    def delete(self, ref: Any, precondition_rv: str = "") -> bool:
+        raise KubeError(self.status, "DELETE failed")
+
+
+def test_renewal_keeps_the_acquire_time_and_a_lease_taken_over_is_lost_for_good() -> None:
+    kube = FakeLeases(None)
+    lease = Lease(kube, "n", "l", "me", 30)  # type: ignore[arg-type]
+    assert lease.try_take()
+    acquired = kube.lease["spec"]["acquireTime"]
+    kube.lease["spec"]["leaseTransitions"] = 4
+    lease.lease = dict(kube.lease)
+    lease.renew()
+    assert kube.puts == 1 and kube.lease["spec"]["acquireTime"] == acquired
+    assert kube.lease["spec"]["leaseTransitions"] == 4  # renewing is no transition
+    kube.lease = dict(held_by("other"), metadata=dict(kube.lease["metadata"], resourceVersion="99"))
+    lease.renew()  # 409: another run replaced it
+    assert lease.lost.startswith("lost the deploy lock n/l (409 conflict")
+    lease.renew()
+    assert kube.puts == 1 and not lease.release()  # never renewed or deleted after that
+
+
+def test_an_outage_during_renewal_is_retried_not_taken_as_a_lost_lock() -> None:
+    lease = Lease(Failing(None, 500), "n", "l", "me", 30)  # type: ignore[arg-type]
+    lease.lease = held_by("me")
+    lease.renew()
+    assert lease.lost == "" and lease.lease == held_by("me")
+
+
+@pytest.mark.parametrize("status", [404, 409])
+def test_a_race_lost_while_taking_the_lock_is_one_more_look(status: int) -> None:
+    assert not Lease(Failing(held_by(""), status), "n", "l", "me", 30).try_take()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("current", [None, held_by("")])
+def test_a_lease_the_deployer_may_not_write_is_an_error_at_once(current: Any) -> None:
+    lease = Lease(Failing(current, 403), "n", "l", "me", 30)  # type: ignore[arg-type]
+    with pytest.raises(KubeError, match="403"):
+        lease.try_take()
+
+
+def test_release_deletes_only_the_lease_this_run_wrote() -> None:
+    lease = Lease(Failing(None, 409), "n", "l", "me", 30)  # type: ignore[arg-type]
+    lease.lease = held_by("me")
+    assert not lease.release()  # replaced since: someone else's now
+    lease = Lease(Failing(None, 500), "n", "l", "me", 30)  # type: ignore[arg-type]
+    lease.lease = held_by("me")
+    with pytest.raises(KubeError, match="500"):
+        lease.release()
+
+
+def test_the_renewer_renews_every_tick_and_survives_a_failing_renewal() -> None:
+    renewed = threading.Event()
+
+    class Ticking:
+        def __init__(self, error: bool) -> None:
+            self.error = error
+
+        def renew(self) -> None:
+            if self.error:
+                raise RuntimeError("outage")
+            renewed.set()
+
+    with Renewer([Ticking(True), Ticking(False)], 0.01):  # type: ignore[list-item]
+        assert renewed.wait(10)
 
 
 class NoNamespace(FakeLeases):
