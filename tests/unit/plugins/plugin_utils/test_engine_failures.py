@@ -1,0 +1,183 @@
+"""The engine when the cluster says no mid-way, over the in-memory cluster: a rollback target the
+API server now rejects, a rollback that fails after a failed rollout, a read, an apply, a removal
+or a history write refused, and a no-op that finds its Deployment short of replicas. Each fails
+its release with the cluster's own words, and nothing this run did not change is rolled back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ansible_collections.exchange.platform.plugins.plugin_utils import revision
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
+from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
+    FakeCluster,
+    MemoryStore,
+)
+from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.test_actions import (
+    DEPLOYMENT,
+    World,
+    manifests,
+    writes,
+)
+
+
+@pytest.fixture
+def world() -> World:
+    world = World()
+    world.existing()
+    return world
+
+
+def refuse_image(image: str) -> Any:
+    """An admission rule of the cluster: Deployments running `image` are refused."""
+
+    def deny(obj: dict[str, Any], dry_run: bool) -> KubeError | None:
+        if obj["kind"] != "Deployment":
+            return None
+        if obj["spec"]["template"]["spec"]["containers"][0]["image"] == image:
+            return KubeError(422, f"image {image} is no longer allowed")
+        return None
+
+    return deny
+
+
+def test_a_rollback_target_the_api_server_now_rejects_writes_nothing(world: World) -> None:
+    world.run()
+    world.run(objects=manifests("router:v2"))
+    world.kube.denials.append(refuse_image("router:v1"))
+    world.kube.calls.clear()
+    rel = world.run(state="rollback", revision=1)
+    assert rel.outcome.failed
+    assert "The API server would reject the release; nothing was written" in rel.outcome.msg
+    assert "image router:v1 is no longer allowed" in rel.outcome.msg
+    assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
+    assert world.image() == "router:v2" and len(world.history()) == 2
+
+
+def test_a_failed_rollout_whose_rollback_is_rejected_says_both(world: World) -> None:
+    world.run()
+    world.kube.denials.append(refuse_image("router:v1"))
+    rel = world.run(objects=manifests("router:crash"))
+    assert rel.outcome.failed and "CrashLoopBackOff" in rel.outcome.msg
+    assert "Rolling back to revision 1 failed: The API server would reject the release" in (
+        rel.outcome.msg
+    )
+    assert world.image() == "router:crash"  # left as it failed, for diagnosis
+    # revision 1 stays the last deployed one, as helm leaves it when an upgrade fails
+    assert [r["status"] for r in world.history()] == ["deployed", "failed"]
+
+
+def test_a_rollback_the_cluster_breaks_off_is_reported_with_its_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.run()
+    plans = 0
+    real_plan = revision.plan
+
+    def plan(*args: Any, **kwargs: Any) -> Any:
+        nonlocal plans
+        plans += 1
+        if plans == 2:  # the rollback's plan, after the failed rollout's
+            raise KubeError(500, "etcdserver: request timed out")
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(revision, "plan", plan)
+    rel = world.run(objects=manifests("router:crash"))
+    assert "Rolling back to revision 1 failed: 500 etcdserver: request timed out" in (
+        rel.outcome.msg
+    )
+
+
+class Refusing(FakeCluster):
+    """A cluster that refuses `refused` (a verb and a kind) with 403, as RBAC would."""
+
+    refused: tuple[str, str] = ("", "")
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if self.refused == ("get", kind):
+            raise KubeError(403, f'{kind.lower()}s "{name}" is forbidden')
+        return super().get(kind, namespace, name)
+
+    def delete(self, ref: Ref, propagation: str = "Background", precondition_rv: str = "") -> bool:
+        if self.refused == ("delete", ref.kind):
+            raise KubeError(403, f'{ref.kind.lower()}s "{ref.name}" is forbidden')
+        return super().delete(ref, propagation, precondition_rv)
+
+
+def test_a_read_the_deployer_may_not_make_fails_the_release_before_any_write() -> None:
+    world = World()
+    world.kube = kube = Refusing()
+    world.existing()
+    kube.refused = ("get", "Deployment")
+    rel = world.run()
+    assert rel.outcome.failed
+    assert rel.outcome.msg == '403 deployments "exchange-router-deployment" is forbidden'
+    assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
+
+
+def test_a_removal_the_deployer_may_not_make_fails_the_release_with_the_reason() -> None:
+    world = World()
+    world.kube = kube = Refusing()
+    world.existing()
+    world.run()
+    kube.refused = ("delete", "Service")
+    rel = world.run(state="absent")
+    assert rel.outcome.failed
+    assert '403 services "exchange-router-service" is forbidden' in rel.outcome.msg
+
+
+def test_an_apply_the_cluster_refuses_fails_the_release_with_the_module_s_words(
+    world: World,
+) -> None:
+    world.run()
+
+    def deny(obj: dict[str, Any], dry_run: bool) -> KubeError | None:
+        return None if dry_run else KubeError(403, "admission webhook denied the request")
+
+    world.kube.denials.append(deny)
+    rel = world.run(objects=manifests("router:v2"))
+    assert rel.outcome.failed
+    assert "kubernetes.core.k8s could not apply the release: 403 admission webhook" in (
+        rel.outcome.msg
+    )
+    assert world.image() == "router:v1"
+
+
+class BrokenStore(MemoryStore):
+    def save(self, records: list[dict[str, Any]]) -> None:
+        raise KubeError(500, "etcdserver: leader changed")
+
+
+def test_a_history_that_cannot_be_written_fails_the_release_with_the_reason(
+    world: World,
+) -> None:
+    world.stores["ns"] = BrokenStore()
+    rel = world.run()
+    assert rel.outcome.failed and "500 etcdserver: leader changed" in rel.outcome.msg
+
+
+def short_of_replicas(world: World) -> None:
+    """The cluster loses a pod of the rolled-out Deployment (a node drained, say)."""
+    status = world.kube.objects[DEPLOYMENT]["status"]
+    status["availableReplicas"] = status["replicas"] - 1 if status["replicas"] > 1 else 0
+
+
+def test_a_no_op_says_when_its_deployment_is_short_of_replicas_and_changes_nothing(
+    world: World,
+) -> None:
+    world.run()
+    short_of_replicas(world)
+    world.kube.calls.clear()
+    rel = world.run()
+    assert not rel.outcome.failed and not rel.outcome.changed
+    (warning,) = rel.outcome.warnings
+    assert warning.startswith(
+        "Deployment ns/exchange-router-deployment is not fully rolled out (waiting for 0 of 1 "
+        "updated replicas available); this run did not change its pod template, so nothing "
+        "was rolled back:"
+    )
+    assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
+    quiet = world.run(wait=False)
+    assert quiet.outcome.warnings == []
