@@ -394,6 +394,17 @@ def test_secret_modes_plain_sealed_plain_existing_and_back_never_touch_a_foreign
     assert world.kube.objects[Ref("Secret", "ns", "someone-elses")] == foreign
 
 
+def test_a_renamed_secret_the_release_created_is_removed_with_the_new_one_in_place(
+    world: World,
+) -> None:
+    assert not world.run(secret=plain("one")).outcome.failed
+    renamed = dict(plain("two"), metadata={"name": "renamed", "namespace": "ns"})
+    rel = world.run(secret=renamed, secret_name="renamed")
+    assert not rel.outcome.failed, rel.outcome.msg
+    assert world.live(SECRET) is None
+    assert world.live(Ref("Secret", "ns", "renamed"))["data"] == data("two")  # type: ignore[index]
+
+
 def test_a_secret_the_release_did_not_create_is_never_taken_without_adopt(world: World) -> None:
     world.existing("theirs")
     for values in ({"secret": plain("mine")}, {"secret_mode": "sealed", "objects": [sealed("x")]}):

@@ -1,7 +1,8 @@
 """The engine when the cluster says no mid-way, over the in-memory cluster: a rollback target the
 API server now rejects, a rollback that fails after a failed rollout, a read, an apply, a removal
-or a history write refused, and a no-op that finds its Deployment short of replicas. Each fails
-its release with the cluster's own words, and nothing this run did not change is rolled back."""
+or a history write refused, the deploy lock lost to another run, and a Deployment found short of
+replicas. Each fails its release with the cluster's own words, and nothing this run did not
+change is rolled back."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import revision
+from ansible_collections.exchange.platform.plugins.plugin_utils import engine, revision
+from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Sleep
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
     MemoryStore,
@@ -181,3 +184,56 @@ def test_a_no_op_says_when_its_deployment_is_short_of_replicas_and_changes_nothi
     assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
     quiet = world.run(wait=False)
     assert quiet.outcome.warnings == []
+
+
+LOST = "lost the deploy lock ns/exchange-router-deploy-lock (409 conflict)"
+
+
+def test_a_lock_lost_during_the_apply_stops_before_the_rollout_is_followed(world: World) -> None:
+    rel = world.release()
+
+    def taken_over(obj: dict[str, Any]) -> None:
+        if obj["kind"] == "Deployment":
+            rel.lease.lost = LOST
+
+    world.kube.controllers.append(taken_over)
+    engine.cluster([rel])
+    assert rel.outcome.failed and rel.outcome.msg == LOST
+    assert world.history() == []
+
+
+class Losing(Sleep):
+    """A rollout wait during which another run takes the lock over."""
+
+    def __init__(self, rel: Release) -> None:
+        super().__init__(lambda seconds: None)
+        self.rel = rel
+
+    def mark(self) -> int:
+        self.rel.lease.lost = LOST
+        return 0
+
+
+def test_a_lock_lost_during_the_rollout_records_nothing_and_rolls_nothing_back(
+    world: World,
+) -> None:
+    world.run()
+    rel = world.release(objects=manifests("router:v2"))
+    rel.pace = lambda ref: Losing(rel)  # type: ignore[method-assign]
+    engine.cluster([rel])
+    assert rel.outcome.failed
+    assert rel.outcome.msg == f"{LOST}; stopped without recording history or rolling back"
+    assert len(world.history()) == 1 and world.image() == "router:v2"
+
+
+def test_a_deploy_that_leaves_the_pod_template_alone_warns_about_a_short_deployment(
+    world: World,
+) -> None:
+    world.run()
+    short_of_replicas(world)
+    service_only = manifests()
+    service_only[0]["spec"]["ports"][0]["port"] = 81
+    rel = world.run(objects=service_only, timeout=1)
+    assert not rel.outcome.failed and rel.outcome.revision == 2
+    (warning,) = rel.outcome.warnings
+    assert "this run did not change its pod template, so nothing was rolled back" in warning
