@@ -37,13 +37,19 @@ def _ingress(ingress: dict[str, Any]) -> list[str]:
     if not ingress.get("hosts"):
         out.append(f"{var}.hosts: empty; an Ingress needs at least one host")
     for i, entry in enumerate(ingress.get("hosts") or []):
-        host = (entry or {}).get("host") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            out.append(f"{var}.hosts[{i}]: {_show(entry)} is not a mapping of host and paths")
+            continue
+        host = entry.get("host")
         if not _host_ok(host):
             out.append(
                 f"{var}.hosts[{i}].host: {_show(host)} is not a DNS name (DNS-1123 subdomain)"
             )
-        for j, path in enumerate((entry or {}).get("paths") or []):
+        for j, path in enumerate(entry.get("paths") or []):
             where = f"{var}.hosts[{i}].paths[{j}]"
+            if not isinstance(path, dict):
+                out.append(f"{where}: {_show(path)} is not a mapping of path and path_type")
+                continue
             kind = path.get("path_type", "Prefix")
             if kind not in INGRESS_PATH_TYPES:
                 out.append(

@@ -157,6 +157,15 @@ INVALID = {
         {"exchange_router_ingress": {"enabled": True, "hosts": [{"host": "Exchange!"}]}},
         ["exchange_router_ingress.hosts[0].host", "Exchange!"],
     ),
+    "an ingress path given as a string": (
+        {
+            "exchange_router_ingress": {
+                "enabled": True,
+                "hosts": [{"host": "exchange.example.com", "paths": ["/"]}],
+            }
+        },
+        ['exchange_router_ingress.hosts[0].paths[0]: "/" is not a mapping of path and path_type'],
+    ),
 }
 
 
