@@ -1,0 +1,160 @@
+"""The release store over the in-memory cluster (Helm's Secret driver: records written with the
+resourceVersion last read, a concurrent writer refused); what the edge's wait reads from
+cert-manager and a Gateway; a SealedSecret the controller refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ansible_collections.exchange.platform.plugins.plugin_utils import edge, unseal
+from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import SecretStore
+from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
+    FakeCluster,
+)
+
+
+def test_the_store_replaces_its_secret_with_the_version_it_read_and_refuses_a_lost_update() -> None:
+    cluster = FakeCluster()
+    mine, theirs = SecretStore(cluster, "ns", "r"), SecretStore(cluster, "ns", "r")
+    assert mine.load() is None
+    mine.save([{"revision": 1}])
+    assert theirs.load() == [{"revision": 1}]
+    mine.save([{"revision": 1}, {"revision": 2}])  # a replace, with the version mine wrote
+    assert SecretStore(cluster, "ns", "r").load() == [{"revision": 1}, {"revision": 2}]
+    with pytest.raises(KubeError, match="409"):
+        theirs.save([{"revision": 1}, {"revision": 9}])  # read before mine's second write
+    assert mine.delete() and mine.secret is None
+    assert SecretStore(cluster, "ns", "r").load() is None and not mine.delete()
+
+
+CERT = Ref("Certificate", "ns", "exchange-tls")
+ROUTE = Ref("HTTPRoute", "ns", "r-route")
+
+
+def certificate(ready: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "Certificate",
+        "metadata": {"name": CERT.name, "generation": 1},
+        "status": {"conditions": [dict({"type": "Ready"}, **ready)]},
+    }
+
+
+def request(name: str, created: str, ready: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "CertificateRequest",
+        "metadata": {
+            "name": name,
+            "creationTimestamp": created,
+            "annotations": {"cert-manager.io/certificate-name": CERT.name},
+        },
+        "status": {"conditions": [dict({"type": "Ready"}, **ready)]},
+    }
+
+
+def test_a_certificate_waits_with_the_newest_request_s_words_until_it_is_ready() -> None:
+    cluster = FakeCluster()
+    assert edge.certificate_state(cluster, CERT) == (
+        "waiting",
+        "cert-manager has not made Certificate ns/exchange-tls yet (is cert-manager running?)",
+    )
+    cluster.put(certificate({"status": "False", "message": "Issuing certificate"}))
+    assert edge.certificate_state(cluster, CERT) == (
+        "waiting",
+        "Certificate ns/exchange-tls: Issuing certificate",
+    )
+    cluster.put(request("old", "2026-01-01T00:00:00Z", {"reason": "Failed", "message": "x"}))
+    cluster.put(request("new", "2026-01-02T00:00:00Z", {"reason": "Pending", "message": "queued"}))
+    assert edge.certificate_state(cluster, CERT) == (
+        "waiting",
+        "Certificate ns/exchange-tls: queued",
+    )
+    cluster.put(certificate({"status": "True", "observedGeneration": 1}))
+    assert edge.certificate_state(cluster, CERT) == (
+        "ready",
+        "Certificate ns/exchange-tls is Ready",
+    )
+
+
+def route(parents: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "kind": "HTTPRoute",
+        "metadata": {"name": ROUTE.name},
+        "spec": {"parentRefs": [{"name": "edge", "namespace": "gateways"}]},
+        "status": {"parents": parents},
+    }
+
+
+def parent(**conditions: str) -> dict[str, Any]:
+    return {
+        "parentRef": {"name": "edge"},
+        "conditions": [
+            {"type": kind, "status": status, "reason": "R", "message": "m"}
+            for kind, status in conditions.items()
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (
+            None,
+            ("failed", "HTTPRoute ns/r-route disappeared"),
+        ),
+        (
+            [],
+            (
+                "waiting",
+                "Gateway gateways/edge has not accepted HTTPRoute ns/r-route yet (is its "
+                "controller running?)",
+            ),
+        ),
+        (
+            [parent(Accepted="True")],
+            (
+                "waiting",
+                "Gateway gateways/edge has not set ResolvedRefs on HTTPRoute ns/r-route yet",
+            ),
+        ),
+        (
+            [parent(Accepted="True", ResolvedRefs="False")],
+            (
+                "failed",
+                "Gateway gateways/edge did not accept HTTPRoute ns/r-route: ResolvedRefs=False "
+                "(R): m",
+            ),
+        ),
+        (
+            [parent(Accepted="True", ResolvedRefs="True")],
+            ("ready", "HTTPRoute ns/r-route is accepted"),
+        ),
+    ],
+)
+def test_a_route_is_ready_when_every_gateway_accepted_it_and_resolved_its_backends(
+    status: list[dict[str, Any]] | None, expected: tuple[str, str]
+) -> None:
+    cluster = FakeCluster()
+    if status is not None:
+        cluster.put(route(status))
+    assert edge.route_state(cluster, ROUTE) == expected
+
+
+def test_a_sealed_secret_the_controller_refuses_fails_with_the_controller_s_words() -> None:
+    cluster = FakeCluster()
+    cluster.put({"kind": "Secret", "metadata": {"name": "s"}, "data": {}})  # not the controller's
+    sealed = {
+        "apiVersion": "bitnami.com/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": "s", "namespace": "ns"},
+        "spec": {"encryptedData": {"k": "dg=="}, "template": {"metadata": {}}},
+    }
+    with pytest.raises(unseal.UnsealFailed) as failed:
+        unseal.apply_and_unseal(cluster, sealed, 5, sleep=lambda seconds: None)
+    assert str(failed.value) == (
+        "the Sealed Secrets controller could not unseal SealedSecret ns/s "
+        '(exchange_router_sealed_secret_encrypted_data): Resource "s" already exists and is not '
+        "managed by SealedSecret"
+    )
