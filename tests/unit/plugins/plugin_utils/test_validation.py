@@ -309,6 +309,25 @@ def test_scaling_valid_spec_is_returned_as_a_copy() -> None:
             "at most 63 characters)"], id="container-invalid"),
         pytest.param("spec", ["spec: must be a mapping (HorizontalPodAutoscalerSpec), got 'spec'"],
                      id="spec-not-a-mapping"),
+        pytest.param(hpa(scaleTargetRef="router"),
+                     ["spec.scaleTargetRef: must be a mapping, got 'router'"],
+                     id="target-ref-not-a-mapping"),
+        pytest.param(hpa(scaleTargetRef={"kind": "Deployment", "name": 7}),
+                     ["spec.scaleTargetRef.name: invalid value 7: must be a string"],
+                     id="target-ref-name-not-a-string"),
+        pytest.param(hpa({"type": "Resource", "resource": "cpu"}),
+                     ["spec.metrics[0].resource: must be a mapping, got 'cpu'"],
+                     id="source-not-a-mapping"),
+        pytest.param(hpa(resource_metric(name=5)),
+                     ["spec.metrics[0].resource.name: invalid value 5: must be a string"],
+                     id="resource-name-not-a-string"),
+        pytest.param(hpa({"type": "Pods", "pods": {"metric": "rps", "target": {
+            "type": "AverageValue", "averageValue": "1"}}}),
+                     ["spec.metrics[0].pods.metric: must be a mapping (MetricIdentifier), "
+                      "got 'rps'"], id="metric-identifier-not-a-mapping"),
+        pytest.param(hpa({"type": "Resource", "resource": {"name": "cpu", "target": 80}}),
+                     ["spec.metrics[0].resource.target: must be a mapping (MetricTarget), got 80"],
+                     id="target-not-a-mapping"),
     ],
 )  # fmt: skip
 def test_scaling_api_server_rules(spec: object, expected: list[str]) -> None:
