@@ -153,7 +153,7 @@ def _other(rel: Release) -> None:
                 )
         elif rel.spec.state == "absent":
             uninstall.run(rel)
-        elif rel.spec.state == "history":
+        else:  # history (a rendered release never reaches the engine)
             history.run(rel)
     except (KubeError, LockError) as error:
         rel.fail(str(error))

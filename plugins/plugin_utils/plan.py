@@ -94,9 +94,6 @@ class Preflight:
     changes: list[Change] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
-    def changed(self) -> list[Change]:
-        return [c for c in self.changes if c.changed]
-
 
 def dry_run(
     kube: Client,

@@ -594,6 +594,8 @@ def test_a_spec_with_an_unknown_or_missing_key_is_an_error_not_a_default() -> No
         Spec.of("h", dict(good, hisotry_max=3))
     with pytest.raises(SpecError, match=r"lacks \['wait'\]"):
         Spec.of("h", {k: v for k, v in good.items() if k != "wait"})
+    with pytest.raises(SpecError, match="state 'upgrade' is not one of present, absent"):
+        Spec.of("h", dict(good, state="upgrade"))
 
 
 def test_history_lists_one_aligned_line_per_revision_like_helm_history(world: World) -> None:

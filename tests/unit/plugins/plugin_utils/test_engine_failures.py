@@ -22,6 +22,7 @@ from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.test_
     DEPLOYMENT,
     World,
     manifests,
+    plain,
     writes,
 )
 
@@ -237,3 +238,32 @@ def test_a_deploy_that_leaves_the_pod_template_alone_warns_about_a_short_deploym
     assert not rel.outcome.failed and rel.outcome.revision == 2
     (warning,) = rel.outcome.warnings
     assert "this run did not change its pod template, so nothing was rolled back" in warning
+
+
+def test_a_check_of_a_release_in_a_missing_namespace_names_the_variable() -> None:
+    world = World(namespaces=())
+    rel = world.run(check=True, namespace="nowhere", secret=plain("x", ns="nowhere"))
+    assert rel.outcome.failed
+    assert 'exchange_router_namespace: namespaces "nowhere" not found' in rel.outcome.msg
+
+
+class Finalized(FakeCluster):
+    """Deletions are accepted, but a finalizer keeps the objects (as a stuck controller does)."""
+
+    def delete(self, ref: Ref, propagation: str = "Background", precondition_rv: str = "") -> bool:
+        self.calls.append((f"delete:{propagation}", ref.kind, ref.name))
+        return ref in self.objects
+
+
+def test_a_removal_whose_objects_linger_says_which_are_still_being_deleted() -> None:
+    world = World()
+    world.kube = Finalized()
+    world.existing()
+    world.run()
+    rel = world.run(state="absent", timeout=0)
+    assert not rel.outcome.failed and rel.outcome.msg == "Release exchange-router removed"
+    (warning,) = rel.outcome.warnings
+    assert warning == (
+        "still being deleted: Service ns/exchange-router-service, Deployment "
+        "ns/exchange-router-deployment, HorizontalPodAutoscaler ns/exchange-router-hpa"
+    )

@@ -125,6 +125,7 @@ def test_a_diagnosis_gives_each_reason_once_with_the_new_pods_logs_and_their_war
         [
             {"type": "Progressing", "status": "False", "reason": "A", "message": "same"},
             {"type": "Available", "status": "False", "reason": "B", "message": "same"},
+            {"type": "Available", "status": "False", "reason": "B", "message": "same"},
         ]
     )
     lines = rollout.diagnose(cluster, failing, "progress deadline exceeded")
