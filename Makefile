@@ -35,8 +35,9 @@ lint: setup ## ruff and ansible-lint (production profile)
 	ruff format --check .
 	ansible-lint
 
-unit: setup ## Unit tests of the quantity module and the filters
-	pytest tests/unit
+unit: setup ## Unit tests: the pure modules, the filters, every branch of the engine (coverage)
+	coverage run -m pytest tests/unit
+	coverage report
 
 differential: setup ## The quantity filters against k8s.io/apimachinery itself (30,000 generated inputs)
 	pytest -p no:cacheprovider tests/differential
