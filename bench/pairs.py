@@ -31,18 +31,19 @@ def timed(argv: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-a", required=True, help="command A, split as a shell splits words")
     parser.add_argument("-b", required=True, help="command B")
     parser.add_argument("--runs", type=int, default=12, help="counted pairs (default 12)")
     args = parser.parse_args()
     a, b = shlex.split(args.a), shlex.split(args.b)
     timed(a), timed(b)  # warm-up
-    pairs = [(timed(a), timed(b)) for _ in range(args.runs)]
-    med_a = statistics.median(x for x, _ in pairs)
-    med_b = statistics.median(y for _, y in pairs)
-    print(f"A median {med_a:.3f} s [{min(x for x, _ in pairs):.3f}-{max(x for x, _ in pairs):.3f}]")
-    print(f"B median {med_b:.3f} s [{min(y for _, y in pairs):.3f}-{max(y for _, y in pairs):.3f}]")
+    pairs = [(timed(a), timed(b)) for _run in range(args.runs)]
+    for label, times in (("A", [p[0] for p in pairs]), ("B", [p[1] for p in pairs])):
+        low, high = min(times), max(times)
+        print(f"{label} median {statistics.median(times):.3f} s [{low:.3f}-{high:.3f}]")
+    med_a = statistics.median(p[0] for p in pairs)
+    med_b = statistics.median(p[1] for p in pairs)
     ratios = [x / y for x, y in pairs]
     print(
         f"A/B: ratio of medians {med_a / med_b:.2f}x, median of pair ratios "

@@ -321,10 +321,10 @@ def test_scaling_valid_spec_is_returned_as_a_copy() -> None:
         pytest.param(hpa(resource_metric(name=5)),
                      ["spec.metrics[0].resource.name: invalid value 5: must be a string"],
                      id="resource-name-not-a-string"),
-        pytest.param(hpa({"type": "Pods", "pods": {"metric": "rps", "target": {
-            "type": "AverageValue", "averageValue": "1"}}}),
-                     ["spec.metrics[0].pods.metric: must be a mapping (MetricIdentifier), "
-                      "got 'rps'"], id="metric-identifier-not-a-mapping"),
+        pytest.param(hpa({"type": "Pods", "pods": {
+            "metric": "rps", "target": {"type": "AverageValue", "averageValue": "1"}}}), [
+            "spec.metrics[0].pods.metric: must be a mapping (MetricIdentifier), got 'rps'"],
+            id="metric-identifier-not-a-mapping"),
         pytest.param(hpa({"type": "Resource", "resource": {"name": "cpu", "target": 80}}),
                      ["spec.metrics[0].resource.target: must be a mapping (MetricTarget), got 80"],
                      id="target-not-a-mapping"),
