@@ -1,6 +1,6 @@
-"""The release engine's pure parts: lock expiry on this client's clock, rollout judgement, crash
-detection, redaction, the keyed checksum, field-to-variable tracing, the metrics warning, the
-connection resolved as kubernetes.core resolves it."""
+"""The release engine's pure parts: lock expiry on this client's clock, redaction, the keyed
+checksum, field-to-variable tracing, the metrics warning, the connection resolved as
+kubernetes.core resolves it. Rollout judgement and crash detection: test_rollout.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import (
     connection,
     engine,
     plan,
-    rollout,
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
@@ -173,63 +172,10 @@ def test_the_renewer_renews_every_tick_and_survives_a_failing_renewal() -> None:
         assert renewed.wait(10)
 
 
-class NoNamespace(FakeLeases):
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise KubeError(404, 'namespaces "n" not found')
-
-
 def test_a_missing_namespace_fails_at_once_instead_of_waiting_for_the_lock() -> None:
-    lease = Lease(NoNamespace(None), "n", "l", "me", 30)  # type: ignore[arg-type]
+    lease = Lease(Failing(None, 404), "n", "l", "me", 30)  # type: ignore[arg-type]
     with pytest.raises(LockError, match="namespace n does not exist"):
         lease.take(wait=600)
-
-
-def deployment(**status: Any) -> dict[str, Any]:
-    return {
-        "metadata": {"generation": 2, "name": "d", "namespace": "n"},
-        "spec": {"replicas": 2},
-        "status": dict({"observedGeneration": 2}, **status),
-    }
-
-
-def test_progress_follows_kubectl_rollout_status() -> None:
-    assert rollout.progress(deployment(updatedReplicas=1))[0] is False
-    done = deployment(updatedReplicas=2, replicas=2, availableReplicas=2)
-    assert rollout.progress(done) == (True, "complete")
-    stale = dict(done, status=dict(done["status"], observedGeneration=1))
-    assert rollout.progress(stale)[0] is False
-    failing = deployment(
-        conditions=[
-            {
-                "type": "ReplicaFailure",
-                "status": "True",
-                "reason": "FailedCreate",
-                "message": "quota",
-            }
-        ]
-    )
-    with pytest.raises(rollout.RolloutFailed, match="FailedCreate: quota"):
-        rollout.progress(failing)
-
-
-def pod(**container: Any) -> dict[str, Any]:
-    return {
-        "metadata": {"name": "p"},
-        "status": {"containerStatuses": [dict({"name": "c"}, **container)]},
-    }
-
-
-def test_a_crash_loop_is_spotted_with_its_exit_code() -> None:
-    crashing = pod(
-        restartCount=3,
-        lastState={"terminated": {"exitCode": 101, "reason": "Error"}},
-        state={"waiting": {"reason": "CrashLoopBackOff"}},
-    )
-    assert "exited with code 101" in rollout.crash([crashing])
-    assert rollout.crash([pod(restartCount=1, state={"running": {}})]) == ""
-    assert "CreateContainerConfigError" in rollout.crash(
-        [pod(state={"waiting": {"reason": "CreateContainerConfigError"}})]
-    )
 
 
 def test_redaction_removes_values_and_url_passwords() -> None:

@@ -1,6 +1,7 @@
 """plugins/plugin_utils/rollout.py branch by branch, over the in-memory cluster: what a rollout
-waits for, how a failure is explained (each reason once, logs and Warning events of the new pods
-only, secrets redacted), and how a wait ends (done, gone, deadline, lost lock)."""
+waits for, a crash loop spotted, how a failure is explained (each reason once, logs and Warning
+events of the new pods only, secrets redacted), and how a wait ends (done, gone, deadline, lost
+lock)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,34 @@ def test_a_missed_progress_deadline_fails_the_rollout() -> None:
     )
     with pytest.raises(rollout.RolloutFailed, match="progress deadline exceeded"):
         rollout.progress(stuck)
+
+
+def test_a_replica_failure_fails_the_rollout_with_its_reason() -> None:
+    failing = deployment(
+        [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": "quota"}]
+    )
+    with pytest.raises(rollout.RolloutFailed, match="FailedCreate: quota"):
+        rollout.progress(failing)
+
+
+def pod(**container: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "p"},
+        "status": {"containerStatuses": [dict({"name": "c"}, **container)]},
+    }
+
+
+def test_a_crash_loop_is_spotted_with_its_exit_code() -> None:
+    crashing = pod(
+        restartCount=3,
+        lastState={"terminated": {"exitCode": 101, "reason": "Error"}},
+        state={"waiting": {"reason": "CrashLoopBackOff"}},
+    )
+    assert "exited with code 101" in rollout.crash([crashing])
+    assert rollout.crash([pod(restartCount=1, state={"running": {}})]) == ""
+    assert "CreateContainerConfigError" in rollout.crash(
+        [pod(state={"waiting": {"reason": "CreateContainerConfigError"}})]
+    )
 
 
 def test_a_diagnosis_gives_each_reason_once_with_the_new_pods_logs_and_their_warnings() -> None:
