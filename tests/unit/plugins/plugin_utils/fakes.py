@@ -52,6 +52,8 @@ class FakeCluster:
         self.metrics = True
         self.controller = True  # Sealed Secrets
         self.denials: list[Callable[[dict[str, Any], bool], KubeError | None]] = []
+        # (verb, kind) -> the error a get, list, delete or log answers with (RBAC, say)
+        self.refusals: dict[tuple[str, str], KubeError] = {}
         self.behaviour: Callable[[dict[str, Any]], str] = by_image
         # more controllers: called with each object written (cert-manager, a Gateway, ...)
         self.controllers: list[Callable[[dict[str, Any]], None]] = []
@@ -79,13 +81,19 @@ class FakeCluster:
         return [n for v, k, n in self.calls if v == verb and (not kind or k == kind)]
 
     # ------------------------------------------------------------------ the Client interface
+    def _refuse(self, verb: str, kind: str) -> None:
+        if (verb, kind) in self.refusals:
+            raise self.refusals[verb, kind]
+
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         self.calls.append(("get", kind, name))
+        self._refuse("get", kind)
         found = self.objects.get(Ref(kind, namespace, name))
         return copy.deepcopy(found) if found is not None else None
 
     def list(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         self.calls.append(("list", kind, selector))
+        self._refuse("list", kind)
         wanted = dict(p.split("=", 1) for p in selector.split(",") if p)
         return [
             copy.deepcopy(o)
@@ -176,6 +184,7 @@ class FakeCluster:
 
     def delete(self, ref: Ref, propagation: str = "Background", precondition_rv: str = "") -> bool:
         self.calls.append((f"delete:{propagation}", ref.kind, ref.name))
+        self._refuse("delete", ref.kind)
         live = self.objects.get(ref)
         if live is None:
             return False
@@ -194,6 +203,7 @@ class FakeCluster:
         return True
 
     def log(self, namespace: str, pod: str, container: str, lines: int, previous: bool) -> str:
+        self._refuse("log", "Pod")
         return "connecting to postgres://router:hunter22@db/exchange\nexit: no route to redis"
 
     def whoami(self) -> str:

@@ -94,27 +94,12 @@ def test_a_rollback_the_cluster_breaks_off_is_reported_with_its_error(
     )
 
 
-class Refusing(FakeCluster):
-    """A cluster that refuses `refused` (a verb and a kind) with 403, as RBAC would."""
-
-    refused: tuple[str, str] = ("", "")
-
-    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        if self.refused == ("get", kind):
-            raise KubeError(403, f'{kind.lower()}s "{name}" is forbidden')
-        return super().get(kind, namespace, name)
-
-    def delete(self, ref: Ref, propagation: str = "Background", precondition_rv: str = "") -> bool:
-        if self.refused == ("delete", ref.kind):
-            raise KubeError(403, f'{ref.kind.lower()}s "{ref.name}" is forbidden')
-        return super().delete(ref, propagation, precondition_rv)
-
-
 def test_a_read_the_deployer_may_not_make_fails_the_release_before_any_write() -> None:
     world = World()
-    world.kube = kube = Refusing()
     world.existing()
-    kube.refused = ("get", "Deployment")
+    world.kube.refusals["get", "Deployment"] = KubeError(
+        403, 'deployments "exchange-router-deployment" is forbidden'
+    )
     rel = world.run()
     assert rel.outcome.failed
     assert rel.outcome.msg == '403 deployments "exchange-router-deployment" is forbidden'
@@ -123,10 +108,11 @@ def test_a_read_the_deployer_may_not_make_fails_the_release_before_any_write() -
 
 def test_a_removal_the_deployer_may_not_make_fails_the_release_with_the_reason() -> None:
     world = World()
-    world.kube = kube = Refusing()
     world.existing()
     world.run()
-    kube.refused = ("delete", "Service")
+    world.kube.refusals["delete", "Service"] = KubeError(
+        403, 'services "exchange-router-service" is forbidden'
+    )
     rel = world.run(state="absent")
     assert rel.outcome.failed
     assert '403 services "exchange-router-service" is forbidden' in rel.outcome.msg
@@ -165,7 +151,7 @@ def test_a_history_that_cannot_be_written_fails_the_release_with_the_reason(
 def short_of_replicas(world: World) -> None:
     """The cluster loses a pod of the rolled-out Deployment (a node drained, say)."""
     status = world.kube.objects[DEPLOYMENT]["status"]
-    status["availableReplicas"] = status["replicas"] - 1 if status["replicas"] > 1 else 0
+    status["availableReplicas"] = max(status["replicas"] - 1, 0)
 
 
 def test_a_no_op_says_when_its_deployment_is_short_of_replicas_and_changes_nothing(

@@ -170,24 +170,16 @@ def test_a_diagnosis_gives_each_reason_once_with_the_new_pods_logs_and_their_war
     ]
 
 
-class NoLogs(FakeCluster):
-    def log(self, namespace: str, pod: str, container: str, lines: int, previous: bool) -> str:
-        raise KubeError(403, "pods/log is forbidden")
-
-
-class NoPods(FakeCluster):
-    def list(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
-        raise KubeError(403, "replicasets is forbidden")
-
-
 def test_a_log_or_pod_list_the_deployer_may_not_read_is_said_not_raised() -> None:
     crashed = {"name": "c", "restartCount": 1, "state": {"terminated": {"exitCode": 1}}}
-    cluster = NoLogs()
+    cluster = FakeCluster()
+    cluster.refusals["log", "Pod"] = KubeError(403, "pods/log is forbidden")
     new_pod(cluster, crashed)
     assert "    log: (log unavailable: 403 pods/log is forbidden)" in rollout.diagnose(
         cluster, deployment()
     )
-    assert rollout.diagnose(NoPods(), deployment()) == [
+    cluster.refusals["list", "ReplicaSet"] = KubeError(403, "replicasets is forbidden")
+    assert rollout.diagnose(cluster, deployment()) == [
         "(could not read the pods or events: 403 replicasets is forbidden)"
     ]
 
