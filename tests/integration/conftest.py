@@ -259,6 +259,26 @@ def grant_deployer(cluster: Cluster, namespace: str) -> None:
     assert run.ok, run.output
 
 
+def deployer_can(
+    cluster: Cluster, namespace: str, verb: str, resource: str, name: str = ""
+) -> bool:
+    """Whether playbooks/rbac.yml's ServiceAccount exchange-router-deployer may: a
+    SubjectAccessReview (resource as "group/plural", "plural" for the core group)."""
+    group, _slash, plural = resource.rpartition("/")
+    review = client.AuthorizationV1Api(cluster.api).create_subject_access_review(
+        client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user=f"system:serviceaccount:{namespace}:exchange-router-deployer",
+                groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
+                resource_attributes=client.V1ResourceAttributes(
+                    namespace=namespace, verb=verb, group=group, resource=plural, name=name or None
+                ),
+            )
+        )
+    )
+    return bool(review.status.allowed)
+
+
 # Pods with this annotation become Ready only after the given time on the kwok cluster.
 def slow(seconds: int) -> dict[str, str]:
     return {"exchange-platform.test/ready-after": f"{seconds}s"}

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT, Cluster, grant_deployer, slow
+from conftest import ROOT, Cluster, deployer_can, grant_deployer, slow
 from kubernetes import client
 
 # The seed's edge (tests/fixtures/edge-values.yml) without its ClusterIssuer: no cert-manager here.
@@ -43,23 +43,6 @@ def _present(cluster: Cluster, namespace: str) -> dict[str, bool]:
         "account": NAMES["account"] in accounts,
         "foreign": "someone-elses" in ingresses,
     }
-
-
-def _can(cluster: Cluster, namespace: str, verb: str, resource: str, name: str = "") -> bool:
-    """Whether the deployer may: a SubjectAccessReview (resource as "group/plural")."""
-    group, _slash, plural = resource.rpartition("/")
-    review = client.AuthorizationV1Api(cluster.api).create_subject_access_review(
-        client.V1SubjectAccessReview(
-            spec=client.V1SubjectAccessReviewSpec(
-                user=f"system:serviceaccount:{namespace}:exchange-router-deployer",
-                groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
-                resource_attributes=client.V1ResourceAttributes(
-                    namespace=namespace, verb=verb, group=group, resource=plural, name=name or None
-                ),
-            )
-        )
-    )
-    return bool(review.status.allowed)
 
 
 def test_the_edge_objects_are_members_of_the_release_as_the_least_privileged_deployer(
@@ -105,14 +88,18 @@ def test_the_edge_objects_are_members_of_the_release_as_the_least_privileged_dep
     assert removed.ok, removed.output
     assert _present(cluster, namespace) == GONE
     # ... and nothing more than the release needs
-    assert _can(cluster, namespace, "get", "cert-manager.io/certificates", "exchange-router-tls")
-    assert _can(
+    assert deployer_can(
+        cluster, namespace, "get", "cert-manager.io/certificates", "exchange-router-tls"
+    )
+    assert deployer_can(
         cluster, namespace, "patch", "networking.k8s.io/ingresses", "someone-elses"
     )  # same kind, by design
-    assert not _can(cluster, namespace, "patch", "serviceaccounts", "exchange-router-deployer")
-    assert not _can(cluster, namespace, "list", "secrets")
-    assert not _can(cluster, namespace, "create", "rbac.authorization.k8s.io/rolebindings")
-    assert not _can(cluster, namespace, "delete", "cert-manager.io/certificates")
+    assert not deployer_can(
+        cluster, namespace, "patch", "serviceaccounts", "exchange-router-deployer"
+    )
+    assert not deployer_can(cluster, namespace, "list", "secrets")
+    assert not deployer_can(cluster, namespace, "create", "rbac.authorization.k8s.io/rolebindings")
+    assert not deployer_can(cluster, namespace, "delete", "cert-manager.io/certificates")
 
 
 @pytest.mark.parametrize("budget", [{"max_unavailable": 1}, {"min_available": 1}])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import yaml
-from conftest import CRASH, Cluster, grant_deployer, slow
+from conftest import CRASH, Cluster, deployer_can, grant_deployer, slow
 from kubernetes import client
 
 
@@ -119,17 +119,7 @@ def test_a_deployer_without_watch_waits_for_a_slow_rollout_by_polling(
     role.rules = kept
     rbac.replace_namespaced_role("exchange-router-deployer", namespace, role)
     kubeconfig = cluster.service_account_kubeconfig(namespace, "exchange-router-deployer")
-    review = client.AuthorizationV1Api(cluster.api).create_subject_access_review(
-        client.V1SubjectAccessReview(
-            spec=client.V1SubjectAccessReviewSpec(
-                user=f"system:serviceaccount:{namespace}:exchange-router-deployer",
-                resource_attributes=client.V1ResourceAttributes(
-                    namespace=namespace, verb="watch", group="apps", resource="deployments"
-                ),
-            )
-        )
-    )
-    assert not review.status.allowed
+    assert not deployer_can(cluster, namespace, "watch", "apps/deployments")
 
     run = cluster.deploy(
         {"exchange_router_namespace": namespace, "exchange_router_pod_annotations": slow(15)},
