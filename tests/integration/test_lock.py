@@ -7,7 +7,7 @@ import datetime
 import subprocess
 import time
 
-from conftest import SECRET_VALUES, Cluster, create_secret, make_namespace, slow
+from conftest import SECRET_VALUES, Cluster, create_secret, grant_deployer, make_namespace, slow
 from kubernetes import client
 
 LEASE = "exchange-router-deploy-lock"
@@ -189,3 +189,48 @@ def test_a_batch_where_the_apply_rejects_one_release_fails_it_alone(cluster: Clu
         assert [r["status"] for r in cluster.history(namespace)] == ["deployed"]
     assert [r["status"] for r in cluster.history(frozen)] == ["failed"]
     assert not cluster.apps.list_namespaced_deployment(frozen).items
+
+
+def test_a_lock_taken_over_mid_rollout_stops_the_deploy_without_history_or_rollback(
+    cluster: Cluster, namespace: str
+) -> None:
+    """As rbac.yml's deployer, a 40 s rollout: once the lock has been renewed, another holder
+    replaces the Lease (as a run that judged this one dead would). The next renewal is refused,
+    and the deploy stops: it records no revision, rolls nothing back and leaves the Lease to its
+    new holder."""
+    grant_deployer(cluster, namespace)
+    kubeconfig = cluster.service_account_kubeconfig(namespace, "exchange-router-deployer")
+    assert cluster.deploy({"exchange_router_namespace": namespace}, kubeconfig=kubeconfig).ok
+    values = {
+        "exchange_router_namespace": namespace,
+        "exchange_router_image": "example/app:next",
+        "exchange_router_pod_annotations": slow(40),
+    }
+    process = cluster.playbook("deploy", values, kubeconfig=kubeconfig, background=True)
+    assert isinstance(process, subprocess.Popen)
+    try:
+        first = None
+        for _attempt in range(120):
+            items = _leases(cluster).list_namespaced_lease(namespace).items
+            if items and first is None:
+                first = items[0].spec.renew_time
+            if items and first is not None and items[0].spec.renew_time != first:
+                break  # renewed once: this run holds the lock mid-rollout
+            time.sleep(0.5)
+        lease = _leases(cluster).read_namespaced_lease(LEASE, namespace)
+        assert lease.spec.renew_time != first, "the lock was never renewed"
+        lease.spec.holder_identity = "someone-else"
+        _leases(cluster).replace_namespaced_lease(LEASE, namespace, lease)
+        output, _errors = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0, output
+    assert "lost the deploy lock" in output, output
+    assert "stopped without recording history or rolling back" in output, output
+    assert [r["revision"] for r in cluster.history(namespace)] == [1]
+    deployment = cluster.apps.read_namespaced_deployment("exchange-router-deployment", namespace)
+    assert deployment.spec.template.spec.containers[0].image == "example/app:next"
+    assert _leases(cluster).read_namespaced_lease(LEASE, namespace).spec.holder_identity == (
+        "someone-else"
+    )
