@@ -27,8 +27,9 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar, trust_as_template
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import values
+from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, values
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Outcome, Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils.variables import LOADER
 
 K8S = "kubernetes.core.k8s"
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, where PyYAML has it
@@ -87,15 +88,15 @@ class ActionModule(ActionBase):
         if own.get("__exchange_router_render_only") and not v.get(f"{P}render_dir"):
             raise ValueError(values.RENDER_DIR_NEEDED)  # playbooks/render.yml never deploys
         if state != "present":
-            return Spec.of(host, values.release(v, values.refs(v), None))
+            return Spec.of(host, values.release(v, catalogue.refs(v), None))
         context = dict(v, **values.context(v, values.check(v)))
         # The task's template search path (the role's templates/), the same for every host.
         context["ansible_search_path"] = task_vars.get("ansible_search_path", [])
         rendered = self._template("release.yaml.j2", context)
-        objects = [obj for obj in yaml.load_all(rendered, values.LOADER) if obj]
+        objects = [obj for obj in yaml.load_all(rendered, LOADER) if obj]
         secret = None
         if v[f"{P}secret_mode"] == "plain":
-            secret = yaml.load(self._template("secret.yaml.j2", context), values.LOADER)
+            secret = yaml.load(self._template("secret.yaml.j2", context), LOADER)
         return Spec.of(host, values.release(v, objects, secret))
 
     def _host_vars(self, host: str, task_vars: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Kube, KubeError
-from ansible_collections.exchange.platform.plugins.plugin_utils.spec import CONNECTION_OPTIONS
+from ansible_collections.exchange.platform.plugins.plugin_utils.apiserver import ApiServerClient
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError
+from ansible_collections.exchange.platform.plugins.plugin_utils.connection_options import (
+    CONNECTION_OPTIONS,
+)
 
 try:
     import kubernetes
@@ -78,7 +81,7 @@ def module_args(resolved: Mapping[str, Any]) -> dict[str, Any]:
     return dict(resolved)
 
 
-def connect(resolved: Mapping[str, Any], field_manager: str) -> Kube:
+def connect(resolved: Mapping[str, Any], field_manager: str) -> ApiServerClient:
     if IMPORT_ERROR:
         raise KubeError(
             0,
@@ -99,4 +102,4 @@ def connect(resolved: Mapping[str, Any], field_manager: str) -> Kube:
     headers = _create_headers(**{k: resolved.get(k) for k in HEADERS})
     for header, value in headers.items():
         _set_header(api, header, value)
-    return Kube(api, field_manager)
+    return ApiServerClient(api, field_manager)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, Ref, condition
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, Ref, condition
 
 ISSUER_ANNOTATIONS = ("cert-manager.io/issuer", "cert-manager.io/cluster-issuer")
 # CertificateRequest Ready reasons after which cert-manager will not issue without a change

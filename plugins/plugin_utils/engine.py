@@ -25,8 +25,8 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import (
     uninstall,
     upgrade,
 )
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
     LockError,
     NamespaceMissing,

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError, Ref
 
 SELECTOR = "app.kubernetes.io/managed-by=exchange.platform"
 WATCH_SECONDS = 60  # the server ends each watch after this; the follower opens the next

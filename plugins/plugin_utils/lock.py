@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError, Ref
 
 
 class LockError(Exception):

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
 
 CHECKSUM = "exchange.platform/secret-checksum"

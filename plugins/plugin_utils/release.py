@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower, Pace, Sleep
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import Lease
 from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact, values_of
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Outcome, Spec

@@ -16,27 +16,14 @@ import secrets
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import edge, unseal
+from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, edge, unseal
 from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Watch
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import now
 
-# Apply order: what the pods need, the pods, then what leads to them.
-ORDER = [
-    "ServiceAccount",
-    "Secret",
-    "SealedSecret",
-    "Service",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "PodDisruptionBudget",
-    "NetworkPolicy",
-    "Ingress",
-    "HTTPRoute",
-]
 # The Sealed Secrets controller takes over an existing Secret only with this annotation.
 MANAGED = "sealedsecrets.bitnami.com/managed"
 
@@ -123,7 +110,7 @@ def plan(
             handover = planning.handover_patch(obj, current)
             obj = planning.with_replicas(obj, current)
         objects[i] = obj
-    objects.sort(key=lambda o: ORDER.index(o["kind"]) if o["kind"] in ORDER else len(ORDER))
+    objects.sort(key=catalogue.apply_order)
     preflight = planning.dry_run(kube, objects, spec.sources, rel.secrets, known)
     if preflight.problems:
         raise PlanError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
 from ansible_collections.exchange.platform.plugins.plugin_utils import revision
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 
 

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Pace, Sleep
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import (
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import (
     Client,
     KubeError,
     Ref,
     condition,
 )
+from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Pace, Sleep
 from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
 
 REVISION = "deployment.kubernetes.io/revision"

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, Ref
 
 TYPE = "exchange.platform/release.v1"
 RELEASE_LABEL = "exchange.platform/release"

@@ -7,7 +7,7 @@ history (releases of 1.x) it goes by the objects' names and the release's labels
 from __future__ import annotations
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import revision
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import wait_gone
 
@@ -42,8 +42,7 @@ def _labelled(rel: Release) -> list[Ref]:
     """The named objects carrying the release's labels."""
     spec = rel.spec
     refs = []
-    secret = {"kind": "Secret", "metadata": {"name": spec.secret_name}}
-    for obj in [*spec.objects, secret]:
+    for obj in spec.objects:
         ref = Ref(obj["kind"], spec.namespace, obj["metadata"]["name"])
         live = rel.kube.get(ref.kind, ref.namespace, ref.name)
         labels = (live or {}).get("metadata", {}).get("labels") or {}

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Client, condition
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, condition
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import POLL
 
 

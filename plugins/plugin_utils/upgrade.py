@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import edge, revision, rollback
 from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Watch
 

@@ -11,20 +11,25 @@ value, word for word as the role's checks always said them.
 
 from __future__ import annotations
 
-import functools
 import json
-from pathlib import Path
 from typing import Any
 
-import yaml
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    catalogue,
+    edge_rules,
+    names,
+    validation,
+)
+from ansible_collections.exchange.platform.plugins.plugin_utils.catalogue import FIELD_SOURCES
+from ansible_collections.exchange.platform.plugins.plugin_utils.connection_options import (
+    CONNECTION_OPTIONS,
+)
+from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
+    P,
+    filled,
+    to_int,
+)
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import edge_rules, names, validation
-from ansible_collections.exchange.platform.plugins.plugin_utils.spec import CONNECTION_OPTIONS
-
-# libyaml's safe loader where PyYAML has it (the pure-Python one takes 20 ms for the defaults)
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-P = "exchange_router_"
 INVALID = "Invalid exchange.platform.exchange_router values:\n"
 RENDER_DIR_NEEDED = "Set exchange_router_render_dir (for example -e exchange_router_render_dir=out)"
 FIELD_MANAGER = "exchange.platform"
@@ -33,71 +38,7 @@ LOCK_SECONDS = 30  # the deploy lock expires this long after its holder stopped 
 # them (so a vaulted exchange_router_secret_data needs no vault password there).
 DEPLOY_ONLY = (f"{P}secret_data",)
 
-# The role's defaults: a mapping variable a user sets only in part takes the keys it leaves out
-# from there (Ansible replaces a mapping variable whole).
-ROLE_DEFAULTS = Path(__file__).resolve().parents[2] / "roles/exchange_router/defaults/main.yml"
 EDGE = ("ingress", "httproute", "pdb", "network_policy")
-
-# Which role variable sets which field ("Kind:path prefix"; "*" is any kind): a rejection by the
-# API server's dry-run names the variable behind the field.
-_CONTAINER = "Deployment:spec.template.spec.containers[0]"
-FIELD_SOURCES: dict[str, str] = {
-    "namespace": f"{P}namespace",
-    "*:metadata.name": f"{P}name",
-    "*:metadata.labels": f"{P}labels",
-    "*:metadata.annotations": f"{P}annotations",
-    "Deployment:spec.replicas": f"{P}replicas",
-    "Deployment:spec.progressDeadlineSeconds": f"{P}progress_deadline_seconds",
-    "Deployment:spec.template.metadata.labels": f"{P}labels",
-    "Deployment:spec.template.metadata.annotations": f"{P}pod_annotations",
-    "Deployment:spec.template.spec.securityContext": f"{P}pod_security_level",
-    "Deployment:spec.template.spec.imagePullSecrets": f"{P}image_pull_secrets",
-    "Deployment:spec.template.spec.nodeSelector": f"{P}node_selector",
-    "Deployment:spec.template.spec.tolerations": f"{P}tolerations",
-    "Deployment:spec.template.spec.affinity": f"{P}affinity",
-    "Deployment:spec.template.spec.topologySpreadConstraints": f"{P}topology_spread_constraints",
-    "Deployment:spec.template.spec.serviceAccountName": f"{P}service_account",
-    f"{_CONTAINER}.envFrom": f"{P}env_from",
-    f"{_CONTAINER}.startupProbe": f"{P}startup_probe",
-    f"{_CONTAINER}.image": f"{P}image",
-    f"{_CONTAINER}.ports": f"{P}container_port",
-    f"{_CONTAINER}.resources": f"{P}resources",
-    f"{_CONTAINER}.env": f"{P}secret_env",
-    f"{_CONTAINER}.readinessProbe": f"{P}readiness_probe",
-    f"{_CONTAINER}.livenessProbe": f"{P}liveness_probe",
-    f"{_CONTAINER}.securityContext": f"{P}pod_security_level",
-    "Service:spec.ports": f"{P}service_port",
-    "Service:spec.type": f"{P}service_type",
-    "HorizontalPodAutoscaler:spec": f"{P}autoscaling",
-    "Secret:": f"{P}secret_data",
-    "ServiceAccount:": f"{P}service_account",
-    "PodDisruptionBudget:": f"{P}pdb",
-    "NetworkPolicy:": f"{P}network_policy",
-    "Ingress:": f"{P}ingress",
-    "HTTPRoute:": f"{P}httproute",
-    "SealedSecret:": f"{P}sealed_secret_encrypted_data",
-}
-
-
-def to_int(value: Any) -> int:
-    """Jinja's `int` filter: a number or its string, else 0."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return 0
-
-
-@functools.cache
-def role_defaults() -> dict[str, Any]:
-    return yaml.load(ROLE_DEFAULTS.read_text(), LOADER)
-
-
-def filled(v: dict[str, Any], name: str) -> dict[str, Any]:
-    """A mapping variable with every key it leaves out taken from its default."""
-    return {**role_defaults()[P + name], **(v.get(P + name) or {})}
 
 
 def edge_enabled(v: dict[str, Any]) -> bool:
@@ -242,16 +183,12 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         "httproute": filled(v, "httproute"),
         "pdb": filled(v, "pdb"),
         "network_policy": policy,
-        "deployment_name": f"{name}-deployment",
-        "service_name": f"{name}-service",
-        "hpa_name": f"{name}-hpa",
-        "ingress_name": f"{name}-ingress",
-        "route_name": f"{name}-route",
-        "pdb_name": f"{name}-pdb",
-        "network_policy_name": f"{name}-network-policy",
-        "service_account_name": (account.get("name") or name)
+        **catalogue.object_names(v),
+        # the ServiceAccount the pods run as: the release's own, or one made elsewhere
+        "service_account_name": catalogue.entry("ServiceAccount").name(v)
         if account.get("create")
         else account.get("name", ""),
+        "templates": catalogue.templates(v),
         "tls_secret_name": ingress["tls_secret_name"] or (f"{name}-tls" if issued else ""),
         "ingress_annotations": annotations,
         "network_peers": peers,
@@ -260,22 +197,6 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         "security_contexts": {"baseline": baseline, "restricted": restricted},
     }
     return {f"__exchange_router_{key}": value for key, value in out.items()} | checked
-
-
-def refs(v: dict[str, Any]) -> list[dict[str, Any]]:
-    """What removal, rollback and history need: the objects' names, never a value."""
-    name = v[P + "name"]
-    kinds = [
-        ("apps/v1", "Deployment", f"{name}-deployment"),
-        ("v1", "Service", f"{name}-service"),
-        ("autoscaling/v2", "HorizontalPodAutoscaler", f"{name}-hpa"),
-        ("bitnami.com/v1alpha1", "SealedSecret", v[P + "secret_name"]),
-        ("policy/v1", "PodDisruptionBudget", f"{name}-pdb"),
-        ("networking.k8s.io/v1", "NetworkPolicy", f"{name}-network-policy"),
-        ("networking.k8s.io/v1", "Ingress", f"{name}-ingress"),
-        ("gateway.networking.k8s.io/v1", "HTTPRoute", f"{name}-route"),
-    ]
-    return [{"apiVersion": a, "kind": k, "metadata": {"name": n}} for a, k, n in kinds]
 
 
 def release(

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 
 MANAGER = "exchange.platform"

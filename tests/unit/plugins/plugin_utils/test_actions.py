@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import engine, lock
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import SecretStore
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (

@@ -6,8 +6,8 @@ import threading
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import rollout
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower, Sleep
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import Ref
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
     FakeStream,

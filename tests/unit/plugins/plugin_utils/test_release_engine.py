@@ -16,7 +16,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import (
     engine,
     plan,
 )
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
     Lease,
     LockError,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import rollout
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Sleep
-from ansible_collections.exchange.platform.plugins.plugin_utils.kube import KubeError, Ref
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
 )

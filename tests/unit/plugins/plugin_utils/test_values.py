@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import values
+from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, values, variables
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -214,19 +214,21 @@ def test_the_release_spec_has_exactly_the_engines_keys() -> None:
 
 
 def test_refs_name_every_object_a_release_can_own() -> None:
-    kinds = [r["kind"] for r in values.refs(v(name="xr", secret_name="s"))]
-    assert kinds == [
-        "Deployment",
-        "Service",
-        "HorizontalPodAutoscaler",
-        "SealedSecret",
-        "PodDisruptionBudget",
-        "NetworkPolicy",
-        "Ingress",
-        "HTTPRoute",
-    ]
-    assert values.refs(v(secret_name="s"))[3]["metadata"]["name"] == "s"
+    """The ServiceAccount was once missing: removal without history left it behind."""
+    refs = {r["kind"]: r["metadata"]["name"] for r in catalogue.refs(v(name="xr", secret_name="s"))}
+    assert refs == {
+        "ServiceAccount": "xr",
+        "Secret": "s",
+        "SealedSecret": "s",
+        "Service": "xr-service",
+        "Deployment": "xr-deployment",
+        "HorizontalPodAutoscaler": "xr-hpa",
+        "PodDisruptionBudget": "xr-pdb",
+        "NetworkPolicy": "xr-network-policy",
+        "Ingress": "xr-ingress",
+        "HTTPRoute": "xr-route",
+    }
 
 
 def test_to_int_is_jinjas_int_filter() -> None:
-    assert [values.to_int(x) for x in (3, "4", "5.0", None, "x")] == [3, 4, 5, 0, 0]
+    assert [variables.to_int(x) for x in (3, "4", "5.0", None, "x")] == [3, 4, 5, 0, 0]

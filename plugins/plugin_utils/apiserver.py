@@ -1,11 +1,9 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The cluster client of the release engine: the few requests a release makes, as raw JSON (no
-discovery, no typed models: both cost time and hide the server's answer).
-
-`Client` is the interface every action is written against; `Kube` is the real one over the
-kubernetes client's ApiClient (built by plugins/plugin_utils/connection.py exactly as
-kubernetes.core.k8s builds its own); tests use an in-memory one.
+"""The real cluster client: `client.Client`'s requests over the kubernetes client's ApiClient
+(built by plugins/plugin_utils/connection.py exactly as kubernetes.core.k8s builds its own), as
+raw JSON: no discovery, no typed models (both cost time and hide the server's answer). Paths come
+from the catalogue of kinds (plugins/plugin_utils/catalogue.py).
 """
 
 from __future__ import annotations
@@ -14,8 +12,14 @@ import contextlib
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+
+from ansible_collections.exchange.platform.plugins.plugin_utils.catalogue import api_path
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import (
+    KubeError,
+    Ref,
+    Stream,
+)
 
 try:
     from kubernetes.client.exceptions import ApiException
@@ -29,98 +33,6 @@ except ImportError:  # connection.connect() says so; ansible-test's import test 
         """Stands in for urllib3.exceptions.HTTPError."""
 
 
-# kind -> (API path prefix, plural). Every object a release owns is namespaced.
-KINDS: dict[str, tuple[str, str]] = {
-    "Deployment": ("/apis/apps/v1", "deployments"),
-    "ReplicaSet": ("/apis/apps/v1", "replicasets"),
-    "Service": ("/api/v1", "services"),
-    "Secret": ("/api/v1", "secrets"),
-    "Pod": ("/api/v1", "pods"),
-    "Event": ("/api/v1", "events"),
-    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
-    "SealedSecret": ("/apis/bitnami.com/v1alpha1", "sealedsecrets"),
-    "Lease": ("/apis/coordination.k8s.io/v1", "leases"),
-    "ServiceAccount": ("/api/v1", "serviceaccounts"),
-    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),
-    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),
-    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
-    "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes"),
-    "Certificate": ("/apis/cert-manager.io/v1", "certificates"),
-    "CertificateRequest": ("/apis/cert-manager.io/v1", "certificaterequests"),
-}
-
-
-class KubeError(Exception):
-    """An API request failed: the HTTP status and the server's own Status message."""
-
-    def __init__(
-        self, status: int, message: str, causes: list[dict[str, Any]] | None = None
-    ) -> None:
-        super().__init__(f"{status} {message}")
-        self.status = status
-        self.message = message
-        self.causes = causes or []
-
-
-@dataclass(frozen=True)
-class Ref:
-    kind: str
-    namespace: str
-    name: str
-
-    @classmethod
-    def of(cls, obj: dict[str, Any]) -> Ref:
-        meta = obj["metadata"]
-        return cls(obj["kind"], meta.get("namespace", ""), meta["name"])
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}"
-
-
-def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
-    """An object's status condition of that type, or {}."""
-    for cond in obj.get("status", {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond
-    return {}
-
-
-class Client(Protocol):
-    """What the release engine asks of a cluster."""
-
-    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def list(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]: ...
-
-    def apply(
-        self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
-    ) -> dict[str, Any]: ...
-
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]: ...
-
-    def replace(self, obj: dict[str, Any]) -> dict[str, Any]: ...
-
-    def delete(
-        self, ref: Ref, propagation: str = "Background", precondition_rv: str = ""
-    ) -> bool: ...
-
-    def log(self, namespace: str, pod: str, container: str, lines: int, previous: bool) -> str: ...
-
-    def whoami(self) -> str: ...
-
-    def serves(self, group_version: str) -> bool: ...
-
-    def watch(self, kind: str, namespace: str, selector: str, seconds: int) -> Stream: ...
-
-
-class Stream(Protocol):
-    """A watch's events ({"type": ..., "object": ...}) until the server ends it, or close()."""
-
-    def __iter__(self) -> Iterator[dict[str, Any]]: ...
-
-    def close(self) -> None: ...
-
-
 def _error(error: ApiException) -> KubeError:
     # The Status message never echoes an object's data; the raw body might, so it is not used.
     try:
@@ -132,12 +44,6 @@ def _error(error: ApiException) -> KubeError:
         )
     except (TypeError, ValueError, AttributeError):
         return KubeError(error.status or 0, str(error.reason))
-
-
-def path(kind: str, namespace: str, name: str = "", sub: str = "") -> str:
-    prefix, plural = KINDS[kind]
-    out = f"{prefix}/namespaces/{namespace}/{plural}"
-    return out + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
 
 
 class _Lines:
@@ -172,7 +78,7 @@ class _Lines:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-class Kube:
+class ApiServerClient:
     """JSON requests to one cluster, over a kubernetes ApiClient."""
 
     def __init__(self, api: Any, field_manager: str) -> None:
@@ -216,12 +122,12 @@ class Kube:
         """Watch the namespace's objects of `kind` with the label selector; the server ends the
         watch after `seconds`. The first events are the objects that exist (ADDED)."""
         query = [("watch", "true"), ("labelSelector", selector), ("timeoutSeconds", seconds)]
-        return _Lines(self.request("GET", path(kind, namespace), query=query, stream=seconds))
+        return _Lines(self.request("GET", api_path(kind, namespace), query=query, stream=seconds))
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""
         try:
-            return self.request("GET", path(kind, namespace, name))
+            return self.request("GET", api_path(kind, namespace, name))
         except KubeError as error:
             if error.status == 404:
                 return None
@@ -229,7 +135,7 @@ class Kube:
 
     def list(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         query = [("labelSelector", selector)] if selector else []
-        return self.request("GET", path(kind, namespace), query=query)["items"]
+        return self.request("GET", api_path(kind, namespace), query=query)["items"]
 
     def apply(
         self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
@@ -241,7 +147,7 @@ class Kube:
             query.append(("dryRun", "All"))
         return self.request(
             "PATCH",
-            path(ref.kind, ref.namespace, ref.name),
+            api_path(ref.kind, ref.namespace, ref.name),
             body=obj,
             query=query,
             content_type="application/apply-patch+yaml",
@@ -249,12 +155,12 @@ class Kube:
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         """POST; 409 when it exists, 404 when its namespace does not."""
-        return self.request("POST", path(obj["kind"], obj["metadata"]["namespace"]), body=obj)
+        return self.request("POST", api_path(obj["kind"], obj["metadata"]["namespace"]), body=obj)
 
     def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
         """PUT carrying metadata.resourceVersion: 409 when someone wrote in between."""
         ref = Ref.of(obj)
-        return self.request("PUT", path(ref.kind, ref.namespace, ref.name), body=obj)
+        return self.request("PUT", api_path(ref.kind, ref.namespace, ref.name), body=obj)
 
     def delete(self, ref: Ref, propagation: str = "Background", precondition_rv: str = "") -> bool:
         """Delete; False if it was already gone."""
@@ -262,7 +168,7 @@ class Kube:
         if precondition_rv:
             body["preconditions"] = {"resourceVersion": precondition_rv}
         try:
-            self.request("DELETE", path(ref.kind, ref.namespace, ref.name), body=body)
+            self.request("DELETE", api_path(ref.kind, ref.namespace, ref.name), body=body)
         except KubeError as error:
             if error.status == 404:
                 return False
@@ -275,7 +181,7 @@ class Kube:
             ("tailLines", lines),
             ("previous", "true" if previous else "false"),
         ]
-        return self.request("GET", path("Pod", namespace, pod, "log"), query=query, raw=True)
+        return self.request("GET", api_path("Pod", namespace, pod, "log"), query=query, raw=True)
 
     def whoami(self) -> str:
         """The authenticated user's name (SelfSubjectReview; every user may ask)."""

@@ -1,0 +1,271 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one catalogue of object kinds: nothing else in the collection lists kinds.
+
+A release's own kinds (those with a template) are listed in apply order, as Helm's kind_sorter
+orders its kinds: what the pods need, the pods, then what leads to them. For each: its API group,
+version and plural; the role template that renders it; when the release has one; its name; the
+role variable behind each of its fields (so a rejection by the API server's dry-run names the
+variable to change); whether it holds secret values; how a deploy waits on it. The kinds the engine
+only reads (pods, events, the deploy lock, cert-manager's objects) follow, with their API only.
+
+Adding a kind to the release is one entry here, its template in roles/exchange_router/templates/,
+and its variables (defaults/main.yml and meta/argument_specs.yml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.exchange.platform.plugins.plugin_utils.variables import P, filled
+
+Variables = dict[str, Any]
+
+# How a deploy waits on a kind once it is applied (plugins/plugin_utils/upgrade.py).
+ROLLOUT = "rollout"  # the Deployment's rollout (rollout.py)
+UNSEALED = "unsealed"  # the Sealed Secrets controller made its Secret (unseal.py)
+CERTIFICATE = "certificate"  # cert-manager issued the Ingress's certificates (edge.py)
+ACCEPTED = "accepted"  # every parent Gateway accepted the route (edge.py)
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    api_version: str  # "v1" for the core group
+    plural: str
+    template: str = ""  # roles/exchange_router/templates/<file>; '' for a kind only read
+    # the template context's `__exchange_router_<context>_name` ('' : the template names it)
+    context: str = ""
+    name: Callable[[Variables], str] = lambda v: ""  # the object's name, from the role variables
+    enabled: Callable[[Variables], bool] = lambda v: True  # whether the release has one
+    # field path prefix -> the role variable (without exchange_router_) behind it; '' is any field
+    fields: dict[str, str] = field(default_factory=dict)
+    secret_values: bool = False  # its data are secret values: masked in diffs, kept in history
+    wait: str = ""  # ROLLOUT, UNSEALED, CERTIFICATE, ACCEPTED or '' (applied is done)
+
+    @property
+    def api_prefix(self) -> str:
+        return (
+            f"/api/{self.api_version}"
+            if "/" not in self.api_version
+            else (f"/apis/{self.api_version}")
+        )
+
+
+def _suffixed(suffix: str) -> Callable[[Variables], str]:
+    return lambda v: f"{v[P + 'name']}{suffix}"
+
+
+def _secret_name(v: Variables) -> str:
+    return v[P + "secret_name"]
+
+
+def _service_account_name(v: Variables) -> str:
+    """The ServiceAccount the release creates: the name given, else the release's."""
+    account = v[P + "service_account"] or {}
+    return account.get("name") or v[P + "name"]
+
+
+def _switched(variable: str) -> Callable[[Variables], bool]:
+    """On when the mapping variable's `enabled` (or `create`) key is true."""
+    key = "create" if variable == "service_account" else "enabled"
+    return lambda v: bool(filled(v, variable).get(key))
+
+
+_POD = "spec.template.spec"
+_CONTAINER = f"{_POD}.containers[0]"
+# Fields every kind has, and the variable behind them.
+COMMON_FIELDS = {
+    "metadata.name": "name",
+    "metadata.labels": "labels",
+    "metadata.annotations": "annotations",
+}
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        "ServiceAccount",
+        "v1",
+        "serviceaccounts",
+        "serviceaccount.yaml.j2",
+        name=_service_account_name,
+        enabled=_switched("service_account"),
+        fields={"": "service_account"},
+    ),
+    Kind(
+        "Secret",
+        "v1",
+        "secrets",
+        "secret.yaml.j2",
+        name=_secret_name,
+        enabled=lambda v: v[P + "secret_mode"] == "plain",
+        fields={"": "secret_data"},
+        secret_values=True,
+    ),
+    Kind(
+        "SealedSecret",
+        "bitnami.com/v1alpha1",
+        "sealedsecrets",
+        "sealedsecret.yaml.j2",
+        name=_secret_name,
+        enabled=lambda v: v[P + "secret_mode"] == "sealed",
+        fields={"": "sealed_secret_encrypted_data"},
+        wait=UNSEALED,
+    ),
+    Kind(
+        "Service",
+        "v1",
+        "services",
+        "service.yaml.j2",
+        "service",
+        _suffixed("-service"),
+        fields={"spec.ports": "service_port", "spec.type": "service_type"},
+    ),
+    Kind(
+        "Deployment",
+        "apps/v1",
+        "deployments",
+        "deployment.yaml.j2",
+        "deployment",
+        _suffixed("-deployment"),
+        fields={
+            "spec.replicas": "replicas",
+            "spec.progressDeadlineSeconds": "progress_deadline_seconds",
+            "spec.template.metadata.labels": "labels",
+            "spec.template.metadata.annotations": "pod_annotations",
+            f"{_POD}.securityContext": "pod_security_level",
+            f"{_POD}.imagePullSecrets": "image_pull_secrets",
+            f"{_POD}.nodeSelector": "node_selector",
+            f"{_POD}.tolerations": "tolerations",
+            f"{_POD}.affinity": "affinity",
+            f"{_POD}.topologySpreadConstraints": "topology_spread_constraints",
+            f"{_POD}.serviceAccountName": "service_account",
+            f"{_CONTAINER}.envFrom": "env_from",
+            f"{_CONTAINER}.startupProbe": "startup_probe",
+            f"{_CONTAINER}.image": "image",
+            f"{_CONTAINER}.ports": "container_port",
+            f"{_CONTAINER}.resources": "resources",
+            f"{_CONTAINER}.env": "secret_env",
+            f"{_CONTAINER}.readinessProbe": "readiness_probe",
+            f"{_CONTAINER}.livenessProbe": "liveness_probe",
+            f"{_CONTAINER}.securityContext": "pod_security_level",
+        },
+        wait=ROLLOUT,
+    ),
+    Kind(
+        "HorizontalPodAutoscaler",
+        "autoscaling/v2",
+        "horizontalpodautoscalers",
+        "hpa.yaml.j2",
+        "hpa",
+        _suffixed("-hpa"),
+        _switched("autoscaling"),
+        {"spec": "autoscaling"},
+    ),
+    Kind(
+        "PodDisruptionBudget",
+        "policy/v1",
+        "poddisruptionbudgets",
+        "pdb.yaml.j2",
+        "pdb",
+        _suffixed("-pdb"),
+        _switched("pdb"),
+        {"": "pdb"},
+    ),
+    Kind(
+        "NetworkPolicy",
+        "networking.k8s.io/v1",
+        "networkpolicies",
+        "networkpolicy.yaml.j2",
+        "network_policy",
+        _suffixed("-network-policy"),
+        _switched("network_policy"),
+        {"": "network_policy"},
+    ),
+    Kind(
+        "Ingress",
+        "networking.k8s.io/v1",
+        "ingresses",
+        "ingress.yaml.j2",
+        "ingress",
+        _suffixed("-ingress"),
+        _switched("ingress"),
+        {"": "ingress"},
+        wait=CERTIFICATE,
+    ),
+    Kind(
+        "HTTPRoute",
+        "gateway.networking.k8s.io/v1",
+        "httproutes",
+        "httproute.yaml.j2",
+        "route",
+        _suffixed("-route"),
+        _switched("httproute"),
+        {"": "httproute"},
+        wait=ACCEPTED,
+    ),
+    # Read, never templated: what a rollout, the lock and the edge look at.
+    Kind("ReplicaSet", "apps/v1", "replicasets"),
+    Kind("Pod", "v1", "pods"),
+    Kind("Event", "v1", "events"),
+    Kind("Lease", "coordination.k8s.io/v1", "leases"),
+    Kind("Certificate", "cert-manager.io/v1", "certificates"),
+    Kind("CertificateRequest", "cert-manager.io/v1", "certificaterequests"),
+)
+BY_KIND = {k.kind: k for k in KINDS}
+# The release's own kinds, in apply order.
+RELEASE_KINDS = tuple(k for k in KINDS if k.template)
+ORDER = [k.kind for k in RELEASE_KINDS]
+
+
+def entry(kind: str) -> Kind:
+    return BY_KIND[kind]
+
+
+def api_path(kind: str, namespace: str, name: str = "", sub: str = "") -> str:
+    """The REST path of a namespaced object, or of the collection when `name` is ''."""
+    k = BY_KIND[kind]
+    out = f"{k.api_prefix}/namespaces/{namespace}/{k.plural}"
+    return out + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
+
+
+def apply_order(obj: dict[str, Any]) -> int:
+    kind = obj["kind"]
+    return ORDER.index(kind) if kind in ORDER else len(ORDER)
+
+
+def holds_secret_values(kind: str) -> bool:
+    return kind in BY_KIND and BY_KIND[kind].secret_values
+
+
+def field_sources() -> dict[str, str]:
+    """ "Kind:path prefix" ("*" is any kind) -> the role variable behind that field."""
+    sources = {"namespace": P + "namespace"}
+    sources |= {f"*:{path}": P + var for path, var in COMMON_FIELDS.items()}
+    for k in RELEASE_KINDS:
+        sources |= {f"{k.kind}:{path}": P + var for path, var in k.fields.items()}
+    return sources
+
+
+FIELD_SOURCES = field_sources()
+
+
+def templates(v: Variables) -> list[str]:
+    """The templates of the objects this release has, in apply order; the Secret's comes apart
+    (its values are the spec's secret, never one of its objects)."""
+    return [k.template for k in RELEASE_KINDS if not k.secret_values and k.enabled(v)]
+
+
+def object_names(v: Variables) -> dict[str, str]:
+    """The template context's names: `<context>_name` -> the object's name."""
+    return {f"{k.context}_name": k.name(v) for k in RELEASE_KINDS if k.context}
+
+
+def refs(v: Variables) -> list[dict[str, Any]]:
+    """Every object the release can make, by name only (never a value): what removal without a
+    history looks for (it deletes only those carrying the release's labels)."""
+    return [
+        {"apiVersion": k.api_version, "kind": k.kind, "metadata": {"name": k.name(v)}}
+        for k in RELEASE_KINDS
+    ]
