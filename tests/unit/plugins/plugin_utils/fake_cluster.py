@@ -1,25 +1,90 @@
 """An in-memory cluster for the engine's unit tests, as Helm tests its actions with kubefake:
-every branch in milliseconds, no API server.
+every branch in milliseconds, no API server. tests/contract runs the same checks on it and on the
+kwok tier's kube-apiserver, so what it answers is what a real API server answers.
 
-FakeCluster keeps objects by reference with resourceVersions and generations, merges
-server-side applies per field manager (a manager's fields go when it stops applying them), runs
-dry-runs without storing, answers with 404/409 as the API server does, and stands in for three
-controllers: the Deployment controller (a rollout completes, crash-loops or misses its deadline,
-as `behaviour` says), the HPA (`scale`) and the Sealed Secrets controller (the "ciphertext" is the
-base64 value itself; an existing Secret is taken over only when annotated or controlled).
+What it keeps as the API server does:
+- objects by reference, with resourceVersions, uids and generations; 404 for what is missing
+  (a namespace included), 409 for a create of what exists, a replace or a delete whose
+  resourceVersion is stale (a replace without one is unconditional);
+- server-side apply with field ownership per (manager, operation): managers share a field they
+  set to the same value; a different value is a 409 conflict naming the owner and the field,
+  unless forced, which takes the field away from it; a field its last owner stops applying is
+  removed; a create, a replace or `scale` (an Update) takes the fields it changes. managedFields
+  says who owns what (fieldsV1);
+- dry-runs that check everything and store nothing;
+- pod logs per pod and container (`set_log`), the last `lines` lines, `previous` only for a
+  container that has a previous instance (400 otherwise, as the kubelet says), 400 for a
+  container the pod does not have;
+- discovery: `served` holds the group versions it serves (`metrics` toggles metrics.k8s.io);
+- the Eviction API: 201 (True), 404 (False), 429 when a PodDisruptionBudget forbids it, 500 when
+  two budgets select the pod;
+- every request in `calls`, as (verb, kind, name).
+
+It stands in for three controllers: the Deployment controller (a rollout completes, crash-loops or
+misses its deadline, as `behaviour` says), the HPA (`scale`) and the Sealed Secrets controller
+(the "ciphertext" is the base64 value itself; an existing Secret is taken over only when annotated
+or controlled).
+
+Deliberate simplifications (none changes what the engine sees):
+- every list is atomic for apply (the API server merges keyed lists, containers by name, item by
+  item); the release applies each list whole with one manager;
+- no schema: no defaulting (a Secret's type, a Deployment's replicas), no validation; `denials`
+  stand in for the API server's rejections;
+- a PodDisruptionBudget's allowed disruptions are computed at eviction time from the Ready pods
+  its matchLabels select (the disruption controller computes them in the background, and counts
+  the expected pods from their controller's scale, not from the pods that exist);
+- resourceVersions count up from 1; a dry-run answers with the next one.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ansible_collections.exchange.platform.plugins.plugin_utils.catalogue import BY_KIND
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 
 MANAGER = "exchange.platform"
 MANAGED = "sealedsecrets.bitnami.com/managed"
+# The field manager the API server records for a create or replace without one: the kubernetes
+# Python client's user agent, up to its first "/".
+UPDATER = "OpenAPI-Generator"
+METRICS = "metrics.k8s.io/v1beta1"
+# What kube-apiserver serves (that the engine reads or writes), and metrics-server's API.
+SERVED = frozenset(
+    {
+        "v1",
+        "apps/v1",
+        "autoscaling/v2",
+        "policy/v1",
+        "coordination.k8s.io/v1",
+        "networking.k8s.io/v1",
+        "authentication.k8s.io/v1",
+        METRICS,
+    }
+)
+# Set by the API server, never owned by a field manager.
+SERVER_METADATA = frozenset(
+    {
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "managedFields",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "selfLink",
+    }
+)
+# The fake kubelet's log of a container the Deployment controller made crash.
+CRASH_LOG = "connecting to postgres://router:hunter22@db/exchange\nexit: no route to redis"
+
+Path = tuple[str, ...]
+Owners = dict[tuple[str, str], set[Path]]  # (manager, operation) -> the fields it owns
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -39,16 +104,145 @@ def by_image(deployment: dict[str, Any]) -> str:
     return next((b for b in ("crash", "stuck") if b in image), "ready")
 
 
+def _leaves(value: dict[str, Any], prefix: Path = ()) -> dict[Path, Any]:
+    out: dict[Path, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, dict) and item:
+            out |= _leaves(item, (*prefix, key))
+        else:  # a scalar, a list (atomic) or an empty map
+            out[(*prefix, key)] = item
+    return out
+
+
+def fields(obj: dict[str, Any] | None) -> dict[Path, Any]:
+    """The fields a field manager can own, each with its value: all but the object's identity,
+    what the server sets and status."""
+    if not obj:
+        return {}
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status", "metadata")}
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_METADATA}
+    return _leaves(body) | _leaves({"metadata": meta} if meta else {})
+
+
+def _related(a: Path, b: Path) -> bool:
+    """The same field, or one inside the other."""
+    return a[: len(b)] == b or b[: len(a)] == a
+
+
+def _set(obj: dict[str, Any], path: Path, value: Any) -> None:
+    for key in path[:-1]:
+        if not isinstance(obj.get(key), dict):
+            obj[key] = {}
+        obj = obj[key]
+    obj[path[-1]] = copy.deepcopy(value)
+
+
+def _remove(obj: dict[str, Any], path: Path) -> None:
+    """Remove the field, and the maps it leaves empty."""
+    parents = [obj]
+    for key in path[:-1]:
+        child = parents[-1].get(key)
+        if not isinstance(child, dict):
+            return
+        parents.append(child)
+    parents[-1].pop(path[-1], None)
+    for depth in range(len(path) - 2, -1, -1):
+        if parents[depth + 1] == {}:
+            parents[depth].pop(path[depth], None)
+
+
+def _fields_v1(owned: set[Path]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in sorted(owned):
+        node = tree
+        for key in path:
+            node = node.setdefault(f"f:{key}", {})
+    return tree
+
+
+def _dotted(path: Path) -> str:
+    return "".join(f".{key}" for key in path)
+
+
+def _plural(kind: str) -> str:
+    return BY_KIND[kind].plural if kind in BY_KIND else kind.lower() + "s"
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _desired(pdb: dict[str, Any], expected: int) -> int:
+    """How many healthy pods the budget wants (minAvailable or maxUnavailable, count or %)."""
+    spec = pdb.get("spec") or {}
+    if "minAvailable" in spec:
+        value, scale = spec["minAvailable"], expected
+        if isinstance(value, str) and value.endswith("%"):
+            return math.ceil(int(value[:-1]) * scale / 100)
+        return int(value)
+    value = spec.get("maxUnavailable", 0)
+    if isinstance(value, str) and value.endswith("%"):
+        return expected - math.ceil(int(value[:-1]) * expected / 100)
+    return expected - int(value)
+
+
+_MISSING = object()
+
+
+def _render(owners: Owners, api_version: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": api_version,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": _fields_v1(paths),
+        }
+        for (manager, operation), paths in owners.items()
+        if paths
+    ]
+
+
+def _conflict(conflicts: list[tuple[tuple[str, str], Path]], api_version: str) -> KubeError:
+    """409 as the API server words it: 'Apply failed with 1 conflict: conflict with "m": .a.b'."""
+
+    def owner(manager: str, operation: str) -> str:
+        return f'"{manager}"' + (f" using {api_version}" if operation == "Update" else "")
+
+    if len(conflicts) == 1:
+        ((manager, operation), path) = conflicts[0]
+        text = f"Apply failed with 1 conflict: conflict with {owner(manager, operation)}: "
+        text += _dotted(path)
+    else:
+        text = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(
+            f"conflict with {owner(m, o)}: {_dotted(p)}" for (m, o), p in conflicts
+        )
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f"conflict with {owner(m, o)}",
+            "field": _dotted(p),
+        }
+        for (m, o), p in conflicts
+    ]
+    return KubeError(409, text, causes)
+
+
 class FakeCluster:
     def __init__(self, namespaces: tuple[str, ...] = ("ns",)) -> None:
         self.namespaces = set(namespaces)
         self.objects: dict[Ref, dict[str, Any]] = {}
-        self.applied: dict[Ref, dict[str, dict[str, Any]]] = {}  # ref -> manager -> object
+        self.owners: dict[Ref, Owners] = {}
         self.calls: list[tuple[str, str, str]] = []  # (verb, kind, name); verb "dry-run" too
         self.version = 0
         self.uid = 0
         self.user = "system:serviceaccount:ns:deployer"
-        self.metrics = True
+        self.served: set[str] = set(SERVED)
+        # (namespace, pod, container) -> (current log, previous instance's log or None)
+        self.logs: dict[tuple[str, str, str], tuple[str, str | None]] = {}
         self.controller = True  # Sealed Secrets
         self.denials: list[Callable[[dict[str, Any], bool], KubeError | None]] = []
         # (verb, kind) -> the error a get, list, delete or log answers with (RBAC, say)
@@ -60,21 +254,46 @@ class FakeCluster:
         self.streams: list[FakeStream] = []
 
     # ------------------------------------------------------------------ helpers for tests
-    def put(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Create an object as someone else would (kubectl)."""
+    @property
+    def metrics(self) -> bool:
+        """Whether metrics.k8s.io/v1beta1 is served (metrics-server is there)."""
+        return METRICS in self.served
+
+    @metrics.setter
+    def metrics(self, served: bool) -> None:
+        if served:
+            self.served.add(METRICS)
+        else:
+            self.served.discard(METRICS)
+
+    def put(self, obj: dict[str, Any], manager: str = "kubectl-create") -> dict[str, Any]:
+        """Create an object as someone else would (kubectl create: an Update of every field)."""
         obj = copy.deepcopy(obj)
         obj.setdefault("metadata", {}).setdefault("namespace", "ns")
-        return self._store(Ref.of(obj), obj)
+        ref = Ref.of(obj)
+        self._update(ref, None, obj, manager)
+        return self._store(ref, obj)
 
     def scale(self, namespace: str, name: str, replicas: int) -> None:
-        """The HPA's scale subresource update."""
+        """The HPA's scale subresource update: kube-controller-manager takes spec.replicas."""
         ref = Ref("Deployment", namespace, name)
-        self.objects[ref]["spec"]["replicas"] = replicas
-        for applied in self.applied[ref].values():  # an Update takes the field from appliers
-            applied.get("spec", {}).pop("replicas", None)
-        self.applied[ref]["hpa"] = {}
-        for entry in self.objects[ref]["metadata"]["managedFields"]:
-            entry["fieldsV1"] = {}
+        live = self.objects[ref]
+        after = merge(live, {"spec": {"replicas": replicas}})
+        self._update(ref, live, after, "kube-controller-manager")
+        live["spec"]["replicas"] = replicas
+        live["metadata"]["managedFields"] = self._managed_fields(ref, live)
+
+    def set_log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        current: str = "",
+        previous: str | None = None,
+    ) -> None:
+        """What the container printed, and what its previous instance printed (None: it has
+        none, unless its status shows restarts)."""
+        self.logs[namespace, pod, container] = (current, previous)
 
     def verbs(self, verb: str, kind: str = "") -> list[str]:
         return [n for v, k, n in self.calls if v == verb and (not kind or k == kind)]
@@ -93,14 +312,7 @@ class FakeCluster:
     def list(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         self.calls.append(("list", kind, selector))
         self._refuse("list", kind)
-        wanted = dict(p.split("=", 1) for p in selector.split(",") if p)
-        return [
-            copy.deepcopy(o)
-            for r, o in self.objects.items()
-            if r.kind == kind
-            and r.namespace == namespace
-            and wanted.items() <= (o["metadata"].get("labels") or {}).items()
-        ]
+        return [copy.deepcopy(o) for o in self._select(kind, namespace, selector)]
 
     def watch(self, kind: str, namespace: str, selector: str, seconds: int) -> FakeStream:
         self.calls.append(("watch", kind, selector))
@@ -113,7 +325,7 @@ class FakeCluster:
         return stream
 
     def apply(
-        self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
+        self, obj: dict[str, Any], dry_run: bool = False, manager: str = "", force: bool = True
     ) -> dict[str, Any]:
         ref = Ref.of(obj)
         manager = manager or MANAGER
@@ -123,44 +335,37 @@ class FakeCluster:
             error = deny(obj, dry_run)
             if error is not None:
                 raise error
-        before = self.applied.get(ref, {})
-        # the applier's own fields win (force): merged last
-        managers = {m: a for m, a in before.items() if m != manager} | {manager: copy.deepcopy(obj)}
-        appliers = {m: a for m, a in managers.items() if m != "hpa"}
         live = self.objects.get(ref)
-        merged: dict[str, Any] = {}
-        for applied in appliers.values():
-            merged = merge(merged, applied)
-        if live is not None and "hpa" in managers and "replicas" not in merged["spec"]:
-            merged["spec"]["replicas"] = live["spec"]["replicas"]  # the HPA's field
-        merged["metadata"] = merge((live or {}).get("metadata", {}), merged["metadata"])
-        for key in ("labels", "annotations"):
-            applied_before = {
-                k for a in before.values() for k in a.get("metadata", {}).get(key) or {}
-            }
-            fields = {  # set by controllers, not by an applier
-                k: v
-                for k, v in ((live or {}).get("metadata", {}).get(key) or {}).items()
-                if k not in applied_before
-            }
-            for applied in appliers.values():
-                fields.update(applied["metadata"].get(key) or {})
-            merged["metadata"][key] = fields
-        merged["metadata"]["managedFields"] = [
-            {
-                "manager": m,
-                "operation": "Apply",
-                "fieldsV1": {"f:spec": {"f:replicas": {}}}
-                if "replicas" in a.get("spec", {})
-                else {},
-            }
-            for m, a in appliers.items()
+        owners = copy.deepcopy(self.owners.get(ref, {}))
+        config, current = fields(obj), fields(live)
+        mine = (manager, "Apply")
+        conflicts = [
+            (other, owned)
+            for other, paths in owners.items()
+            if other != mine
+            for owned in sorted(paths)
+            for path in config
+            if _related(path, owned)
+            and (path != owned or current.get(owned, _MISSING) != config[path])
         ]
-        if live is not None and "status" in live:
-            merged["status"] = live["status"]
+        if conflicts and not force:
+            raise _conflict(conflicts, obj.get("apiVersion", ""))
+        for other, owned in conflicts:  # forced: the field is the applier's alone
+            owners[other].discard(owned)
+        merged = copy.deepcopy(live) if live is not None else {"metadata": {}}
+        for dropped in owners.get(mine, set()) - set(config):
+            shared = any(_related(dropped, p) for o, ps in owners.items() if o != mine for p in ps)
+            if not shared:
+                _remove(merged, dropped)
+        for path, value in config.items():
+            _set(merged, path, value)
+        merged["apiVersion"], merged["kind"] = obj.get("apiVersion", ""), ref.kind
+        merged.setdefault("metadata", {}).update(name=ref.name, namespace=ref.namespace)
+        owners[mine] = set(config)
         if dry_run:
+            merged["metadata"]["managedFields"] = _render(owners, merged["apiVersion"])
             return self._versioned(ref, merged, store=False)
-        self.applied[ref] = managers
+        self.owners[ref] = owners
         return self._store(ref, merged)
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -168,18 +373,30 @@ class FakeCluster:
         self.calls.append(("create", ref.kind, ref.name))
         self._namespace(ref.namespace)
         if ref in self.objects:
-            raise KubeError(409, f'{ref.kind.lower()}s "{ref.name}" already exists')
-        return self._store(ref, copy.deepcopy(obj))
+            raise KubeError(409, f'{_plural(ref.kind)} "{ref.name}" already exists')
+        obj = copy.deepcopy(obj)
+        self._update(ref, None, obj, UPDATER)
+        return self._store(ref, obj)
 
     def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
         ref = Ref.of(obj)
         self.calls.append(("replace", ref.kind, ref.name))
         live = self.objects.get(ref)
         if live is None:
-            raise KubeError(404, f'{ref.kind.lower()}s "{ref.name}" not found')
-        if obj["metadata"].get("resourceVersion") != live["metadata"]["resourceVersion"]:
-            raise KubeError(409, "the object has been modified")
-        return self._store(ref, copy.deepcopy(obj))
+            raise KubeError(404, f'{_plural(ref.kind)} "{ref.name}" not found')
+        given = obj["metadata"].get("resourceVersion")
+        if given and given != live["metadata"]["resourceVersion"]:
+            raise KubeError(
+                409,
+                f'Operation cannot be fulfilled on {_plural(ref.kind)} "{ref.name}": the object '
+                "has been modified; please apply your changes to the latest version and try again",
+            )
+        obj = copy.deepcopy(obj)
+        obj.pop("status", None)
+        if "status" in live:  # the status subresource is written apart
+            obj["status"] = copy.deepcopy(live["status"])
+        self._update(ref, live, obj, UPDATER)
+        return self._store(ref, obj)
 
     def delete(self, ref: Ref, propagation: str = "Background", precondition_rv: str = "") -> bool:
         self.calls.append((f"delete:{propagation}", ref.kind, ref.name))
@@ -188,9 +405,128 @@ class FakeCluster:
         if live is None:
             return False
         if precondition_rv and precondition_rv != live["metadata"]["resourceVersion"]:
-            raise KubeError(409, "precondition failed")
-        del self.objects[ref]
-        self.applied.pop(ref, None)
+            raise KubeError(
+                409,
+                f'Operation cannot be fulfilled on {_plural(ref.kind)} "{ref.name}": '
+                f"Precondition failed: ResourceVersion in precondition: {precondition_rv}, "
+                f"ResourceVersion in object meta: {live['metadata']['resourceVersion']}",
+            )
+        self._remove_object(ref, propagation)
+        return True
+
+    def log(self, namespace: str, pod: str, container: str, lines: int, previous: bool) -> str:
+        self.calls.append(("log", "Pod", pod))
+        self._refuse("log", "Pod")
+        live = self.objects.get(Ref("Pod", namespace, pod))
+        if live is None:
+            raise KubeError(404, f'pods "{pod}" not found')
+        spec, status = live.get("spec") or {}, live.get("status") or {}
+        containers = {
+            c["name"]: c
+            for key in ("initContainers", "containers")
+            for c in [*(spec.get(key) or []), *(status.get(key[:-1] + "Statuses") or [])]
+        }
+        if container not in containers:
+            raise KubeError(400, f"container {container} is not valid for pod {pod}")
+        current, before = self.logs.get((namespace, pod, container), ("", None))
+        if previous:
+            if before is None and not containers[container].get("restartCount"):
+                raise KubeError(
+                    400, f'previous terminated container "{container}" in pod "{pod}" not found'
+                )
+            current = before or ""
+        kept = current.splitlines()[-lines:] if lines > 0 else []
+        return "".join(line + "\n" for line in kept)
+
+    def whoami(self) -> str:
+        self.calls.append(("create", "SelfSubjectReview", ""))
+        return self.user
+
+    def serves(self, group_version: str) -> bool:
+        self.calls.append(("get", "APIResourceList", group_version))
+        return group_version in self.served
+
+    def evict(self, namespace: str, pod: str) -> bool:
+        self.calls.append(("create", "Eviction", pod))
+        self._refuse("create", "Eviction")
+        ref = Ref("Pod", namespace, pod)
+        live = self.objects.get(ref)
+        if live is None:
+            return False
+        labels = live["metadata"].get("labels") or {}
+        budgets = [
+            b
+            for b in self._select("PodDisruptionBudget", namespace)
+            if ((b.get("spec") or {}).get("selector") or {}).get("matchLabels", {}).items()
+            <= labels.items()
+        ]
+        if len(budgets) > 1:
+            raise KubeError(
+                500,
+                "This pod has more than one PodDisruptionBudget, which the eviction subresource "
+                "does not support.",
+            )
+        for budget in budgets:
+            selector = ",".join(
+                f"{k}={v}" for k, v in budget["spec"]["selector"]["matchLabels"].items()
+            )
+            pods = self._select("Pod", namespace, selector)
+            healthy = sum(_ready(p) for p in pods)
+            desired = _desired(budget, len(pods))
+            if healthy - desired <= 0 and (_ready(live) or healthy < desired):
+                name = budget["metadata"]["name"]
+                raise KubeError(
+                    429,
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    [
+                        {
+                            "reason": "DisruptionBudget",
+                            "message": f"The disruption budget {name} needs {desired} healthy "
+                            f"pods and has {healthy} currently",
+                        }
+                    ],
+                )
+        self._remove_object(ref, "Background")
+        return True
+
+    # ------------------------------------------------------------------ internals
+    def _namespace(self, namespace: str) -> None:
+        if namespace not in self.namespaces:
+            raise KubeError(404, f'namespaces "{namespace}" not found')
+
+    def _select(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+        wanted = dict(p.split("=", 1) for p in selector.split(",") if p)
+        return [
+            o
+            for r, o in self.objects.items()
+            if r.kind == kind
+            and r.namespace == namespace
+            and wanted.items() <= (o["metadata"].get("labels") or {}).items()
+        ]
+
+    def _update(
+        self, ref: Ref, before: dict[str, Any] | None, after: dict[str, Any], manager: str
+    ) -> None:
+        """An Update (create, replace, a controller's write): `manager` takes every field it
+        changes or removes from whoever owned it."""
+        old, new = fields(before), fields(after)
+        changed = {p for p, v in new.items() if old.get(p, _MISSING) != v}
+        removed = set(old) - set(new)
+        owners = self.owners.setdefault(ref, {})
+        for paths in owners.values():
+            paths -= {p for p in paths if any(_related(p, c) for c in changed | removed)}
+        mine = owners.setdefault((manager, "Update"), set())
+        mine |= changed
+        mine -= removed
+
+    def _managed_fields(self, ref: Ref, obj: dict[str, Any]) -> list[dict[str, Any]]:
+        owners = {o: ps for o, ps in self.owners.get(ref, {}).items() if ps}
+        self.owners[ref] = owners
+        return _render(owners, obj.get("apiVersion", ""))
+
+    def _remove_object(self, ref: Ref, propagation: str) -> None:
+        live = self.objects.pop(ref)
+        self.owners.pop(ref, None)
         uid = live["metadata"]["uid"]
         for other in list(self.objects.values()):
             owners = other["metadata"].get("ownerReferences") or []
@@ -199,23 +535,6 @@ class FakeCluster:
                     other["metadata"]["ownerReferences"] = [o for o in owners if o["uid"] != uid]
                 else:
                     del self.objects[Ref.of(other)]
-        return True
-
-    def log(self, namespace: str, pod: str, container: str, lines: int, previous: bool) -> str:
-        self._refuse("log", "Pod")
-        return "connecting to postgres://router:hunter22@db/exchange\nexit: no route to redis"
-
-    def whoami(self) -> str:
-        self.calls.append(("create", "SelfSubjectReview", ""))
-        return self.user
-
-    def serves(self, group_version: str) -> bool:
-        return self.metrics
-
-    # ------------------------------------------------------------------ internals
-    def _namespace(self, namespace: str) -> None:
-        if namespace not in self.namespaces:
-            raise KubeError(404, f'namespaces "{namespace}" not found')
 
     def _versioned(self, ref: Ref, obj: dict[str, Any], store: bool) -> dict[str, Any]:
         obj = copy.deepcopy(obj)
@@ -238,6 +557,7 @@ class FakeCluster:
 
     def _store(self, ref: Ref, obj: dict[str, Any]) -> dict[str, Any]:
         obj = self._versioned(ref, obj, store=True)
+        obj["metadata"]["managedFields"] = self._managed_fields(ref, obj)
         self.objects[ref] = obj
         if ref.kind == "Deployment":
             self._deployment_controller(obj)
@@ -282,20 +602,24 @@ class FakeCluster:
                     "labels": labels,
                     "ownerReferences": [{"uid": "rs", "name": rs["metadata"]["name"]}],
                 },
+                "spec": copy.deepcopy(spec["template"]["spec"]),
                 "status": {
                     "phase": "Running",
                     "containerStatuses": [
                         {
-                            "name": "exchange-router",
+                            "name": c["name"],
                             "restartCount": 3,
                             "state": {"waiting": {"reason": "CrashLoopBackOff"}},
                             "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
                         }
+                        for c in spec["template"]["spec"]["containers"]
                     ],
                 },
             }
             for obj in (rs, pod):
                 self._store(Ref.of(obj), obj)
+            for c in spec["template"]["spec"]["containers"]:
+                self.set_log(meta["namespace"], pod["metadata"]["name"], c["name"], "", CRASH_LOG)
         deployment["status"] = status
 
     def _sealed_secrets_controller(self, sealed: dict[str, Any]) -> None:
@@ -320,7 +644,10 @@ class FakeCluster:
             body.setdefault("metadata", {}).update(name=meta["name"], namespace=meta["namespace"])
             body["metadata"]["ownerReferences"] = [{"kind": "SealedSecret", "uid": meta["uid"]}]
             body["data"] = dict(sealed["spec"]["encryptedData"])
-            self.objects[ref] = self._versioned(ref, body, store=True)
+            self._update(ref, secret, body, "controller")
+            stored = self._versioned(ref, body, store=True)
+            stored["metadata"]["managedFields"] = self._managed_fields(ref, stored)
+            self.objects[ref] = stored
             condition = {"type": "Synced", "status": "True"}
         sealed["status"] = {"observedGeneration": meta["generation"], "conditions": [condition]}
 
@@ -363,4 +690,16 @@ class FakeStream:
             self.cond.notify_all()
 
 
-__all__ = ["MANAGED", "MANAGER", "FakeCluster", "FakeStream", "by_image", "merge"]
+__all__ = [
+    "CRASH_LOG",
+    "MANAGED",
+    "MANAGER",
+    "METRICS",
+    "SERVED",
+    "UPDATER",
+    "FakeCluster",
+    "FakeStream",
+    "by_image",
+    "fields",
+    "merge",
+]

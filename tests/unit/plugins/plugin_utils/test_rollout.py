@@ -19,6 +19,8 @@ from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes
 
 REF = Ref("Deployment", "ns", "d")
 LABELS = {"app": "r"}
+# What a crashed container's previous instance printed.
+CRASHED = "connecting to postgres://router:hunter22@db/exchange\nexit: no route to redis"
 
 
 def deployment(conditions: list[dict[str, Any]] | None = None, **status: Any) -> dict[str, Any]:
@@ -142,6 +144,7 @@ def test_a_diagnosis_gives_each_reason_once_with_the_new_pods_logs_and_their_war
         {"name": "starting", "state": {"waiting": {"reason": "ContainerCreating"}}},
         {"name": "fine", "state": {"running": {}}},
     )
+    cluster.set_log("ns", "d-2-pod", "crashed", previous=CRASHED)
     for obj in (
         event("d-2-pod", "Back-off restarting failed container"),
         event("d-2", "Back-off restarting failed container"),  # the same message again
@@ -199,6 +202,7 @@ def test_a_rollout_that_never_finishes_times_out_with_its_diagnosis_redacted() -
     cluster = FakeCluster()
     cluster.objects[REF] = deployment(updatedReplicas=1)
     new_pod(cluster, {"name": "c", "restartCount": 1, "state": {"running": {}}})
+    cluster.set_log("ns", "d-2-pod", "c", previous=CRASHED)
     reason = watch(cluster).wait()
     assert reason.startswith(
         "Rollout of Deployment ns/d failed: timed out after 30s waiting for 1 of 2 replicas updated"
