@@ -3,7 +3,7 @@
 """exchange.platform.release: the release engine's Ansible face (docs: plugins/modules/release.py).
 
 Runs once per play batch (the role sets run_once) in the controller. For each host of the batch
-it reads the role's variables, checks them (plugins/plugin_utils/values.py), renders the role's
+it reads the role's variables, checks them (plugins/plugin_utils/rules.py), renders the role's
 templates over them with Ansible's template lookup, hands the releases to the engine, and runs
 kubernetes.core.k8s for the apply, with the connection the engine resolved (one identity for
 every request of a release). One templating pass per host, in one process: per-host tasks cost
@@ -14,26 +14,26 @@ from __future__ import annotations
 
 import gc
 import getpass
-import json
 import os
 import socket
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
-import yaml
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.template import Templar, trust_as_template
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, values
-from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Outcome, Spec
-from ansible_collections.exchange.platform.plugins.plugin_utils.variables import LOADER
+from ansible_collections.exchange.platform.plugins.plugin_utils import template_context
+from ansible_collections.exchange.platform.plugins.plugin_utils.render import render
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Result
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import FIELD_MANAGER, Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
+    DEPLOY_ONLY,
+    RENDER_DIR_NEEDED,
+    P,
+)
 
 K8S = "kubernetes.core.k8s"
-DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, where PyYAML has it
-P = values.P
 
 
 class ActionModule(ActionBase):
@@ -69,8 +69,8 @@ class ActionModule(ActionBase):
                 specs.append(self._spec(host, task_vars))
             except (ValueError, AnsibleError) as error:
                 # Nothing of this release is written: not a Secret, not an object.
-                releases[host] = vars(Outcome(failed=True, msg=str(error)))
-        releases.update({s.host: render(s, check) for s in specs if s.state == "rendered"})
+                releases[host] = vars(Result(failed=True, msg=str(error)))
+        releases.update({s.host: vars(render(s, check)) for s in specs if s.state == "rendered"})
         live = [s for s in specs if s.state != "rendered"]
         if live:
             releases.update(self._release(live, task_vars, check))
@@ -83,21 +83,16 @@ class ActionModule(ActionBase):
         state = templar.template(own.get(f"{P}state", "present"))
         names = [k for k in own if k.startswith(P)]
         if state != "present":  # removal, rollback and history read no Secret value
-            names = [k for k in names if k not in values.DEPLOY_ONLY]
+            names = [k for k in names if k not in DEPLOY_ONLY]
         v = templar.template({k: own[k] for k in names})
         if own.get("__exchange_router_render_only") and not v.get(f"{P}render_dir"):
-            raise ValueError(values.RENDER_DIR_NEEDED)  # playbooks/render.yml never deploys
-        if state != "present":
-            return Spec.of(host, values.release(v, catalogue.refs(v), None))
-        context = dict(v, **values.context(v, values.check(v)))
-        # The task's template search path (the role's templates/), the same for every host.
-        context["ansible_search_path"] = task_vars.get("ansible_search_path", [])
-        rendered = self._template("release.yaml.j2", context)
-        objects = [obj for obj in yaml.load_all(rendered, LOADER) if obj]
-        secret = None
-        if v[f"{P}secret_mode"] == "plain":
-            secret = yaml.load(self._template("secret.yaml.j2", context), LOADER)
-        return Spec.of(host, values.release(v, objects, secret))
+            raise ValueError(RENDER_DIR_NEEDED)  # playbooks/render.yml never deploys
+        search_path = task_vars.get("ansible_search_path", [])  # the role's templates/
+
+        def render(name: str, context: dict[str, Any]) -> str:
+            return self._template(name, dict(context, ansible_search_path=search_path))
+
+        return template_context.spec_of(host, v, render)
 
     def _host_vars(self, host: str, task_vars: dict[str, Any]) -> dict[str, Any]:
         """A host's variables as its own task would see them (role defaults, play and role vars,
@@ -160,7 +155,7 @@ class ActionModule(ActionBase):
             target,
             state="present",
             apply=True,
-            server_side_apply={"field_manager": values.FIELD_MANAGER, "force_conflicts": True},
+            server_side_apply={"field_manager": FIELD_MANAGER, "force_conflicts": True},
         )
         done = self._execute_module(module_name=K8S, module_args=args, task_vars=task_vars)
         if not done.get("failed"):
@@ -170,32 +165,3 @@ class ActionModule(ActionBase):
             if done.get(key) and str(done[key]) not in reason:
                 reason += f" ({key}: {done[key]})"
         return f"kubernetes.core.k8s could not apply the release: {reason}"
-
-
-def render(spec: Spec, check: bool) -> dict[str, Any]:
-    """Write one manifest per object, like `helm template`; in check mode, only say what would
-    change. The Secret's file is written 0600 whatever was there (temporary file, then rename)."""
-    out = Path(spec.render_dir)
-    written = []
-    for obj in spec.objects + ([spec.secret] if spec.secret else []):
-        path = out / f"{obj['kind'].lower()}.yaml"
-        plain = json.loads(json.dumps(obj))  # templated values are str subclasses YAML refuses
-        text = yaml.dump(plain, Dumper=DUMPER, sort_keys=False, default_flow_style=False)
-        old = path.read_text() if path.exists() else None
-        mode = 0o600 if obj["kind"] == "Secret" else 0o644
-        changed = old != text or (path.exists() and path.stat().st_mode & 0o777 != mode)
-        if changed and not check:
-            out.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{path.name}.")
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        written.append({"path": str(path), "changed": changed})
-    verb = "would write" if check else "wrote"
-    return {
-        "changed": any(w["changed"] for w in written),
-        "failed": False,
-        "files": [w["path"] for w in written],
-        "msg": f"{verb} {len(written)} manifests to {out}",
-    }

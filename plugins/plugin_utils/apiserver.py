@@ -138,11 +138,12 @@ class ApiServerClient:
         return self.request("GET", api_path(kind, namespace), query=query)["items"]
 
     def apply(
-        self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
+        self, obj: dict[str, Any], dry_run: bool = False, manager: str = "", force: bool = True
     ) -> dict[str, Any]:
-        """Server-side apply, forcing conflicts: the release owns the fields it sets."""
+        """Server-side apply, forcing conflicts (the release owns the fields it sets); without
+        `force`, a field another manager set to another value is a 409 conflict."""
         ref = Ref.of(obj)
-        query = [("fieldManager", manager or self.field_manager), ("force", "true")]
+        query = [("fieldManager", manager or self.field_manager), ("force", str(force).lower())]
         if dry_run:
             query.append(("dryRun", "All"))
         return self.request(
@@ -196,9 +197,27 @@ class ApiServerClient:
             return "unknown"
 
     def serves(self, group_version: str) -> bool:
-        """Whether the API server serves this API group version (e.g. metrics.k8s.io/v1beta1)."""
+        """Whether the API server serves this API group version (e.g. metrics.k8s.io/v1beta1;
+        "v1" is the core group)."""
+        root = "/apis" if "/" in group_version else "/api"
         try:
-            self.request("GET", f"/apis/{group_version}")
+            self.request("GET", f"{root}/{group_version}")
             return True
         except KubeError:
             return False
+
+    def evict(self, namespace: str, pod: str) -> bool:
+        """The Eviction API (policy/v1): True when the pod is evicted, False when it is gone;
+        429 when a PodDisruptionBudget does not allow it now."""
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": pod, "namespace": namespace},
+        }
+        try:
+            self.request("POST", api_path("Pod", namespace, pod, "eviction"), body=body)
+        except KubeError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True

@@ -3,7 +3,7 @@
 """The cluster client every action is written against: `Client` (the few requests a release
 makes, as raw JSON), the `Ref` that names an object, and `KubeError`, the one error a request
 raises. `apiserver.ApiServerClient` is the real client; the unit tests use an in-memory one
-(tests/unit/plugins/plugin_utils/fakes.py), and tests/contract runs the same checks on both.
+(tests/unit/plugins/plugin_utils/fake_cluster.py), and tests/contract runs the same checks on both.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Client(Protocol):
     def list(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]: ...
 
     def apply(
-        self, obj: dict[str, Any], dry_run: bool = False, manager: str = ""
+        self, obj: dict[str, Any], dry_run: bool = False, manager: str = "", force: bool = True
     ) -> dict[str, Any]: ...
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]: ...
@@ -72,6 +72,8 @@ class Client(Protocol):
     def whoami(self) -> str: ...
 
     def serves(self, group_version: str) -> bool: ...
+
+    def evict(self, namespace: str, pod: str) -> bool: ...
 
     def watch(self, kind: str, namespace: str, selector: str, seconds: int) -> Stream: ...
 

@@ -3,14 +3,23 @@
 """One cluster identity per release: the connection is resolved once, exactly as
 kubernetes.core.k8s resolves its own, and both the engine's client and the apply use it.
 
-- `resolve` takes the role's connection variables and, for each one left empty, the
+- `resolve` takes the role's connection variables (all of kubernetes.core.k8s's connection
+  options, plugins/plugin_utils/connection_options.py) and, for each one left empty, the
   K8S_AUTH_* variable of the environment the module runs in (kubernetes.core's
-  `_create_auth_spec` rule, including its alternative names and its reading of booleans).
+  `_create_auth_spec` rule, including its alternative names and its reading of booleans, lists
+  and the proxy headers).
 - `connect` builds the engine's client with kubernetes.core's own `_create_configuration` and
-  impersonation headers: host + token (or client certificate) first, else the kubeconfig and
-  context, else in-cluster first and then the default kubeconfig.
+  impersonation headers: host with a token, a client certificate and key, or a user name and
+  password first, else the kubeconfig and context, else in-cluster first and then the default
+  kubeconfig.
 - `module_args` hands the same resolved options to kubernetes.core.k8s explicitly, so the apply
   never reads anything the engine did not.
+
+kubernetes.core's public factory, `get_api_client`, is not used: it builds a discovery client
+(GET /version and /apis when the discovery cache in the temporary directory is cold, two
+requests beside a no-op deploy's dozen), sizes the connection pool before the engine can (the
+client's default, five per CPU, for WORKERS threads), and reads K8S_AUTH_* from the controller's
+environment rather than the task's, where the apply runs.
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ from typing import Any
 from ansible_collections.exchange.platform.plugins.plugin_utils.apiserver import ApiServerClient
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.connection_options import (
+    BOOLEANS,
     CONNECTION_OPTIONS,
+    LISTS,
+    MAPPINGS,
 )
 
 try:
@@ -44,20 +56,33 @@ HEADERS = ("impersonate_user", "impersonate_groups")
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
+    return value is None or value in ("", [], {})
+
+
+def _from_env(name: str, env: Mapping[str, str]) -> Any:
+    """An option's K8S_AUTH_* variable(s), read as kubernetes.core reads them, or None."""
+    if name in MAPPINGS:
+        prefix = f"K8S_AUTH_{name.upper()}_"
+        found = {k: env[prefix + k.upper()] for k in MAPPINGS[name] if prefix + k.upper() in env}
+        return found or None
+    other = CONNECTION_OPTIONS[name]
+    value = env.get(f"K8S_AUTH_{name.upper()}") or env.get(f"K8S_AUTH_{other.upper()}")
+    if value is None:
+        return None
+    if name in BOOLEANS:
+        return value.lower() not in ("0", "false", "no")
+    if name in LISTS:
+        return [item for item in value.split(",") if item]
+    return value
 
 
 def resolve(options: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """The connection options in effect: each given option, else its K8S_AUTH_* variable."""
     resolved: dict[str, Any] = {}
-    for name, other in CONNECTION_OPTIONS.items():
+    for name in CONNECTION_OPTIONS:
         value = options.get(name)
         if _empty(value):
-            value = env.get(f"K8S_AUTH_{name.upper()}") or env.get(f"K8S_AUTH_{other.upper()}")
-            if value is not None and name == "validate_certs":
-                value = value.lower() not in ("0", "false", "no")
-            elif value is not None and name == "impersonate_groups":
-                value = [group for group in value.split(",") if group]
+            value = _from_env(name, env)
         if not _empty(value):
             resolved[name] = value
     return resolved
@@ -68,9 +93,21 @@ def identity(resolved: Mapping[str, Any]) -> str:
     return json.dumps(resolved, sort_keys=True, default=str)
 
 
+def _direct(resolved: Mapping[str, Any]) -> bool:
+    """kubernetes.core's rule: the host with a token, a client certificate and key, or a user name
+    and password authenticates by itself, and no kubeconfig is read."""
+
+    def given(*names: str) -> bool:
+        return all(resolved.get(name) for name in names)
+
+    return given("host") and (
+        given("api_key") or given("client_cert", "client_key") or given("username", "password")
+    )
+
+
 def describe(resolved: Mapping[str, Any]) -> str:
-    """Where a release goes, for messages: never a token."""
-    if resolved.get("host") and (resolved.get("api_key") or resolved.get("client_cert")):
+    """Where a release goes, for messages: never a token, a password or a proxy header."""
+    if _direct(resolved):
         return f"host {resolved['host']}"
     where = resolved.get("kubeconfig") or "the default kubeconfig or in-cluster ServiceAccount"
     return f"kubeconfig {where} (context {resolved.get('context') or 'current'})"

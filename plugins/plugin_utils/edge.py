@@ -8,11 +8,12 @@ the deploy with cert-manager's or the Gateway's own reason, and so rolls it back
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, Ref, condition
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Waiter
 
 ISSUER_ANNOTATIONS = ("cert-manager.io/issuer", "cert-manager.io/cluster-issuer")
 # CertificateRequest Ready reasons after which cert-manager will not issue without a change
@@ -97,29 +98,28 @@ def route_state(kube: Client, ref: Ref) -> tuple[str, str]:
     return "ready", f"{ref} is accepted"
 
 
-def wait(
-    kube: Client,
-    objects: list[dict[str, Any]],
-    timeout: float,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> str:
+def wait(kube: Client, objects: list[dict[str, Any]], timeout: float, waiter: Waiter) -> str:
     """'' when every certificate is issued and every route accepted, else why not."""
     checks: list[tuple[Ref, Callable[[Client, Ref], tuple[str, str]]]] = []
     for obj in objects:
-        checks += [(ref, certificate_state) for ref in _certificates(obj)]
-        if obj["kind"] == "HTTPRoute":
+        wait_kind = catalogue.entry(obj["kind"]).wait
+        if wait_kind == catalogue.CERTIFICATE:
+            checks += [(ref, certificate_state) for ref in _certificates(obj)]
+        elif wait_kind == catalogue.ACCEPTED:
             checks.append((Ref.of(obj), route_state))
-    deadline = clock() + timeout
-    while checks:
+    if not checks:
+        return ""
+    waiting: list[str] = []
+
+    def probe() -> str | None:
         states = [check(kube, ref) for ref, check in checks]
         failed = [message for state, message in states if state == "failed"]
         if failed:
             return "The edge failed: " + "; ".join(failed)
-        waiting = [message for state, message in states if state == "waiting"]
-        if not waiting:
-            return ""
-        if clock() >= deadline:
-            return f"The edge is not ready after {timeout:g}s: " + "; ".join(waiting)
-        sleep(POLL)
-    return ""
+        waiting[:] = [message for state, message in states if state == "waiting"]
+        return None if waiting else ""
+
+    answer = waiter.until(probe, timeout, POLL)
+    if answer is None:
+        return f"The edge is not ready after {timeout:g}s: " + "; ".join(waiting)
+    return answer

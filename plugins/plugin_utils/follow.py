@@ -4,7 +4,7 @@
 every release of the batch in it, wakes each rollout's wait as soon as its Deployment changes
 (as `kubectl rollout status` does), instead of each release polling on its own clock.
 
-A rollout's wait (plugins/plugin_utils/rollout.py Watch) asks its `Pace` for a mark before it
+A rollout's wait (plugins/plugin_utils/wait.py Waiter.until) asks its `Pace` for a mark before it
 reads the Deployment, then waits from that mark: a change in between wakes it at once. Where the
 watch is refused (a deployer Role without the `watch` verb) or breaks, the wait is a plain
 sleep of the same bound, as before.
@@ -16,31 +16,13 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Pace
 
 SELECTOR = "app.kubernetes.io/managed-by=exchange.platform"
 WATCH_SECONDS = 60  # the server ends each watch after this; the follower opens the next
-
-
-class Pace(Protocol):
-    def mark(self) -> int: ...
-
-    def wait(self, mark: int, timeout: float) -> None: ...
-
-
-class Sleep:
-    """No watch: wait the whole bound."""
-
-    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.sleep = sleep
-
-    def mark(self) -> int:
-        return 0
-
-    def wait(self, mark: int, timeout: float) -> None:
-        self.sleep(timeout)
 
 
 class Follower:

@@ -18,11 +18,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Waiter
 
 
 class LockError(Exception):
@@ -59,11 +58,11 @@ class Lease:
         holder: str,
         duration: int = 30,
         labels: dict[str, str] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        waiter: Waiter | None = None,
     ) -> None:
         self.kube, self.namespace, self.name = kube, namespace, name
         self.holder, self.duration, self.labels = holder, duration, labels or {}
-        self.clock = clock
+        self.waiter = waiter or Waiter()
         self.lease: dict[str, Any] | None = None  # set only while this run holds the lock
         self.seen: dict[str, Any] | None = None  # another holder's Lease, last observed
         self.lost: str = ""
@@ -116,9 +115,9 @@ class Lease:
                 return True
             record = _record(current)
             if record != self._observed:
-                self._observed, self._observed_at = record, self.clock()
+                self._observed, self._observed_at = record, self.waiter.clock()
             holder = current.get("spec", {}).get("holderIdentity")
-            alive = self.clock() - self._observed_at < (record[3] or self.duration)
+            alive = self.waiter.clock() - self._observed_at < (record[3] or self.duration)
             if holder and holder != self.holder and alive:
                 self.seen = current
                 return False
@@ -133,19 +132,20 @@ class Lease:
 
     def take(self, wait: float) -> bool:
         """Take the lock, waiting up to `wait` seconds for a live holder; True if it waited."""
-        deadline = self.clock() + wait
-        waited = False
-        while not self.try_take():
-            if self.clock() >= deadline:
-                spec = (self.seen or {}).get("spec", {})
-                holder, since = spec.get("holderIdentity"), spec.get("acquireTime")
-                raise LockError(
-                    f"another deploy ({holder}, since {since}) holds the deploy lock Lease "
-                    f"{self.namespace}/{self.name}; waited {wait:g}s for it"
-                )
-            waited = True
-            time.sleep(1)
-        return waited
+        tries = [0]
+
+        def probe() -> bool | None:
+            tries[0] += 1
+            return True if self.try_take() else None
+
+        if self.waiter.until(probe, wait, 1) is None:
+            spec = (self.seen or {}).get("spec", {})
+            holder, since = spec.get("holderIdentity"), spec.get("acquireTime")
+            raise LockError(
+                f"another deploy ({holder}, since {since}) holds the deploy lock Lease "
+                f"{self.namespace}/{self.name}; waited {wait:g}s for it"
+            )
+        return tries[0] > 1
 
     def renew(self) -> None:
         """Renew with the resourceVersion last written; losing the lock is remembered in `lost`."""

@@ -29,3 +29,17 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for value in sorted({s for s in secrets if len(s) >= MIN_LENGTH}, key=len, reverse=True):
         text = text.replace(value, MASK)
     return USERINFO.sub(r"\1" + MASK + "@", text)
+
+
+class Redactor:
+    """The secret values one release run has seen: every message it gives goes through it."""
+
+    def __init__(self) -> None:
+        self.secrets: list[str] = []
+
+    def remember(self, data: dict[str, str] | None) -> None:
+        """Secret data (base64) whose values must never be quoted in a message."""
+        self.secrets += values_of(data)
+
+    def __call__(self, text: str) -> str:
+        return redact(text, self.secrets)

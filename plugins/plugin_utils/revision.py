@@ -1,52 +1,65 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Putting one revision of a release on the cluster: the steps upgrade and rollback share.
+"""Putting one revision of a release on the cluster: the steps the install/upgrade and the
+rollback actions share, each action calling them in its own sequence.
 
-`plan` decides everything before a write (the Secret's state and mode hand-offs, the replicas
-hand-off, the checksum, a server-side dry-run of every object, what to prune). `prepare` makes
-the writes that must precede the apply. The caller applies `Plan.writes()` (kubernetes.core.k8s,
-shared by the releases of a batch). `complete` prunes, follows the rollout and records the
-revision.
+`candidate` decides everything before a write: the Secret's mode hand-offs and data, the
+replicas hand-off, the pod template's secret checksum, a server-side dry-run of every object,
+what to prune. `put` writes it: the writes that must precede the apply, the apply, the prune, the
+waits (catalogue.py says which kinds are waited on and how), and the record in history. A
+revision whose apply or waits fail is recorded as failed and raises `RevisionFailed`.
 """
 
 from __future__ import annotations
 
 import copy
 import secrets
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, edge, unseal
-from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    catalogue,
+    edge,
+    preflight,
+    secret_modes,
+    unseal,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
-from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Failed, Result
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Watch
-from ansible_collections.exchange.platform.plugins.plugin_utils.store import now
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import (
+    History,
+    Revision,
+    SecretRecord,
+    Status,
+)
 
-# The Sealed Secrets controller takes over an existing Secret only with this annotation.
-MANAGED = "sealedsecrets.bitnami.com/managed"
+REJECTED = "The API server would reject the release; nothing was written:\n"
 
 
-class PlanError(Exception):
-    """The revision cannot be deployed; nothing was written. The message says why."""
+class RevisionFailed(Failed):
+    """The revision was applied but did not become ready; it is recorded as failed."""
 
 
 @dataclass
-class Plan:
-    description: str
-    changes: list[planning.Change]
-    record: dict[str, Any]
+class Candidate:
+    """A revision the API server accepted in a dry-run, and how to put it on the cluster."""
+
+    changes: list[preflight.Change]
+    record: Revision  # status, time and deployer are set when it is recorded
     prune: list[Ref] = field(default_factory=list)
     handover: dict[str, Any] | None = None  # spec.replicas to the HPA's side
     to_controller: bool = False  # annotate the Secret so the controller takes it over
     from_controller: bool = False  # orphan the SealedSecret's Secret and drop the annotation
     secret_changed: bool = False  # a new secret mode or owner, worth a revision of its own
 
-    def change(self, kind: str) -> planning.Change | None:
+    def change(self, kind: str) -> preflight.Change | None:
         return next((c for c in self.changes if c.ref.kind == kind), None)
 
-    def changed(self) -> list[planning.Change]:
+    def changed(self) -> list[preflight.Change]:
         return [c for c in self.changes if c.changed]
 
     def writes(self) -> list[dict[str, Any]]:
@@ -58,88 +71,76 @@ class Plan:
         return bool(self.changed() or self.prune or moves)
 
     @property
-    def started(self) -> bool:
+    def starts_rollout(self) -> bool:
         """Whether this revision changes the pod template (so this run starts a rollout)."""
         deployment = self.change("Deployment")
         return bool(deployment and deployment.changed and deployment.template_changed())
 
-
-def secret_manifest(rel: Release, data: dict[str, str]) -> dict[str, Any]:
-    """The plain-mode Secret a stored revision recorded."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {"name": rel.spec.secret_name, "namespace": rel.spec.namespace},
-        "data": data,
-    }
+    def diff(self) -> list[dict[str, Any]]:
+        return [
+            preflight.diff(c, catalogue.holds_secret_values(c.ref.kind)) for c in self.changed()
+        ]
 
 
-def plan(
-    rel: Release,
+def candidate(
+    cfg: Configuration,
+    spec: Spec,
+    history: History,
     objects: list[dict[str, Any]],
     secret: dict[str, Any] | None,
     mode: str,
     description: str,
-) -> Plan:
-    spec, kube = rel.spec, rel.kube
-    latest = rel.history.latest
-    key = (latest or {}).get("checksum_key") or secrets.token_hex(32)
+) -> Candidate:
+    """The revision of these objects, checked by the API server; raises Failed with every
+    rejection (or a Secret it may not take) before anything is written."""
+    kube, latest = cfg.client, history.latest
+    key = (latest.checksum_key if latest else "") or secrets.token_hex(32)
     # The live Secret and SealedSecret, read once for the mode hand-offs, the data and the dry-run.
     secret_ref = Ref("Secret", spec.namespace, spec.secret_name)
     sealed_ref = Ref("SealedSecret", spec.namespace, spec.secret_name)
-    live_secret = kube.get(*astuple(secret_ref))
+    live_secret = kube.get(secret_ref.kind, secret_ref.namespace, secret_ref.name)
     known: dict[Ref, dict[str, Any] | None] = {secret_ref: live_secret}
     if live_secret is not None and mode != "existing":
-        known[sealed_ref] = kube.get(*astuple(sealed_ref))
-    to_controller, from_controller = _secret_moves(
-        rel, mode, latest, live_secret, known.get(sealed_ref)
+        known[sealed_ref] = kube.get(sealed_ref.kind, sealed_ref.namespace, sealed_ref.name)
+    to_controller, from_controller = secret_modes.moves(
+        spec, mode, latest, live_secret, known.get(sealed_ref)
     )
-    data = _secret_data(rel, secret, mode, live_secret)
+    data = secret_modes.pod_data(spec, secret, mode, live_secret, cfg.redact)
     objects = copy.deepcopy(objects) + ([secret] if secret else [])
     handover = None
     for i, obj in enumerate(objects):
         if obj["kind"] != "Deployment":
             continue
         if data is not None:
-            obj = planning.with_checksum(obj, planning.secret_checksum(key, data))
+            obj = preflight.with_checksum(obj, preflight.secret_checksum(key, data))
         live = kube.get("Deployment", obj["metadata"]["namespace"], obj["metadata"]["name"])
         known[Ref.of(obj)] = live
-        if "replicas" not in obj["spec"] and planning.owns_replicas(live, spec.field_manager):
+        if "replicas" not in obj["spec"] and preflight.owns_replicas(live, spec.field_manager):
             current = live["spec"].get("replicas", 1)
-            handover = planning.handover_patch(obj, current)
-            obj = planning.with_replicas(obj, current)
+            handover = preflight.handover_patch(obj, current)
+            obj = preflight.with_replicas(obj, current)
         objects[i] = obj
     objects.sort(key=catalogue.apply_order)
-    preflight = planning.dry_run(kube, objects, spec.sources, rel.secrets, known)
-    if preflight.problems:
-        raise PlanError(
-            "The API server would reject the release; nothing was written:\n"
-            + "\n".join(preflight.problems)
-        )
-    record = {
-        "checksum_key": key,
-        "description": description,
-        "objects": [o for o in objects if o["kind"] != "Secret"],
-        "secret": {
-            "mode": mode,
-            "name": spec.secret_name,
-            "owned": mode != "existing",
-            "data": (secret or {}).get("data"),
-        },
-    }
-    prune = _prunable(rel, latest, [Ref.of(o) for o in objects])
-    before = (latest or {}).get("secret") or {}
-    now_ = record["secret"]
-    secret_changed = latest is not None and (
-        (before.get("mode"), bool(before.get("owned")), before.get("name", now_["name"]))
-        != (now_["mode"], now_["owned"], now_["name"])
+    checked = preflight.dry_run(kube, objects, spec.sources, cfg.redact.secrets, known)
+    if checked.problems:
+        raise Failed(REJECTED + "\n".join(checked.problems))
+    record = Revision(
+        revision=0,
+        status=Status.DEPLOYED,
+        description=description,
+        objects=[o for o in objects if not catalogue.holds_secret_values(o["kind"])],
+        secret=SecretRecord(mode, spec.secret_name, mode != "existing", (secret or {}).get("data")),
+        checksum_key=key,
     )
-    return Plan(
-        description,
-        preflight.changes,
+    before = latest.secret if latest else None
+    secret_changed = before is not None and (
+        (before.mode, before.owned, before.name or spec.secret_name)
+        != (mode, record.secret.owned, spec.secret_name)
+    )
+    return Candidate(
+        checked.changes,
         record,
-        prune,
+        _prunable(cfg, spec, latest, [Ref.of(o) for o in objects]),
         handover,
         to_controller,
         from_controller,
@@ -147,175 +148,123 @@ def plan(
     )
 
 
-def _owned(rel: Release, latest: dict[str, Any] | None) -> bool:
-    """Whether the live Secret is the release's: it created it (plain) or its SealedSecret's
-    controller did (sealed), under the same name."""
-    before = (latest or {}).get("secret") or {}
-    same_name = before.get("name", rel.spec.secret_name) == rel.spec.secret_name
-    return bool(before.get("owned")) and same_name
-
-
-def _secret_moves(
-    rel: Release,
-    mode: str,
-    latest: dict[str, Any] | None,
-    live: dict[str, Any] | None,
-    sealed: dict[str, Any] | None,
-) -> tuple[bool, bool]:
-    """(to_controller, from_controller) for a change of secret mode, given the live Secret and
-    SealedSecret; refuses to take a Secret the release did not create unless
-    exchange_router_secret_adopt allows it."""
-    spec = rel.spec
-    before = (latest or {}).get("secret") or {}
-    leaving_sealed = before.get("mode") == "sealed" and mode != "sealed"
-    if mode == "existing":
-        return False, leaving_sealed
-    controlled = sealed is not None and any(  # made by the release's SealedSecret
-        o.get("uid") == sealed["metadata"].get("uid")
-        for o in (live or {}).get("metadata", {}).get("ownerReferences") or []
-    )
-    if live is not None and not (_owned(rel, latest) or controlled or spec.secret_adopt):
-        takes = (
-            "plain mode would overwrite its data"
-            if mode == "plain"
-            else "the Sealed Secrets controller would refuse to overwrite it"
-        )
-        raise PlanError(
-            f"exchange_router_secret_adopt: Secret {spec.namespace}/{spec.secret_name} exists and "
-            f"was not created by release {spec.name}; {takes}. Set exchange_router_secret_adopt: "
-            "true to hand it to the release, or use exchange_router_secret_mode existing."
-        )
-    if mode == "plain" or live is None:
-        return False, leaving_sealed
-    annotations = live["metadata"].get("annotations") or {}
-    return annotations.get(MANAGED) != "true" and not controlled, False
-
-
-def _secret_data(
-    rel: Release, secret: dict[str, Any] | None, mode: str, live: dict[str, Any] | None
-) -> dict[str, str] | None:
-    """The data the pods will read: the plain-mode manifest's, or the live Secret's."""
-    if secret is not None:
-        return secret.get("data") or {}
-    spec = rel.spec
-    where = f"Secret {spec.namespace}/{spec.secret_name}"
-    if mode == "sealed":  # what the controller unsealed last, if anything
-        rel.remember((live or {}).get("data"))
-        return (live or {}).get("data")
-    if live is None:
-        raise PlanError(f"{where} does not exist (secret mode existing)")
-    missing = sorted(set(spec.required_keys) - set(live.get("data") or {}))
-    if missing:
-        raise PlanError(
-            f"{where} lacks the keys {', '.join(missing)} that exchange_router_secret_env needs"
-        )
-    rel.remember(live["data"])
-    return live["data"]
-
-
-def _prunable(rel: Release, latest: dict[str, Any] | None, keep: list[Ref]) -> list[Ref]:
+def _prunable(
+    cfg: Configuration, spec: Spec, latest: Revision | None, keep: list[Ref]
+) -> list[Ref]:
     """Objects the release's latest revision had that this one has not (still there)."""
     if latest is None:
         return []
-    refs = [Ref.of(o) for o in latest["objects"]]
-    before = latest.get("secret") or {}
-    if before.get("owned") and before.get("name", rel.spec.secret_name) != rel.spec.secret_name:
-        refs.append(Ref("Secret", rel.spec.namespace, before["name"]))  # renamed: the old goes
+    refs = [Ref.of(o) for o in latest.objects]
+    if latest.secret.owned and latest.secret.name not in ("", spec.secret_name):
+        refs.append(Ref("Secret", spec.namespace, latest.secret.name))  # renamed: the old goes
     return [
-        r for r in refs if r not in keep and rel.kube.get(r.kind, r.namespace, r.name) is not None
+        r for r in refs if r not in keep and cfg.client.get(r.kind, r.namespace, r.name) is not None
     ]
 
 
-def prepare(rel: Release, plan_: Plan) -> str:
+def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, result: Result) -> int:
+    """Write the candidate, wait for it and record it; the number it is recorded as. Raises
+    RevisionFailed (recorded as failed) when its writes or waits fail, LockError when the lock
+    was lost (nothing recorded)."""
+    failure = _prepare(cfg, spec, cand)
+    if not failure and cand.writes():
+        applied = cfg.apply(cand.writes())
+        result.warnings += [cfg.redact(w) for w in applied.warnings]
+        failure = cfg.redact(applied.error)
+    if cfg.lock_lost():
+        raise LockError(cfg.lock_lost())
+    if not failure:
+        delete(cfg, cand.prune)
+        if spec.wait:
+            failure = _wait(cfg, spec, cand, result)
+    if cfg.lock_lost():  # another run owns the release now: write nothing more
+        raise LockError(f"{cfg.lock_lost()}; stopped without recording history or rolling back")
+    record = cand.record
+    record.revision = history.next_revision()
+    record.time, record.deployer = cfg.now(), cfg.deployer()
+    record.image = _image(record.objects)
+    record.status = Status.FAILED if failure else Status.DEPLOYED
+    if failure and record.description == "deploy":
+        record.description = "failed: " + failure.splitlines()[0]
+    history.append(record, spec.history_max)
+    result.revision = record.revision
+    if failure:
+        raise RevisionFailed(failure)
+    return record.revision
+
+
+def _prepare(cfg: Configuration, spec: Spec, cand: Candidate) -> str:
     """The writes that precede the apply: the replicas hand-off, the Secret's hand-off to or
     from the Sealed Secrets controller, and a changed SealedSecret, unsealed before its values
     are hashed into the pod template. '' or why it failed."""
-    spec, kube = rel.spec, rel.kube
-    manager = spec.field_manager + planning.HANDOVER_MANAGER_SUFFIX
-    bare = secret_manifest(rel, {})
-    bare.pop("data"), bare.pop("type")
+    kube = cfg.client
+    manager = spec.field_manager + preflight.HANDOVER_MANAGER_SUFFIX
     try:
-        if plan_.handover:
-            kube.apply(plan_.handover, manager=manager)
-        if plan_.from_controller:
+        if cand.handover:
+            kube.apply(cand.handover, manager=manager)
+        if cand.from_controller:
             kube.delete(Ref("SealedSecret", spec.namespace, spec.secret_name), "Orphan")
             if kube.get("Secret", spec.namespace, spec.secret_name) is not None:
-                kube.apply(bare, manager=manager)  # the annotation was this manager's only field
-        if plan_.to_controller:
-            bare["metadata"]["annotations"] = {MANAGED: "true"}
-            kube.apply(bare, manager=manager)
-        sealed = plan_.change("SealedSecret")
-        if sealed is not None and (sealed.changed or plan_.to_controller):
-            data = unseal.apply_and_unseal(kube, sealed.obj, min(spec.timeout, 120))
+                # the annotation was this manager's only field: applying none drops it
+                kube.apply(secret_modes.bare(spec), manager=manager)
+        if cand.to_controller:
+            annotated = secret_modes.bare(spec)
+            annotated["metadata"]["annotations"] = {secret_modes.MANAGED: "true"}
+            kube.apply(annotated, manager=manager)
+        sealed = cand.change("SealedSecret")
+        if sealed is not None and (sealed.changed or cand.to_controller):
+            timeout = min(spec.timeout, 120)
+            data = unseal.apply_and_unseal(kube, sealed.obj, timeout, cfg.waiter)
             sealed.live = sealed.result  # written; the apply need not write it again
-            rel.remember(data)
-            _rehash(rel, plan_, data)
+            cfg.redact.remember(data)
+            _rehash(cfg, cand, data)
     except (KubeError, unseal.UnsealFailed) as error:
-        return rel.redact(str(error))
+        return cfg.redact(str(error))
     return ""
 
 
-def _rehash(rel: Release, plan_: Plan, data: dict[str, str]) -> None:
+def _rehash(cfg: Configuration, cand: Candidate, data: dict[str, str]) -> None:
     """Put the unsealed values' checksum into the Deployment and dry-run it again."""
-    change = plan_.change("Deployment")
+    change = cand.change("Deployment")
     if change is None:
         return
-    checksum = planning.secret_checksum(plan_.record["checksum_key"], data)
-    change.obj = planning.with_checksum(change.obj, checksum)
-    change.result = rel.kube.apply(change.obj, dry_run=True)
-    plan_.record["objects"] = [
-        change.obj if o["kind"] == "Deployment" else o for o in plan_.record["objects"]
+    checksum = preflight.secret_checksum(cand.record.checksum_key, data)
+    change.obj = preflight.with_checksum(change.obj, checksum)
+    change.result = cfg.client.apply(change.obj, dry_run=True)
+    cand.record.objects = [
+        change.obj if o["kind"] == "Deployment" else o for o in cand.record.objects
     ]
 
 
-def delete(rel: Release, refs: list[Ref], orphan_sealed: bool = True) -> bool:
+def _wait(cfg: Configuration, spec: Spec, cand: Candidate, result: Result) -> str:
+    """Each waited-on kind, in apply order: '' when all are ready, else why not."""
+    deployment = cand.change("Deployment")
+    if deployment is not None:
+        watch = Watch(
+            cfg.client,
+            deployment.ref,
+            cand.starts_rollout,
+            spec.timeout,
+            cfg.redact,
+            cfg.lock_lost,
+            cfg.waiter,
+            cfg.pace(deployment.ref),
+        )
+        failure = watch.wait()
+        result.warnings += watch.warnings
+        if failure:
+            return failure
+    return edge.wait(cfg.client, cand.record.objects, spec.edge_timeout, cfg.waiter)
+
+
+def delete(cfg: Configuration, refs: list[Ref], orphan_sealed: bool = True) -> bool:
     """Delete objects; a SealedSecret goes without its Secret unless told otherwise (a mode
     change keeps using that Secret)."""
     deleted = False
     for ref in refs:
         orphan = ref.kind == "SealedSecret" and orphan_sealed
-        deleted = rel.kube.delete(ref, "Orphan" if orphan else "Background") or deleted
+        deleted = cfg.client.delete(ref, "Orphan" if orphan else "Background") or deleted
     return deleted
-
-
-def complete(rel: Release, plan_: Plan, apply_error: str) -> str:
-    """Prune, follow the rollout, record the revision. '' or why the revision failed."""
-    if rel.lease.lost:
-        raise LockError(rel.lease.lost)
-    failure = apply_error
-    deployment = plan_.change("Deployment")
-    if not failure:
-        delete(rel, plan_.prune)
-        if rel.spec.wait and deployment is not None:
-            watch = Watch(
-                rel.kube,
-                deployment.ref,
-                plan_.started,
-                rel.spec.timeout,
-                rel.secrets,
-                lambda: rel.lease.lost,
-                pace=rel.pace(deployment.ref),
-            )
-            failure = watch.wait()
-            for warning in watch.warnings:
-                rel.warn(warning)
-        if rel.spec.wait and not failure:
-            failure = edge.wait(rel.kube, plan_.record["objects"], rel.spec.edge_timeout)
-    if rel.lease.lost:  # another run owns the release now: write nothing more
-        raise LockError(f"{rel.lease.lost}; stopped without recording history or rolling back")
-    record = dict(
-        plan_.record,
-        revision=rel.history.next_revision(),
-        time=now(),
-        deployer=rel.who(),
-        image=_image(plan_.record["objects"]),
-        status="failed" if failure else "deployed",
-    )
-    if failure and plan_.description == "deploy":
-        record["description"] = "failed: " + failure.splitlines()[0]
-    rel.history.append(record, rel.spec.history_max)
-    rel.outcome.revision = record["revision"]
-    return failure
 
 
 def _image(objects: list[dict[str, Any]]) -> str:

@@ -12,7 +12,6 @@ replicas for reasons of its own (a quota, a node shortage), is a warning with it
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +22,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.client import (
     Ref,
     condition,
 )
-from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Pace, Sleep
-from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Pace, Waiter
 
 REVISION = "deployment.kubernetes.io/revision"
 # Waiting reasons of a container that will not start without a change to the release.
@@ -185,18 +183,19 @@ class Watch:
     ref: Ref
     started: bool  # this run changed the pod template
     timeout: float
-    secrets: list[str]
+    redact: Callable[[str], str] = lambda text: text
     lost: Callable[[], str] = lambda: ""  # why the deploy lock was lost, or ''
+    waiter: Waiter = field(default_factory=Waiter)
+    pace: Pace | None = None  # the batch's Follower wakes it on a change
     warnings: list[str] = field(default_factory=list)
-    pace: Pace = field(default_factory=Sleep)  # the batch's Follower wakes it on a change
-    clock: Callable[[], float] = time.monotonic
 
     def wait(self) -> str:
         """'' when the rollout completed (or was not ours to judge), else why it failed."""
-        deadline = self.clock() + self.timeout
-        looked = -POLL  # when the new pods were last looked at: at most once per POLL
-        while True:
-            mark = self.pace.mark()
+        clock = self.waiter.clock
+        looked = [-POLL]  # when the new pods were last looked at: at most once per POLL
+        last: list[Any] = [None, ""]  # the Deployment last read, and what it awaited
+
+        def probe() -> str | None:
             deployment = self.kube.get(self.ref.kind, self.ref.namespace, self.ref.name)
             if deployment is None:
                 return f"{self.ref} disappeared during the rollout"
@@ -206,8 +205,8 @@ class Watch:
                     deployment.get("status", {}).get("observedGeneration", 0)
                     >= deployment["metadata"]["generation"]
                 )
-                if self.started and observed and not done and self.clock() - looked >= POLL:
-                    looked = self.clock()
+                if self.started and observed and not done and clock() - looked[0] >= POLL:
+                    looked[0] = clock()
                     crashed = crash(new_pods(self.kube, deployment))
                     if crashed:
                         raise RolloutFailed(crashed)
@@ -215,12 +214,14 @@ class Watch:
                 return self.explain(deployment, str(failure))
             if done:
                 return ""
-            if self.clock() >= deadline:
-                reason = f"timed out after {self.timeout:g}s waiting for {awaited}"
-                return self.explain(deployment, reason)
-            if self.lost():
-                return self.lost()
-            self.pace.wait(mark, POLL)
+            last[:] = [deployment, awaited]
+            return self.lost() or None
+
+        answer = self.waiter.until(probe, self.timeout, POLL, self.pace)
+        if answer is not None:
+            return answer
+        reason = f"timed out after {self.timeout:g}s waiting for {last[1]}"
+        return self.explain(last[0], reason)
 
     def look(self) -> None:
         """One look at a Deployment this run did not change: a warning if it is not rolled out."""
@@ -236,8 +237,8 @@ class Watch:
             self.explain(deployment, reason)
 
     def explain(self, deployment: dict[str, Any], reason: str) -> str:
-        lines = [redact(line, self.secrets) for line in diagnose(self.kube, deployment, reason)]
-        reason = redact(reason, self.secrets)
+        lines = [self.redact(line) for line in diagnose(self.kube, deployment, reason)]
+        reason = self.redact(reason)
         name = f"{deployment['metadata']['namespace']}/{deployment['metadata']['name']}"
         if not self.started:
             self.warnings.append(
@@ -248,15 +249,13 @@ class Watch:
         return "\n  ".join([f"Rollout of Deployment {name} failed: {reason}", *lines])
 
 
-def wait_gone(
-    kube: Client, refs: list[Ref], timeout: float, sleep: Callable[[float], None] = time.sleep
-) -> list[Ref]:
+def wait_gone(kube: Client, refs: list[Ref], timeout: float, waiter: Waiter) -> list[Ref]:
     """Wait until the objects are gone; those still there when `timeout` runs out."""
-    deadline = time.monotonic() + timeout
     pending = list(refs)
-    while pending:
-        pending = [r for r in pending if kube.get(r.kind, r.namespace, r.name) is not None]
-        if not pending or time.monotonic() >= deadline:
-            break
-        sleep(POLL)
+
+    def probe() -> list[Ref] | None:
+        pending[:] = [r for r in pending if kube.get(r.kind, r.namespace, r.name) is not None]
+        return [] if not pending else None
+
+    waiter.until(probe, timeout, POLL)
     return pending

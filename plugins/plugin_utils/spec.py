@@ -1,16 +1,29 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What one host asks of the release engine (plugins/plugin_utils/values.py `release`), and
-what the engine answers. The role owns every default: a Spec takes exactly the role's keys, and a
-missing or unknown key is an error, never a silent default."""
+"""What one host asks of the release engine: its role variables, checked and rendered, as one
+typed record (`from_variables`). The role owns every default: a Spec takes exactly the role's
+keys, and a missing or unknown key is an error, never a silent default."""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.exchange.platform.plugins.plugin_utils.catalogue import FIELD_SOURCES
+from ansible_collections.exchange.platform.plugins.plugin_utils.connection_options import (
+    CONNECTION_OPTIONS,
+)
+from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
+    P,
+    filled,
+    needed_keys,
+    to_int,
+)
+
 STATES = ("present", "absent", "rollback", "history", "rendered")
+FIELD_MANAGER = "exchange.platform"
+LOCK_SECONDS = 30  # the deploy lock expires this long after its holder stopped renewing
 
 
 class SpecError(ValueError):
@@ -49,7 +62,7 @@ class Spec:
         if unknown or missing:
             raise SpecError(
                 f"{host}: the release spec has unknown keys {unknown} and lacks {missing}; "
-                "it is plugins/plugin_utils/values.py release()"
+                "it is plugins/plugin_utils/spec.py from_variables()"
             )
         spec = cls(host=host, **values)
         if spec.state not in STATES:
@@ -57,16 +70,33 @@ class Spec:
         return spec
 
 
-@dataclass
-class Outcome:
-    """One release's result, as its host reports it (release_report)."""
-
-    changed: bool = False
-    failed: bool = False
-    msg: str = ""
-    diff: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    revision: int | None = None
-    rolled_back_to: int | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
+def from_variables(
+    host: str, v: dict[str, Any], objects: list[dict[str, Any]], secret: dict[str, Any] | None
+) -> Spec:
+    """One host's Spec: its role variables, the objects its templates rendered and, in plain
+    mode, its Secret."""
+    timeout = to_int(v[P + "rollout_timeout"])
+    values = {
+        "name": v[P + "name"],
+        "namespace": v[P + "namespace"],
+        "state": "rendered" if v[P + "render_dir"] else v[P + "state"],
+        "render_dir": v[P + "render_dir"],
+        "objects": objects,
+        "secret": secret,
+        "secret_mode": v[P + "secret_mode"],
+        "secret_name": v[P + "secret_name"],
+        "secret_adopt": v[P + "secret_adopt"],
+        "required_keys": needed_keys(v),
+        "autoscaling": bool(filled(v, "autoscaling")["enabled"]),
+        "wait": v[P + "wait"],
+        "timeout": timeout if timeout > 0 else to_int(v[P + "progress_deadline_seconds"]) + 30,
+        "edge_timeout": to_int(v[P + "edge_timeout"]),
+        "rollback_on_failure": v[P + "rollback_on_failure"],
+        "history_max": v[P + "history_max"],
+        "lock_seconds": LOCK_SECONDS,
+        "revision": v[P + "rollback_revision"],
+        "connection": {key: v[P + key] for key in CONNECTION_OPTIONS},
+        "field_manager": FIELD_MANAGER,
+        "sources": FIELD_SOURCES,
+    }
+    return Spec.of(host, values)

@@ -6,12 +6,11 @@ unsealed values into the pod template. A reseal of the same values changes nothi
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, condition
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import POLL
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Waiter
 
 
 class UnsealFailed(Exception):
@@ -19,17 +18,14 @@ class UnsealFailed(Exception):
 
 
 def apply_and_unseal(
-    kube: Client,
-    sealed: dict[str, Any],
-    timeout: float,
-    sleep: Callable[[float], None] = time.sleep,
+    kube: Client, sealed: dict[str, Any], timeout: float, waiter: Waiter
 ) -> dict[str, str]:
     """Apply the SealedSecret, wait until the controller synced this generation, and return the
     data of the Secret it made."""
     applied = kube.apply(sealed)
     meta = applied["metadata"]
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def probe() -> dict[str, str] | None:
         current = kube.get("SealedSecret", meta["namespace"], meta["name"]) or applied
         synced = condition(current, "Synced")
         fresh = current.get("status", {}).get("observedGeneration", 0) >= meta["generation"]
@@ -43,9 +39,12 @@ def apply_and_unseal(
                 f"{meta['namespace']}/{meta['name']} "
                 f"(exchange_router_sealed_secret_encrypted_data): {synced.get('message', '?')}"
             )
-        if time.monotonic() >= deadline:
-            raise UnsealFailed(
-                f"no Sealed Secrets controller unsealed SealedSecret {meta['namespace']}/"
-                f"{meta['name']} within {timeout:g}s; is the controller running?"
-            )
-        sleep(POLL)
+        return None
+
+    data = waiter.until(probe, timeout, POLL)
+    if data is None:
+        raise UnsealFailed(
+            f"no Sealed Secrets controller unsealed SealedSecret {meta['namespace']}/"
+            f"{meta['name']} within {timeout:g}s; is the controller running?"
+        )
+    return data

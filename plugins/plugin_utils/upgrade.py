@@ -1,60 +1,84 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The install/upgrade action, in two halves around the apply the engine shares between the
-releases of a batch: `plan` (dry-run, diff, and the writes that precede the apply) and `finish`
-(prune, rollout, history). A revision that fails is rolled back by the rollback action itself,
-the same code `playbooks/rollback.yml` runs."""
+"""The install/upgrade action (state present), owning its whole sequence: read the history,
+build the revision the spec describes and have the API server check it (check mode stops
+there; a revision that changes nothing writes nothing and only looks at the Deployment), put it
+on the cluster, and when it fails, call the rollback action, as Helm's failRelease does."""
 
 from __future__ import annotations
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import edge, revision, rollback
-from ansible_collections.exchange.platform.plugins.plugin_utils import plan as planning
-from ansible_collections.exchange.platform.plugins.plugin_utils.client import Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
+from ansible_collections.exchange.platform.plugins.plugin_utils import edge, revision
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
+from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Failed, Result
+from ansible_collections.exchange.platform.plugins.plugin_utils.rollback import Rollback
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Watch
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import History
 
 
-def plan(rel: Release) -> revision.Plan | None:
-    """The revision the spec describes, checked by the API server; None when it cannot be
-    deployed (the outcome says why). In check mode this is all that runs."""
-    spec = rel.spec
-    try:
-        plan_ = revision.plan(rel, spec.objects, spec.secret, spec.secret_mode, "deploy")
-    except revision.PlanError as error:
-        rel.fail(str(error))
-        return None
-    rel.outcome.diff = [planning.diff(c, c.ref.kind == "Secret") for c in plan_.changed()]
-    rel.outcome.changed = plan_.modified
-    return plan_
+class Upgrade:
+    def __init__(self, cfg: Configuration, spec: Spec) -> None:
+        self.cfg, self.spec = cfg, spec
+        self.result = Result()
+        cfg.redact.remember((spec.secret or {}).get("data"))
 
+    def run(self) -> Result:
+        try:
+            self._upgrade()
+        except (Failed, KubeError, LockError) as error:
+            self.result.failed = True
+            self.result.msg = self.cfg.redact(str(error))
+        return self.result
 
-def finish(rel: Release, plan_: revision.Plan, apply_error: str) -> None:
-    spec = rel.spec
-    if not plan_.modified:
-        _look(rel)
-        return
-    failure = revision.complete(rel, plan_, apply_error)
-    if not failure:
-        rel.outcome.msg = f"Release {spec.name} revision {rel.outcome.revision} deployed"
-        answers = edge.urls(plan_.record["objects"])
+    def _upgrade(self) -> None:
+        cfg, spec, result = self.cfg, self.spec, self.result
+        history = History.read(cfg.store)
+        cand = revision.candidate(
+            cfg, spec, history, spec.objects, spec.secret, spec.secret_mode, "deploy"
+        )
+        result.diff, result.changed = cand.diff(), cand.modified
+        if cfg.check:
+            return
+        if not cand.modified:
+            self._look()
+            return
+        try:
+            number = revision.put(cfg, spec, history, cand, result)
+        except revision.RevisionFailed as failure:
+            raise Failed(f"{failure}\n{self._after_failure(history)}") from None
+        result.msg = f"Release {spec.name} revision {number} deployed"
+        answers = edge.urls(cand.record.objects)
         if answers:
-            rel.outcome.msg += "; it answers at " + ", ".join(answers)
-        return
-    previous = rel.history.last_deployed()
-    if not spec.rollback_on_failure:
-        rel.fail(failure + "\nNot rolled back (exchange_router_rollback_on_failure is false).")
-    elif previous is None:
-        rel.fail(failure + "\nNo previous revision to roll back to (first deploy).")
-    else:
-        rel.fail(failure + "\n" + rollback.after_failure(rel, previous["revision"]))
+            result.msg += "; it answers at " + ", ".join(answers)
 
+    def _after_failure(self, history: History) -> str:
+        """Roll back to the last deployed revision (if allowed and there is one); what it did."""
+        previous = history.last_deployed()
+        if not self.spec.rollback_on_failure:
+            return "Not rolled back (exchange_router_rollback_on_failure is false)."
+        if previous is None:
+            return "No previous revision to roll back to (first deploy)."
+        back = Rollback(self.cfg, self.spec).run(previous.revision)
+        self.result.diff = back.diff
+        self.result.warnings += back.warnings
+        self.result.rolled_back_to = back.rolled_back_to
+        if back.revision is None:  # the rollback stopped before recording anything
+            return f"Rolling back to revision {previous.revision} failed: {back.msg}"
+        tail = "that rollout is complete." if not back.failed else f"but: {back.msg}"
+        return (
+            f"Rolled back to revision {previous.revision} (recorded as revision "
+            f"{back.revision}); {tail}"
+        )
 
-def _look(rel: Release) -> None:
-    """Nothing changed: say if the Deployment is short of its rollout, never touch it."""
-    deployment = next((o for o in rel.spec.objects if o["kind"] == "Deployment"), None)
-    if deployment is None or not rel.spec.wait:
-        return
-    watch = Watch(rel.kube, Ref.of(deployment), False, rel.spec.timeout, rel.secrets)
-    watch.look()
-    for warning in watch.warnings:
-        rel.warn(warning)
+    def _look(self) -> None:
+        """Nothing changed: say if the Deployment is short of its rollout, never touch it."""
+        deployment = next((o for o in self.spec.objects if o["kind"] == "Deployment"), None)
+        if deployment is None or not self.spec.wait:
+            return
+        watch = Watch(
+            self.cfg.client, Ref.of(deployment), False, self.spec.timeout, self.cfg.redact
+        )
+        watch.look()
+        self.result.warnings += watch.warnings

@@ -15,6 +15,10 @@ import yaml
 # libyaml's safe loader where PyYAML has it (the pure-Python one takes 20 ms for the defaults)
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 P = "exchange_router_"
+RENDER_DIR_NEEDED = "Set exchange_router_render_dir (for example -e exchange_router_render_dir=out)"
+# Variables read only when the release is deployed: removal, rollback and history never template
+# them (so a vaulted exchange_router_secret_data needs no vault password there).
+DEPLOY_ONLY = (f"{P}secret_data",)
 ROLE_DEFAULTS = Path(__file__).resolve().parents[2] / "roles/exchange_router/defaults/main.yml"
 
 
@@ -37,3 +41,8 @@ def role_defaults() -> dict[str, Any]:
 def filled(v: dict[str, Any], name: str) -> dict[str, Any]:
     """A mapping variable with every key it leaves out taken from its default."""
     return {**role_defaults()[P + name], **(v.get(P + name) or {})}
+
+
+def needed_keys(v: dict[str, Any]) -> list[str]:
+    """The Secret keys the container's environment reads (exchange_router_secret_env)."""
+    return sorted(set(v[P + "secret_env"].values()))

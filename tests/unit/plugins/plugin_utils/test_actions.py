@@ -12,10 +12,15 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import engine, lock
+from ansible_collections.exchange.platform.plugins.plugin_utils import engine
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
-from ansible_collections.exchange.platform.plugins.plugin_utils.store import SecretStore
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Result
+from ansible_collections.exchange.platform.plugins.plugin_utils.shared_apply import (
+    SHARED_APPLY_FAILED,
+)
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import Revision, SecretStore
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Waiter
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
     MemoryStore,
@@ -93,19 +98,29 @@ class World:
 
     def __init__(self, namespaces: tuple[str, ...] = ("ns",)) -> None:
         self.kube = FakeCluster(namespaces)
+        self.kube.user = "tester"
         self.stores: dict[str, MemoryStore] = {}
+        self.waiter = Waiter()
+        self.apply: Callable[[list[dict[str, Any]]], str] | None = None  # else the fake's
 
-    def release(self, check: bool = False, **values: Any) -> Release:
+    def spec(self, **values: Any) -> Spec:
         values.setdefault("objects", manifests())
         values.setdefault("secret_mode", "plain" if values.get("secret") else "existing")
-        s = spec(**values)
-        store = self.stores.setdefault(s.namespace, MemoryStore())
-        return Release(s, self.kube, store, self.kube.k8s_module, check, "tester", "me")
+        return spec(**values)
 
-    def run(self, check: bool = False, **values: Any) -> Release:
-        rel = self.release(check, **values)
-        engine.cluster([rel])
-        return rel
+    def run(self, check: bool = False, **values: Any) -> Result:
+        s = self.spec(**values)
+        return self.run_all([s], check)[s.host]
+
+    def run_all(self, specs: list[Spec], check: bool = False) -> dict[str, Result]:
+        """The specs as one play batch on this cluster."""
+
+        def store(client: Any, s: Spec) -> MemoryStore:
+            return self.stores.setdefault(s.namespace, MemoryStore())
+
+        return engine.run_on_cluster(
+            specs, self.kube, self.apply or self.kube.k8s_module, check, "me", self.waiter, store
+        )
 
     def existing(self, tag: str = "given", name: str = "exchange-router-secret") -> None:
         self.kube.put(
@@ -113,7 +128,7 @@ class World:
         )
 
     def history(self, ns: str = "ns") -> list[dict[str, Any]]:
-        return self.stores[ns].records or []
+        return [r.to_dict() for r in self.stores[ns].records or []]
 
     def live(self, ref: Ref) -> dict[str, Any] | None:
         return self.kube.objects.get(ref)
@@ -139,9 +154,9 @@ def test_install_creates_every_object_records_revision_1_and_releases_the_lock(
 ) -> None:
     world.existing()
     rel = world.run()
-    assert not rel.outcome.failed, rel.outcome.msg
-    assert rel.outcome.changed and rel.outcome.revision == 1
-    assert rel.outcome.msg == f"Release {NAME} revision 1 deployed"
+    assert not rel.failed, rel.msg
+    assert rel.changed and rel.revision == 1
+    assert rel.msg == f"Release {NAME} revision 1 deployed"
     assert world.live(DEPLOYMENT) is not None
     assert Ref("Lease", "ns", f"{NAME}-deploy-lock") not in world.kube.objects
     (record,) = world.history()
@@ -157,7 +172,7 @@ def test_an_unchanged_redeploy_writes_nothing_and_records_nothing(world: World) 
     before = len(world.history())
     world.kube.calls.clear()
     rel = world.run()
-    assert not rel.outcome.changed and not rel.outcome.failed
+    assert not rel.changed and not rel.failed
     assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
     assert len(world.history()) == before
 
@@ -167,17 +182,17 @@ def test_an_upgrade_writes_only_what_changes_and_supersedes_the_last_revision(wo
     world.run()
     world.kube.calls.clear()
     rel = world.run(objects=manifests("router:v2"))
-    assert rel.outcome.revision == 2 and world.image() == "router:v2"
+    assert rel.revision == 2 and world.image() == "router:v2"
     assert world.kube.verbs("apply:exchange.platform") == [DEPLOYMENT.name]
     assert [r["status"] for r in world.history()] == ["superseded", "deployed"]
-    assert [d["before_header"] for d in rel.outcome.diff] == [f"{DEPLOYMENT} (live)"]
+    assert [d["before_header"] for d in rel.diff] == [f"{DEPLOYMENT} (live)"]
 
 
 def test_check_mode_reports_the_diff_and_writes_nothing(world: World) -> None:
     world.existing()
     world.kube.calls.clear()
     rel = world.run(check=True, objects=manifests("router:v2"))
-    assert rel.outcome.changed and len(rel.outcome.diff) == 3
+    assert rel.changed and len(rel.diff) == 3
     assert writes(world.kube) == [] and world.history() == []
 
 
@@ -192,10 +207,10 @@ def test_values_the_api_server_rejects_write_nothing_and_name_each_variable(worl
     world.kube.denials.append(deny)
     sources = {"Service:spec.ports": "exchange_router_service_port"}
     rel = world.run(sources=sources)
-    assert rel.outcome.failed and "nothing was written" in rel.outcome.msg
+    assert rel.failed and "nothing was written" in rel.msg
     assert (
         "exchange_router_service_port: Service ns/exchange-router-service spec.ports[0].port"
-        in (rel.outcome.msg)
+        in (rel.msg)
     )
     assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
 
@@ -203,8 +218,8 @@ def test_values_the_api_server_rejects_write_nothing_and_name_each_variable(worl
 def test_a_missing_namespace_names_the_variable_at_once() -> None:
     world = World(namespaces=())
     rel = world.run(namespace="nowhere")
-    assert rel.outcome.failed
-    assert rel.outcome.msg == "exchange_router_namespace: namespace nowhere does not exist"
+    assert rel.failed
+    assert rel.msg == "exchange_router_namespace: namespace nowhere does not exist"
 
 
 @pytest.mark.parametrize(
@@ -220,7 +235,7 @@ def test_existing_mode_checks_the_secret_before_anything_is_written(
     if secret is not None:
         world.kube.put({"kind": "Secret", "metadata": {"name": SECRET.name}, "data": secret})
     rel = world.run()
-    assert rel.outcome.failed and message in rel.outcome.msg
+    assert rel.failed and message in rel.msg
     assert world.live(DEPLOYMENT) is None and world.history() == []
 
 
@@ -232,13 +247,13 @@ def test_a_crash_loop_fails_with_the_reason_and_the_rollback_action_restores_rev
 ) -> None:
     world.run(secret=plain("one"))
     rel = world.run(objects=manifests("router:crash"), secret=plain("two"))
-    assert rel.outcome.failed and rel.outcome.changed
-    assert "exited with code 1" in rel.outcome.msg and "CrashLoopBackOff" in rel.outcome.msg
-    assert "hunter22" not in rel.outcome.msg  # a URL's password in the log is masked
+    assert rel.failed and rel.changed
+    assert "exited with code 1" in rel.msg and "CrashLoopBackOff" in rel.msg
+    assert "hunter22" not in rel.msg  # a URL's password in the log is masked
     assert "Rolled back to revision 1 (recorded as revision 3); that rollout is complete." in (
-        rel.outcome.msg
+        rel.msg
     )
-    assert rel.outcome.rolled_back_to == 1 and rel.outcome.revision == 2
+    assert rel.rolled_back_to == 1 and rel.revision == 2
     assert world.image() == "router:v1"
     assert world.live(SECRET)["data"] == data("one")  # type: ignore[index]
     statuses = [(r["status"], r["description"].split(":")[0]) for r in world.history()]
@@ -256,7 +271,7 @@ def test_the_failure_path_is_the_rollback_action_with_its_dry_run_and_replicas_h
     world.run()  # revision 1: autoscaling, the HPA owns spec.replicas
     world.kube.scale("ns", DEPLOYMENT.name, 2)
     rel = world.run(objects=manifests("router:crash", autoscaling=False, replicas=1))
-    assert rel.outcome.failed and rel.outcome.rolled_back_to == 1
+    assert rel.failed and rel.rolled_back_to == 1
     crash = next(i for i, c in enumerate(world.kube.calls) if c[0] == "list" and c[1] == "Pod")
     after = world.kube.calls[crash:]
     assert ("dry-run", "Deployment", DEPLOYMENT.name) in after
@@ -269,16 +284,16 @@ def test_without_rollback_the_failed_revision_stays(world: World) -> None:
     world.existing()
     world.run()
     rel = world.run(objects=manifests("router:crash"), rollback_on_failure=False)
-    assert rel.outcome.failed and rel.outcome.rolled_back_to is None
-    assert "Not rolled back (exchange_router_rollback_on_failure is false)." in rel.outcome.msg
+    assert rel.failed and rel.rolled_back_to is None
+    assert "Not rolled back (exchange_router_rollback_on_failure is false)." in rel.msg
     assert world.image() == "router:crash"
 
 
 def test_a_first_deploy_that_fails_is_left_for_diagnosis(world: World) -> None:
     world.existing()
     rel = world.run(objects=manifests("router:stuck"))
-    assert rel.outcome.failed and "progress deadline exceeded" in rel.outcome.msg
-    assert "No previous revision to roll back to (first deploy)." in rel.outcome.msg
+    assert rel.failed and "progress deadline exceeded" in rel.msg
+    assert "No previous revision to roll back to (first deploy)." in rel.msg
 
 
 def test_rollback_to_a_revision_and_to_one_that_does_not_exist(world: World) -> None:
@@ -286,16 +301,16 @@ def test_rollback_to_a_revision_and_to_one_that_does_not_exist(world: World) -> 
     for tag in ("v1", "v2", "v3"):
         world.run(objects=manifests(f"router:{tag}"))
     rel = world.run(state="rollback", revision=1)
-    assert not rel.outcome.failed, rel.outcome.msg
-    assert rel.outcome.msg == f"Release {NAME} rolled back to revision 1 (recorded as revision 4)"
+    assert not rel.failed, rel.msg
+    assert rel.msg == f"Release {NAME} rolled back to revision 1 (recorded as revision 4)"
     assert world.image() == "router:v1"
     assert world.history()[-1]["description"] == "rollback to revision 1"
     previous = world.run(state="rollback")  # the one before the latest: revision 3
-    assert previous.outcome.rolled_back_to == 3 and world.image() == "router:v3"
+    assert previous.rolled_back_to == 3 and world.image() == "router:v3"
     missing = world.run(state="rollback", revision=42)
-    assert missing.outcome.failed
-    assert "exchange_router_rollback_revision: no revision 42" in missing.outcome.msg
-    assert "(revisions: 1, 2, 3, 4, 5)" in missing.outcome.msg
+    assert missing.failed
+    assert "exchange_router_rollback_revision: no revision 42" in missing.msg
+    assert "(revisions: 1, 2, 3, 4, 5)" in missing.msg
 
 
 def test_rollback_in_check_mode_writes_nothing(world: World) -> None:
@@ -304,7 +319,7 @@ def test_rollback_in_check_mode_writes_nothing(world: World) -> None:
     world.run(objects=manifests("router:v2"))
     world.kube.calls.clear()
     rel = world.run(check=True, state="rollback")
-    assert rel.outcome.changed and rel.outcome.rolled_back_to == 1
+    assert rel.changed and rel.rolled_back_to == 1
     assert writes(world.kube) == [] and world.image() == "router:v2"
 
 
@@ -334,17 +349,17 @@ def test_uninstall_deletes_what_the_release_created_and_never_a_secret_it_did_no
     world.existing()
     world.run()
     rel = world.run(state="absent", objects=[])
-    assert rel.outcome.changed and rel.outcome.msg == f"Release {NAME} removed"
+    assert rel.changed and rel.msg == f"Release {NAME} removed"
     assert world.live(DEPLOYMENT) is None and world.live(SECRET) is not None
     assert world.history() == []
     again = world.run(state="absent", objects=[])
-    assert not again.outcome.changed and again.outcome.msg == f"Release {NAME} is not installed"
+    assert not again.changed and again.msg == f"Release {NAME} is not installed"
 
 
 def test_uninstall_deletes_a_plain_secret_the_release_created(world: World) -> None:
     world.run(secret=plain("one"))
     check = world.run(check=True, state="absent", objects=[])
-    assert check.outcome.changed and world.live(SECRET) is not None
+    assert check.changed and world.live(SECRET) is not None
     world.run(state="absent", objects=[])
     assert world.live(SECRET) is None and world.live(DEPLOYMENT) is None
 
@@ -355,7 +370,7 @@ def test_uninstall_without_history_goes_by_name_and_labels(world: World) -> None
     world.kube.put(ours)
     world.kube.put(dict(manifests()[2], metadata={"name": f"{NAME}-hpa"}))  # not labelled
     rel = world.run(state="absent")
-    assert rel.outcome.changed
+    assert rel.changed
     assert world.live(Ref("Service", "ns", f"{NAME}-service")) is None
     assert world.live(Ref("HorizontalPodAutoscaler", "ns", f"{NAME}-hpa")) is not None
 
@@ -373,23 +388,23 @@ def test_secret_modes_plain_sealed_plain_existing_and_back_never_touch_a_foreign
     def secret() -> dict[str, Any]:
         return world.live(SECRET) or {}
 
-    assert not world.run(secret=plain("one")).outcome.failed
+    assert not world.run(secret=plain("one")).failed
     rel = world.run(secret_mode="sealed", objects=[*manifests(), sealed("two")])
-    assert not rel.outcome.failed, rel.outcome.msg
+    assert not rel.failed, rel.msg
     assert secret()["data"] == data("two")  # the controller took the release's Secret over
     assert secret()[annotations[0]][annotations[1]] == {"sealedsecrets.bitnami.com/managed": "true"}
     rel = world.run(secret=plain("three"))
-    assert not rel.outcome.failed, rel.outcome.msg
+    assert not rel.failed, rel.msg
     assert world.live(Ref("SealedSecret", "ns", SECRET.name)) is None
     assert secret()["data"] == data("three") and not secret()["metadata"].get("annotations")
     assert not secret()["metadata"].get("ownerReferences")
     rel = world.run(secret_mode="existing")
-    assert not rel.outcome.failed, rel.outcome.msg
+    assert not rel.failed, rel.msg
     assert secret()["data"] == data("three")  # left to its new owner, not deleted
     refused = world.run(secret=plain("four"))
-    assert refused.outcome.failed and "exchange_router_secret_adopt" in refused.outcome.msg
+    assert refused.failed and "exchange_router_secret_adopt" in refused.msg
     assert secret()["data"] == data("three")
-    assert not world.run(secret=plain("four"), secret_adopt=True).outcome.failed
+    assert not world.run(secret=plain("four"), secret_adopt=True).failed
     assert secret()["data"] == data("four")
     assert world.kube.objects[Ref("Secret", "ns", "someone-elses")] == foreign
 
@@ -397,10 +412,10 @@ def test_secret_modes_plain_sealed_plain_existing_and_back_never_touch_a_foreign
 def test_a_renamed_secret_the_release_created_is_removed_with_the_new_one_in_place(
     world: World,
 ) -> None:
-    assert not world.run(secret=plain("one")).outcome.failed
+    assert not world.run(secret=plain("one")).failed
     renamed = dict(plain("two"), metadata={"name": "renamed", "namespace": "ns"})
     rel = world.run(secret=renamed, secret_name="renamed")
-    assert not rel.outcome.failed, rel.outcome.msg
+    assert not rel.failed, rel.msg
     assert world.live(SECRET) is None
     assert world.live(Ref("Secret", "ns", "renamed"))["data"] == data("two")  # type: ignore[index]
 
@@ -409,30 +424,31 @@ def test_a_secret_the_release_did_not_create_is_never_taken_without_adopt(world:
     world.existing("theirs")
     for values in ({"secret": plain("mine")}, {"secret_mode": "sealed", "objects": [sealed("x")]}):
         rel = world.run(**values)
-        assert rel.outcome.failed and "Set exchange_router_secret_adopt: true" in rel.outcome.msg
+        assert rel.failed and "Set exchange_router_secret_adopt: true" in rel.msg
         assert world.live(SECRET)["data"] == data("theirs")  # type: ignore[index]
         assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
     adopted = world.run(
         secret_mode="sealed", objects=[*manifests(), sealed("x")], secret_adopt=True
     )
-    assert not adopted.outcome.failed, adopted.outcome.msg
+    assert not adopted.failed, adopted.msg
     assert world.live(SECRET)["data"] == data("x")  # type: ignore[index]
 
 
 def test_a_sealed_release_recorded_before_ownership_was_recorded_redeploys(world: World) -> None:
     values = {"secret_mode": "sealed", "objects": [*manifests(), sealed("x")]}
-    assert not world.run(**values).outcome.failed
-    for record in world.stores["ns"].records or []:
-        record["secret"] = {"mode": "sealed", "owned": False}  # as 2.0.0 recorded it
+    assert not world.run(**values).failed
+    world.stores["ns"].records = [  # as 2.0.0 recorded it: no name
+        Revision.from_dict(dict(r.to_dict(), secret={"mode": "sealed", "owned": False}))
+        for r in world.stores["ns"].records or []
+    ]
     rel = world.run(**dict(values, objects=[*manifests("router:v2"), sealed("x")]))
-    assert not rel.outcome.failed, rel.outcome.msg
+    assert not rel.failed, rel.msg
 
 
 def test_sealed_values_the_controller_cannot_unseal_fail_before_the_apply(world: World) -> None:
     world.kube.controller = False
-    rel = world.release(secret_mode="sealed", objects=[*manifests(), sealed("x")], timeout=1)
-    engine.cluster([rel])
-    assert rel.outcome.failed and "no Sealed Secrets controller unsealed" in rel.outcome.msg
+    rel = world.run(secret_mode="sealed", objects=[*manifests(), sealed("x")], timeout=1)
+    assert rel.failed and "no Sealed Secrets controller unsealed" in rel.msg
     assert world.live(DEPLOYMENT) is None
 
 
@@ -452,15 +468,15 @@ def test_a_batch_where_the_apply_rejects_one_release_fails_that_one_alone() -> N
         return None
 
     world.kube.denials.append(deny)
-    releases = [world.release(namespace=ns, host=ns, objects=manifests(ns=ns)) for ns in "abc"]
-    engine.cluster(releases)
-    a, b, c = releases
-    assert b.outcome.failed and "frozen" in b.outcome.msg
-    assert "kubernetes.core.k8s could not apply the release" in b.outcome.msg
+    specs = [world.spec(namespace=ns, host=ns, objects=manifests(ns=ns)) for ns in "abc"]
+    results = world.run_all(specs)
+    a, b, c = (results[ns] for ns in "abc")
+    assert b.failed and "frozen" in b.msg
+    assert "kubernetes.core.k8s could not apply the release" in b.msg
     for ok in (a, c):
-        assert not ok.outcome.failed and ok.outcome.revision == 1, ok.outcome.msg
-        assert engine.SHARED_APPLY_FAILED in ok.outcome.warnings
-        assert ok.outcome.rolled_back_to is None
+        assert not ok.failed and ok.revision == 1, ok.msg
+        assert SHARED_APPLY_FAILED in ok.warnings
+        assert ok.rolled_back_to is None
     assert Ref("Deployment", "c", DEPLOYMENT.name) in world.kube.objects
     assert [r["status"] for r in world.history("b")] == ["failed"]
 
@@ -472,10 +488,8 @@ def test_a_batch_that_applies_cleanly_is_one_apply(monkeypatch: pytest.MonkeyPat
         world.kube.put(
             {"kind": "Secret", "metadata": {"name": SECRET.name, "namespace": ns}, "data": data(ns)}
         )
-    releases = [world.release(namespace=ns, host=ns, objects=manifests(ns=ns)) for ns in "ab"]
-    for rel in releases:
-        rel.apply = lambda objects: applies.append(objects) or world.kube.k8s_module(objects)
-    engine.cluster(releases)
+    world.apply = lambda objects: applies.append(objects) or world.kube.k8s_module(objects)
+    world.run_all([world.spec(namespace=ns, host=ns, objects=manifests(ns=ns)) for ns in "ab"])
     assert len(applies) == 1 and len(applies[0]) == 6
 
 
@@ -491,11 +505,9 @@ def test_a_dead_holder_s_lock_is_taken_over_after_this_client_saw_it_unchanged(
         }
     )
     clock = [0.0]
-    monkeypatch.setattr(lock.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
-    rel = world.release()
-    rel.lease.clock = lambda: clock[0]
-    engine.cluster([rel])
-    assert not rel.outcome.failed, rel.outcome.msg
+    world.waiter = Waiter(lambda: clock[0], lambda s: clock.__setitem__(0, clock[0] + s))
+    rel = world.run()
+    assert not rel.failed, rel.msg
     assert 30 <= clock[0] <= 32
 
 
@@ -520,11 +532,9 @@ def test_a_live_holder_makes_the_deploy_wait_then_fail_naming_it(
             "resourceVersion"
         ] = str(clock[0])
 
-    monkeypatch.setattr(lock.time, "sleep", renewing)
-    rel = world.release(timeout=5)
-    rel.lease.clock = lambda: clock[0]
-    engine.cluster([rel])
-    assert rel.outcome.failed and "another deploy (other-run" in rel.outcome.msg
+    world.waiter = Waiter(lambda: clock[0], renewing)
+    rel = world.run(timeout=5)
+    assert rel.failed and "another deploy (other-run" in rel.msg
     assert world.live(DEPLOYMENT) is None
 
 
@@ -549,7 +559,7 @@ def test_the_engine_over_the_real_store_and_one_identity_per_cluster() -> None:
     outcomes = engine.run(specs, lambda o, objs: kube.k8s_module(objs), False, "me", env, connect)
     assert connects == [same]  # b's host came from the environment: the same identity
     assert all(o.revision == 1 for o in outcomes.values()), outcomes
-    assert SecretStore(kube, "a", NAME).load()[0]["status"] == "deployed"  # type: ignore[index]
+    assert SecretStore(kube, "a", NAME).load()[0].status == "deployed"  # type: ignore[index]
 
 
 def test_the_deployer_is_asked_once_per_cluster_and_never_by_a_no_op() -> None:
@@ -603,32 +613,30 @@ def test_history_lists_one_aligned_line_per_revision_like_helm_history(world: Wo
     world.run()
     world.run(objects=manifests("router:v2"))
     rel = world.run(state="history", objects=[])
-    lines = rel.outcome.msg.splitlines()
+    lines = rel.msg.splitlines()
     assert lines[0].split() == ["REVISION", "TIME", "STATUS", "DEPLOYER", "IMAGE", "DESCRIPTION"]
     assert [line.split()[0] for line in lines[1:]] == ["1", "2"]
     assert lines[1].index("superseded") == lines[2].index("deployed") == lines[0].index("STATUS")
-    assert [r["revision"] for r in rel.outcome.history] == [1, 2]
-    assert "objects" not in rel.outcome.history[0]
+    assert [r["revision"] for r in rel.history] == [1, 2]
+    assert "objects" not in rel.history[0]
 
 
 def test_render_writes_nothing_in_check_mode_and_the_secret_0600_whatever_was_there(
     tmp_path: Any,
 ) -> None:
-    from ansible_collections.exchange.platform.plugins.action.release import (
-        render,
-    )
+    from ansible_collections.exchange.platform.plugins.plugin_utils.render import render
 
     out = tmp_path / "out"
     s = spec(state="rendered", render_dir=str(out), objects=manifests(), secret=plain("x"))
     result = render(s, check=True)
-    assert result["changed"] and not out.exists()
+    assert result.changed and not out.exists()
     out.mkdir()
     (out / "secret.yaml").write_text("old\n")
     (out / "secret.yaml").chmod(0o644)
-    assert render(s, check=False)["changed"]
+    assert render(s, check=False).changed
     assert (out / "secret.yaml").stat().st_mode & 0o777 == 0o600
     assert (out / "service.yaml").stat().st_mode & 0o777 == 0o644
-    assert not render(s, check=False)["changed"]
+    assert not render(s, check=False).changed
     assert sorted(p.name for p in out.iterdir()) == [
         "deployment.yaml",
         "horizontalpodautoscaler.yaml",
@@ -654,10 +662,10 @@ def test_a_rotated_existing_secret_rolls_the_pods_with_a_keyed_checksum(world: W
 
     world.run()
     first = checksum()
-    assert not world.run().outcome.changed
+    assert not world.run().changed
     world.kube.objects[SECRET]["data"] = data("two")
     rotated = world.run()
-    assert rotated.outcome.changed and rotated.outcome.revision == 2
+    assert rotated.changed and rotated.revision == 2
     assert checksum() != first
     assert world.history()[0]["checksum_key"] == world.history()[1]["checksum_key"]
 
@@ -726,8 +734,8 @@ def test_an_ingress_is_deployed_when_its_certificate_is_issued_and_says_where(
     react.kube = world.kube  # type: ignore[attr-defined]
     world.kube.controllers.append(react)
     rel = world.run(objects=[*manifests(), ingress()])
-    assert not rel.outcome.failed, rel.outcome.msg
-    assert rel.outcome.msg.endswith("it answers at https://x.example/")
+    assert not rel.failed, rel.msg
+    assert rel.msg.endswith("it answers at https://x.example/")
 
 
 def test_a_certificate_cert_manager_refuses_fails_with_its_reason_and_rolls_back_the_ingress(
@@ -739,9 +747,9 @@ def test_a_certificate_cert_manager_refuses_fails_with_its_reason_and_rolls_back
     react.kube = world.kube  # type: ignore[attr-defined]
     world.kube.controllers.append(react)
     rel = world.run(objects=[*manifests("router:v2"), ingress()])
-    assert rel.outcome.failed and rel.outcome.rolled_back_to == 1
+    assert rel.failed and rel.rolled_back_to == 1
     assert "cert-manager could not issue Certificate ns/exchange-router-tls: Failed: the CA" in (
-        rel.outcome.msg
+        rel.msg
     )
     assert world.live(Ref("Ingress", "ns", f"{NAME}-ingress")) is None  # revision 1 had none
     assert world.image() == "router:v1"
@@ -751,10 +759,8 @@ def test_a_certificate_never_issued_times_out_naming_what_cert_manager_said(worl
     world.existing()
     world.run()
     rel = world.run(objects=[*manifests(), ingress()], edge_timeout=1)
-    assert rel.outcome.failed
-    assert "The edge is not ready after 1s: cert-manager has not made Certificate" in (
-        rel.outcome.msg
-    )
+    assert rel.failed
+    assert "The edge is not ready after 1s: cert-manager has not made Certificate" in (rel.msg)
 
 
 def route(parent: str = "gw") -> dict[str, Any]:
@@ -797,13 +803,13 @@ def test_an_httproute_is_deployed_when_its_gateway_accepts_it(world: World, acce
     world.kube.controllers.append(gateway)
     rel = world.run(objects=[*manifests(), route()])
     if accepted:
-        assert not rel.outcome.failed, rel.outcome.msg
-        assert rel.outcome.msg.endswith("it answers at https://x.example/")
+        assert not rel.failed, rel.msg
+        assert rel.msg.endswith("it answers at https://x.example/")
     else:
-        assert rel.outcome.failed
+        assert rel.failed
         assert (
             "Gateway edge/gw did not accept HTTPRoute ns/exchange-router-route: Accepted=False"
-            in (rel.outcome.msg)
+            in (rel.msg)
         )
 
 
@@ -817,6 +823,6 @@ def test_a_plan_reads_the_secret_and_the_sealed_secret_once(world: World, mode: 
     world.run(**values)
     world.kube.calls.clear()
     rel = world.run(**values)
-    assert not rel.outcome.failed and not rel.outcome.changed, rel.outcome.msg
+    assert not rel.failed and not rel.changed, rel.msg
     assert world.kube.verbs("get", "Secret").count(SECRET.name) == 1
     assert world.kube.verbs("get", "SealedSecret") == [SECRET.name]

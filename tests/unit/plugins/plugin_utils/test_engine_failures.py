@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import engine, revision
+from ansible_collections.exchange.platform.plugins.plugin_utils import engine, lock, revision
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Sleep
-from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
+from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import Revision
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Sleep
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
     MemoryStore,
@@ -53,9 +54,9 @@ def test_a_rollback_target_the_api_server_now_rejects_writes_nothing(world: Worl
     world.kube.denials.append(refuse_image("router:v1"))
     world.kube.calls.clear()
     rel = world.run(state="rollback", revision=1)
-    assert rel.outcome.failed
-    assert "The API server would reject the release; nothing was written" in rel.outcome.msg
-    assert "image router:v1 is no longer allowed" in rel.outcome.msg
+    assert rel.failed
+    assert "The API server would reject the release; nothing was written" in rel.msg
+    assert "image router:v1 is no longer allowed" in rel.msg
     assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
     assert world.image() == "router:v2" and len(world.history()) == 2
 
@@ -64,10 +65,8 @@ def test_a_failed_rollout_whose_rollback_is_rejected_says_both(world: World) -> 
     world.run()
     world.kube.denials.append(refuse_image("router:v1"))
     rel = world.run(objects=manifests("router:crash"))
-    assert rel.outcome.failed and "CrashLoopBackOff" in rel.outcome.msg
-    assert "Rolling back to revision 1 failed: The API server would reject the release" in (
-        rel.outcome.msg
-    )
+    assert rel.failed and "CrashLoopBackOff" in rel.msg
+    assert "Rolling back to revision 1 failed: The API server would reject the release" in (rel.msg)
     assert world.image() == "router:crash"  # left as it failed, for diagnosis
     # revision 1 stays the last deployed one, as helm leaves it when an upgrade fails
     assert [r["status"] for r in world.history()] == ["deployed", "failed"]
@@ -78,20 +77,18 @@ def test_a_rollback_the_cluster_breaks_off_is_reported_with_its_error(
 ) -> None:
     world.run()
     plans = 0
-    real_plan = revision.plan
+    real_candidate = revision.candidate
 
-    def plan(*args: Any, **kwargs: Any) -> Any:
+    def candidate(*args: Any, **kwargs: Any) -> Any:
         nonlocal plans
         plans += 1
-        if plans == 2:  # the rollback's plan, after the failed rollout's
+        if plans == 2:  # the rollback's candidate, after the failed rollout's
             raise KubeError(500, "etcdserver: request timed out")
-        return real_plan(*args, **kwargs)
+        return real_candidate(*args, **kwargs)
 
-    monkeypatch.setattr(revision, "plan", plan)
+    monkeypatch.setattr(revision, "candidate", candidate)
     rel = world.run(objects=manifests("router:crash"))
-    assert "Rolling back to revision 1 failed: 500 etcdserver: request timed out" in (
-        rel.outcome.msg
-    )
+    assert "Rolling back to revision 1 failed: 500 etcdserver: request timed out" in (rel.msg)
 
 
 def test_a_read_the_deployer_may_not_make_fails_the_release_before_any_write() -> None:
@@ -101,8 +98,8 @@ def test_a_read_the_deployer_may_not_make_fails_the_release_before_any_write() -
         403, 'deployments "exchange-router-deployment" is forbidden'
     )
     rel = world.run()
-    assert rel.outcome.failed
-    assert rel.outcome.msg == '403 deployments "exchange-router-deployment" is forbidden'
+    assert rel.failed
+    assert rel.msg == '403 deployments "exchange-router-deployment" is forbidden'
     assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
 
 
@@ -114,8 +111,8 @@ def test_a_removal_the_deployer_may_not_make_fails_the_release_with_the_reason()
         403, 'services "exchange-router-service" is forbidden'
     )
     rel = world.run(state="absent")
-    assert rel.outcome.failed
-    assert '403 services "exchange-router-service" is forbidden' in rel.outcome.msg
+    assert rel.failed
+    assert '403 services "exchange-router-service" is forbidden' in rel.msg
 
 
 def test_an_apply_the_cluster_refuses_fails_the_release_with_the_module_s_words(
@@ -128,15 +125,13 @@ def test_an_apply_the_cluster_refuses_fails_the_release_with_the_module_s_words(
 
     world.kube.denials.append(deny)
     rel = world.run(objects=manifests("router:v2"))
-    assert rel.outcome.failed
-    assert "kubernetes.core.k8s could not apply the release: 403 admission webhook" in (
-        rel.outcome.msg
-    )
+    assert rel.failed
+    assert "kubernetes.core.k8s could not apply the release: 403 admission webhook" in (rel.msg)
     assert world.image() == "router:v1"
 
 
 class BrokenStore(MemoryStore):
-    def save(self, records: list[dict[str, Any]]) -> None:
+    def save(self, records: list[Revision]) -> None:
         raise KubeError(500, "etcdserver: leader changed")
 
 
@@ -145,7 +140,7 @@ def test_a_history_that_cannot_be_written_fails_the_release_with_the_reason(
 ) -> None:
     world.stores["ns"] = BrokenStore()
     rel = world.run()
-    assert rel.outcome.failed and "500 etcdserver: leader changed" in rel.outcome.msg
+    assert rel.failed and "500 etcdserver: leader changed" in rel.msg
 
 
 def short_of_replicas(world: World) -> None:
@@ -161,8 +156,8 @@ def test_a_no_op_says_when_its_deployment_is_short_of_replicas_and_changes_nothi
     short_of_replicas(world)
     world.kube.calls.clear()
     rel = world.run()
-    assert not rel.outcome.failed and not rel.outcome.changed
-    (warning,) = rel.outcome.warnings
+    assert not rel.failed and not rel.changed
+    (warning,) = rel.warnings
     assert warning.startswith(
         "Deployment ns/exchange-router-deployment is not fully rolled out (waiting for 0 of 1 "
         "updated replicas available); this run did not change its pod template, so nothing "
@@ -170,46 +165,59 @@ def test_a_no_op_says_when_its_deployment_is_short_of_replicas_and_changes_nothi
     )
     assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
     quiet = world.run(wait=False)
-    assert quiet.outcome.warnings == []
+    assert quiet.warnings == []
 
 
 LOST = "lost the deploy lock ns/exchange-router-deploy-lock (409 conflict)"
 
 
-def test_a_lock_lost_during_the_apply_stops_before_the_rollout_is_followed(world: World) -> None:
-    rel = world.release()
+@pytest.fixture
+def leases(monkeypatch: pytest.MonkeyPatch) -> list[lock.Lease]:
+    """The deploy locks the engine takes, so a test can have another run take one over."""
+    taken: list[lock.Lease] = []
+    real = engine._lease
 
+    def lease(*args: Any) -> lock.Lease:
+        taken.append(real(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(engine, "_lease", lease)
+    return taken
+
+
+def test_a_lock_lost_during_the_apply_stops_before_the_rollout_is_followed(
+    world: World, leases: list[lock.Lease]
+) -> None:
     def taken_over(obj: dict[str, Any]) -> None:
         if obj["kind"] == "Deployment":
-            rel.lease.lost = LOST
+            leases[-1].lost = LOST
 
     world.kube.controllers.append(taken_over)
-    engine.cluster([rel])
-    assert rel.outcome.failed and rel.outcome.msg == LOST
+    rel = world.run()
+    assert rel.failed and rel.msg == LOST
     assert world.history() == []
 
 
 class Losing(Sleep):
     """A rollout wait during which another run takes the lock over."""
 
-    def __init__(self, rel: Release) -> None:
+    def __init__(self, lease: lock.Lease) -> None:
         super().__init__(lambda seconds: None)
-        self.rel = rel
+        self.lease = lease
 
     def mark(self) -> int:
-        self.rel.lease.lost = LOST
+        self.lease.lost = LOST
         return 0
 
 
 def test_a_lock_lost_during_the_rollout_records_nothing_and_rolls_nothing_back(
-    world: World,
+    world: World, leases: list[lock.Lease], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.run()
-    rel = world.release(objects=manifests("router:v2"))
-    rel.pace = lambda ref: Losing(rel)  # type: ignore[method-assign]
-    engine.cluster([rel])
-    assert rel.outcome.failed
-    assert rel.outcome.msg == f"{LOST}; stopped without recording history or rolling back"
+    monkeypatch.setattr(Configuration, "pace", lambda cfg, ref: Losing(leases[-1]))
+    rel = world.run(objects=manifests("router:v2"))
+    assert rel.failed
+    assert rel.msg == f"{LOST}; stopped without recording history or rolling back"
     assert len(world.history()) == 1 and world.image() == "router:v2"
 
 
@@ -221,16 +229,16 @@ def test_a_deploy_that_leaves_the_pod_template_alone_warns_about_a_short_deploym
     service_only = manifests()
     service_only[0]["spec"]["ports"][0]["port"] = 81
     rel = world.run(objects=service_only, timeout=1)
-    assert not rel.outcome.failed and rel.outcome.revision == 2
-    (warning,) = rel.outcome.warnings
+    assert not rel.failed and rel.revision == 2
+    (warning,) = rel.warnings
     assert "this run did not change its pod template, so nothing was rolled back" in warning
 
 
 def test_a_check_of_a_release_in_a_missing_namespace_names_the_variable() -> None:
     world = World(namespaces=())
     rel = world.run(check=True, namespace="nowhere", secret=plain("x", ns="nowhere"))
-    assert rel.outcome.failed
-    assert 'exchange_router_namespace: namespaces "nowhere" not found' in rel.outcome.msg
+    assert rel.failed
+    assert 'exchange_router_namespace: namespaces "nowhere" not found' in rel.msg
 
 
 class Finalized(FakeCluster):
@@ -247,8 +255,8 @@ def test_a_removal_whose_objects_linger_says_which_are_still_being_deleted() -> 
     world.existing()
     world.run()
     rel = world.run(state="absent", timeout=0)
-    assert not rel.outcome.failed and rel.outcome.msg == "Release exchange-router removed"
-    (warning,) = rel.outcome.warnings
+    assert not rel.failed and rel.msg == "Release exchange-router removed"
+    (warning,) = rel.warnings
     assert warning == (
         "still being deleted: Service ns/exchange-router-service, Deployment "
         "ns/exchange-router-deployment, HorizontalPodAutoscaler ns/exchange-router-hpa"

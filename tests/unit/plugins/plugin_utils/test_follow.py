@@ -7,7 +7,8 @@ from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import rollout
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower, Sleep
+from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Sleep
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
     FakeStream,
@@ -135,7 +136,7 @@ def test_a_rollout_marks_before_each_read_and_waits_from_that_mark() -> None:
             }
 
     pace = Pace()
-    watch = rollout.Watch(Cluster(), A, False, 60, [], pace=pace)
+    watch = rollout.Watch(Cluster(), A, False, 60, pace=pace)
     assert watch.wait() == ""
     assert pace.calls == ["mark", "wait 1 0.5", "mark", "wait 3 0.5", "mark"]
 

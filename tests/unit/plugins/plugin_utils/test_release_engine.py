@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.exchange.platform.plugins.plugin_utils import (
     connection,
     engine,
-    plan,
+    preflight,
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
@@ -23,10 +23,10 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
     Renewer,
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
-from ansible_collections.exchange.platform.plugins.plugin_utils.release import Release
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Result
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Waiter
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
-    MemoryStore,
     spec,
 )
 
@@ -73,7 +73,7 @@ def test_a_holder_is_dead_only_after_this_client_saw_its_record_unchanged_for_th
 ):
     now = [100.0]
     kube = FakeLeases(held_by("other"))
-    lease = Lease(kube, "n", "l", "me", 30, clock=lambda: now[0])  # type: ignore[arg-type]
+    lease = Lease(kube, "n", "l", "me", 30, waiter=Waiter(lambda: now[0]))  # type: ignore[arg-type]
     assert not lease.try_take()  # first sight: alive, whatever its renewTime says
     now[0] += 29
     assert not lease.try_take()
@@ -90,7 +90,7 @@ def test_a_holder_is_dead_only_after_this_client_saw_its_record_unchanged_for_th
 
 def test_the_renewer_never_touches_a_lease_this_run_does_not_hold() -> None:
     kube = FakeLeases(held_by("other"))
-    lease = Lease(kube, "n", "l", "me", 30, clock=lambda: 0.0)  # type: ignore[arg-type]
+    lease = Lease(kube, "n", "l", "me", 30, waiter=Waiter(lambda: 0.0))  # type: ignore[arg-type]
     assert not lease.try_take()
     lease.renew()
     assert kube.lease["spec"]["holderIdentity"] == "other" and kube.puts == 0
@@ -194,10 +194,10 @@ def test_the_checksum_is_keyed_so_low_entropy_values_cannot_be_guessed() -> None
     unsalted = hashlib.sha256(
         json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
-    first = plan.secret_checksum("00" * 32, data)
+    first = preflight.secret_checksum("00" * 32, data)
     assert first != unsalted
-    assert first == plan.secret_checksum("00" * 32, dict(data))
-    assert first != plan.secret_checksum("11" * 32, data)
+    assert first == preflight.secret_checksum("00" * 32, dict(data))
+    assert first != preflight.secret_checksum("11" * 32, data)
 
 
 def test_a_rejected_field_names_the_role_variable_by_the_longest_prefix() -> None:
@@ -207,9 +207,11 @@ def test_a_rejected_field_names_the_role_variable_by_the_longest_prefix() -> Non
         "Deployment:spec.template.spec": "generic",
     }
     path = "spec.template.spec.containers[0].readinessProbe.tcpSocket.port"
-    assert plan.field_variable("Deployment", path, sources) == "readiness_probe"
-    assert plan.field_variable("Service", "metadata.labels", sources) == "exchange_router_labels"
-    assert plan.field_variable("Service", "spec.ports", sources) == ""
+    assert preflight.field_variable("Deployment", path, sources) == "readiness_probe"
+    assert (
+        preflight.field_variable("Service", "metadata.labels", sources) == "exchange_router_labels"
+    )
+    assert preflight.field_variable("Service", "spec.ports", sources) == ""
 
 
 def test_only_the_applier_that_set_replicas_owns_them() -> None:
@@ -224,30 +226,29 @@ def test_only_the_applier_that_set_replicas_owns_them() -> None:
             ]
         }
     }
-    assert plan.owns_replicas(live, "exchange.platform")
-    assert not plan.owns_replicas(live, "other")
+    assert preflight.owns_replicas(live, "exchange.platform")
+    assert not preflight.owns_replicas(live, "other")
     live["metadata"]["managedFields"][0]["operation"] = "Update"
-    assert not plan.owns_replicas(live, "exchange.platform")
+    assert not preflight.owns_replicas(live, "exchange.platform")
 
 
 @pytest.mark.parametrize("serves", [True, False])
 def test_autoscaling_without_metrics_is_a_warning(serves: bool) -> None:
     kube = FakeCluster()
     kube.metrics = serves
-    on = Release(spec(), kube, MemoryStore(), kube.k8s_module)
-    off = Release(spec(autoscaling=False, host="h2"), kube, MemoryStore(), kube.k8s_module)
-    on.outcome.changed = off.outcome.changed = True
-    engine._warn_without_metrics(kube, [on, off])
-    assert bool(on.outcome.warnings) is not serves
-    assert not off.outcome.warnings
+    specs = [spec(), spec(autoscaling=False, host="h2")]
+    results = {s.host: Result(changed=True) for s in specs}
+    engine._warn_without_metrics(kube, specs, results)
+    assert bool(results["localhost"].warnings) is not serves
+    assert not results["h2"].warnings
 
 
 def test_a_no_op_does_not_ask_for_metrics_again() -> None:
     kube = FakeCluster()
     kube.metrics = False
-    unchanged = Release(spec(), kube, MemoryStore(), kube.k8s_module)
-    engine._warn_without_metrics(kube, [unchanged])
-    assert not unchanged.outcome.warnings
+    results = {"localhost": Result()}
+    engine._warn_without_metrics(kube, [spec()], results)
+    assert not results["localhost"].warnings
 
 
 def kubeconfig_file(tmp_path: Any) -> str:

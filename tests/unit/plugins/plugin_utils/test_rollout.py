@@ -12,7 +12,8 @@ import pytest
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import rollout
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Sleep
+from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Sleep, Waiter
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
 )
@@ -190,8 +191,13 @@ def test_a_log_or_pod_list_the_deployer_may_not_read_is_said_not_raised() -> Non
 def watch(cluster: FakeCluster, started: bool = True, **kwargs: Any) -> rollout.Watch:
     """A 30 s wait whose clock moves 10 s at each look (kwargs may replace it)."""
     ticks = itertools.count(step=10)
-    options: dict[str, Any] = {"pace": Sleep(lambda seconds: None), "clock": lambda: next(ticks)}
-    return rollout.Watch(cluster, REF, started, 30, ["hunter22"], **dict(options, **kwargs))
+    clock = kwargs.pop("clock", lambda: next(ticks))
+    options: dict[str, Any] = {
+        "pace": Sleep(lambda seconds: None),
+        "waiter": Waiter(clock, lambda seconds: None),
+        "redact": lambda text: redact(text, ["hunter22"]),
+    }
+    return rollout.Watch(cluster, REF, started, 30, **dict(options, **kwargs))
 
 
 def test_a_deployment_deleted_during_the_rollout_fails_it() -> None:
@@ -238,12 +244,12 @@ def test_waiting_for_removed_objects_polls_until_they_are_gone_or_time_runs_out(
     cluster = FakeCluster()
     cluster.put({"kind": "Service", "metadata": {"name": "s"}})
     ref = Ref("Service", "ns", "s")
-    assert rollout.wait_gone(cluster, [ref], timeout=0) == [ref]
+    assert rollout.wait_gone(cluster, [ref], 0, Waiter()) == [ref]
     naps: list[float] = []
 
     def nap(seconds: float) -> None:
         naps.append(seconds)
         cluster.delete(ref)
 
-    assert rollout.wait_gone(cluster, [ref], timeout=60, sleep=nap) == []
+    assert rollout.wait_gone(cluster, [ref], 60, Waiter(sleep=nap)) == []
     assert naps == [rollout.POLL]

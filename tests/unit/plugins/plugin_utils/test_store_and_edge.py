@@ -10,22 +10,48 @@ import pytest
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import edge, unseal
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.store import SecretStore
+from ansible_collections.exchange.platform.plugins.plugin_utils.store import (
+    Revision,
+    SecretRecord,
+    SecretStore,
+    Status,
+)
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Waiter
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
 )
+
+
+def record(number: int) -> Revision:
+    secret = SecretRecord("plain", "s", True, {"k": "dg=="})
+    return Revision(number, Status.DEPLOYED, "deploy", [{"kind": "Service"}], secret, "00")
+
+
+def test_a_record_written_by_2_0_reads_back_typed_with_its_defaults() -> None:
+    old = {"revision": 3, "status": "superseded", "objects": [], "secret": {"mode": "sealed"}}
+    revision = Revision.from_dict(old)
+    assert revision.status is Status.SUPERSEDED and revision.secret == SecretRecord("sealed")
+    assert Revision.from_dict(revision.to_dict()) == revision
+    assert revision.summary() == {
+        "revision": 3,
+        "time": "",
+        "status": "superseded",
+        "deployer": "",
+        "image": "",
+        "description": "",
+    }
 
 
 def test_the_store_replaces_its_secret_with_the_version_it_read_and_refuses_a_lost_update() -> None:
     cluster = FakeCluster()
     mine, theirs = SecretStore(cluster, "ns", "r"), SecretStore(cluster, "ns", "r")
     assert mine.load() is None
-    mine.save([{"revision": 1}])
-    assert theirs.load() == [{"revision": 1}]
-    mine.save([{"revision": 1}, {"revision": 2}])  # a replace, with the version mine wrote
-    assert SecretStore(cluster, "ns", "r").load() == [{"revision": 1}, {"revision": 2}]
+    mine.save([record(1)])
+    assert theirs.load() == [record(1)]
+    mine.save([record(1), record(2)])  # a replace, with the version mine wrote
+    assert SecretStore(cluster, "ns", "r").load() == [record(1), record(2)]
     with pytest.raises(KubeError, match="409"):
-        theirs.save([{"revision": 1}, {"revision": 9}])  # read before mine's second write
+        theirs.save([record(1), record(9)])  # read before mine's second write
     assert mine.delete() and mine.secret is None
     assert SecretStore(cluster, "ns", "r").load() is None and not mine.delete()
 
@@ -152,7 +178,7 @@ def test_a_sealed_secret_the_controller_refuses_fails_with_the_controller_s_word
         "spec": {"encryptedData": {"k": "dg=="}, "template": {"metadata": {}}},
     }
     with pytest.raises(unseal.UnsealFailed) as failed:
-        unseal.apply_and_unseal(cluster, sealed, 5, sleep=lambda seconds: None)
+        unseal.apply_and_unseal(cluster, sealed, 5, Waiter(sleep=lambda seconds: None))
     assert str(failed.value) == (
         "the Sealed Secrets controller could not unseal SealedSecret ns/s "
         '(exchange_router_sealed_secret_encrypted_data): Resource "s" already exists and is not '

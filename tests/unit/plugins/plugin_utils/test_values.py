@@ -1,4 +1,5 @@
-"""plugins/plugin_utils/values.py: every rule with its message, every derived value, the spec."""
+"""rules.py, template_context.py and spec.py over one host's variables: every rule with its
+message, every derived value, the spec."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, values, variables
-from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    catalogue,
+    rules,
+    template_context,
+    variables,
+)
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import (
+    LOCK_SECONDS,
+    from_variables,
+)
 
 ROOT = Path(__file__).resolve().parents[4]
 DEFAULTS = yaml.safe_load((ROOT / "roles/exchange_router/defaults/main.yml").read_text())
@@ -22,12 +31,12 @@ def v(**given: Any) -> dict[str, Any]:
 
 def problems(**given: Any) -> str:
     with pytest.raises(ValueError, match=r"exchange_router_") as error:
-        values.check(v(**given))
+        rules.check(v(**given))
     return str(error.value)
 
 
 def test_the_defaults_pass_and_come_back_canonical() -> None:
-    checked = values.check(v())
+    checked = rules.check(v())
     resources = {"requests": {"cpu": "300m"}, "limits": {"cpu": "2"}}
     assert checked["__exchange_router_resources"] == resources
     assert checked["__exchange_router_hpa"]["minReplicas"] == 1
@@ -87,7 +96,7 @@ BASIC = {
 def test_each_basic_rule_names_the_variable_and_its_value(
     given: dict[str, Any], message: str
 ) -> None:
-    assert problems(**given).startswith(values.INVALID)
+    assert problems(**given).startswith(rules.INVALID)
     assert message in problems(**given)
 
 
@@ -100,14 +109,14 @@ def test_every_basic_problem_is_listed_at_once() -> None:
 
 
 def test_existing_mode_needs_no_keys_and_given_keys_pass() -> None:
-    values.check(v(secret_mode="existing", secret_data={}))
-    values.check(v(secret_mode="plain", secret_data=KEYS))
-    values.check(v(secret_mode="sealed", sealed_secret_encrypted_data=KEYS))
+    rules.check(v(secret_mode="existing", secret_data={}))
+    rules.check(v(secret_mode="plain", secret_data=KEYS))
+    rules.check(v(secret_mode="sealed", sealed_secret_encrypted_data=KEYS))
 
 
 def test_a_timeout_at_least_the_deadline_and_numbers_as_strings_pass() -> None:
-    values.check(v(rollout_timeout=600))
-    values.check(v(container_port="8080", replicas="2"))
+    rules.check(v(rollout_timeout=600))
+    rules.check(v(container_port="8080", replicas="2"))
 
 
 def test_the_edge_rules_run_only_when_an_edge_object_is_on() -> None:
@@ -115,12 +124,12 @@ def test_the_edge_rules_run_only_when_an_edge_object_is_on() -> None:
     text = problems(pdb={"enabled": True, "min_available": 2})
     assert "exchange_router_pdb.min_available: 2" in text
     assert "exchange_router_autoscaling.min_replicas 1" in text
-    values.check(v(network_policy={"enabled": False}, pdb={"enabled": False}))
+    rules.check(v(network_policy={"enabled": False}, pdb={"enabled": False}))
 
 
 def test_a_service_account_name_alone_turns_the_edge_rules_on() -> None:
-    assert values.edge_enabled(v(service_account={"name": "sa"}))
-    assert not values.edge_enabled(v())
+    assert rules.edge_enabled(v(service_account={"name": "sa"}))
+    assert not rules.edge_enabled(v())
 
 
 def test_autoscaling_rules_then_resources_rules() -> None:
@@ -132,7 +141,7 @@ def test_autoscaling_rules_then_resources_rules() -> None:
         autoscaling={"enabled": False}, resources={"requests": {"cpu": "300x"}, "limits": {}}
     )
     assert "exchange_router_resources.requests.cpu: invalid quantity '300x'" in text
-    assert values.check(v(autoscaling={"enabled": False}))["__exchange_router_hpa"] == {}
+    assert rules.check(v(autoscaling={"enabled": False}))["__exchange_router_hpa"] == {}
 
 
 def test_the_first_failing_group_is_reported_in_the_roles_order() -> None:
@@ -142,7 +151,7 @@ def test_the_first_failing_group_is_reported_in_the_roles_order() -> None:
 
 
 def context(**given: Any) -> dict[str, Any]:
-    return values.context(v(**given), values.check(v(**given)))
+    return template_context.context(v(**given), rules.check(v(**given)))
 
 
 def test_derived_names_labels_and_filled_mappings() -> None:
@@ -203,14 +212,14 @@ def test_network_peers_given_or_the_edge_namespace() -> None:
 
 
 def test_the_release_spec_has_exactly_the_engines_keys() -> None:
-    spec = Spec.of("h", values.release(v(), [], None))
+    spec = from_variables("h", v(), [], None)
     assert spec.timeout == 630  # the deadline plus 30 s
     assert spec.state == "present"
     assert spec.required_keys == ["database_url", "redis_url", "server_addr"]
-    assert spec.lock_seconds == values.LOCK_SECONDS
-    spec = Spec.of("h", values.release(v(rollout_timeout=900, render_dir="/out"), [], None))
+    assert spec.lock_seconds == LOCK_SECONDS
+    spec = from_variables("h", v(rollout_timeout=900, render_dir="/out"), [], None)
     assert (spec.timeout, spec.state) == (900, "rendered")
-    assert not Spec.of("h", values.release(v(autoscaling={"enabled": False}), [], None)).autoscaling
+    assert not from_variables("h", v(autoscaling={"enabled": False}), [], None).autoscaling
 
 
 def test_refs_name_every_object_a_release_can_own() -> None:

@@ -1,0 +1,94 @@
+# Copyright: exchange.platform maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The values the role's templates use beyond the variables themselves
+(`__exchange_router_*`): the objects' names and which templates render (both from the
+catalogue), labels, selector, the edge's derived values and the security contexts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, rules
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec, from_variables
+from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
+    LOADER,
+    P,
+    filled,
+)
+
+
+def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
+    """The variables the templates use beyond the role's own (`__exchange_router_*`)."""
+    name = v[P + "name"]
+    ingress, policy = filled(v, "ingress"), filled(v, "network_policy")
+    account = v[P + "service_account"] or {}
+    issued = ingress["issuer"] or ingress["cluster_issuer"]
+    annotations = {**v[P + "annotations"], **ingress["annotations"]}
+    if ingress["issuer"]:
+        annotations["cert-manager.io/issuer"] = ingress["issuer"]
+    if ingress["cluster_issuer"]:
+        annotations["cert-manager.io/cluster-issuer"] = ingress["cluster_issuer"]
+    peers = policy["from"] or (
+        [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": policy["edge_namespace"]}
+                }
+            }
+        ]
+        if policy["edge_namespace"]
+        else []
+    )
+    labels = {
+        **v[P + "labels"],
+        "app.kubernetes.io/name": "exchange-router",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/managed-by": "exchange.platform",
+    }
+    baseline = {"allowPrivilegeEscalation": False, "seccompProfile": {"type": "RuntimeDefault"}}
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "runAsUser": v[P + "run_as_user"],
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    out = {
+        "autoscaling": filled(v, "autoscaling"),
+        "service_account": filled(v, "service_account"),
+        "ingress": ingress,
+        "httproute": filled(v, "httproute"),
+        "pdb": filled(v, "pdb"),
+        "network_policy": policy,
+        **catalogue.object_names(v),
+        # the ServiceAccount the pods run as: the release's own, or one made elsewhere
+        "service_account_name": catalogue.entry("ServiceAccount").name(v)
+        if account.get("create")
+        else account.get("name", ""),
+        "templates": catalogue.templates(v),
+        "tls_secret_name": ingress["tls_secret_name"] or (f"{name}-tls" if issued else ""),
+        "ingress_annotations": annotations,
+        "network_peers": peers,
+        "labels": labels,
+        "selector": {"app": name},
+        "security_contexts": {"baseline": baseline, "restricted": restricted},
+    }
+    return {f"__exchange_router_{key}": value for key, value in out.items()} | checked
+
+
+def spec_of(host: str, v: dict[str, Any], render: Callable[[str, dict[str, Any]], str]) -> Spec:
+    """One host's Spec from its templated role variables: checked (rules.py, raising ValueError
+    with every problem), then its templates rendered by `render(template, context)` (Ansible's
+    templar in the release action; the unit tests render the same files). Removal, rollback and
+    history render nothing: they get every object the release can make, by name."""
+    if v[P + "state"] != "present":
+        return from_variables(host, v, catalogue.refs(v), None)
+    template_vars = dict(v, **context(v, rules.check(v)))
+    objects = [o for o in yaml.load_all(render("release.yaml.j2", template_vars), LOADER) if o]
+    secret = None
+    if v[P + "secret_mode"] == "plain":
+        secret = yaml.load(render(catalogue.entry("Secret").template, template_vars), LOADER)
+    return from_variables(host, v, objects, secret)
