@@ -17,11 +17,11 @@ import getpass
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible.template import Templar, trust_as_template
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import template_context
 from ansible_collections.exchange.platform.plugins.plugin_utils.render import render
@@ -40,7 +40,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset()
     _requires_connection = False
-    _templates: Templar | None = None  # set by the first _template call of a run
+    _render: Callable[[str, dict[str, Any]], str] | None = None  # set by the first _template
 
     def _update_module_args(
         self,
@@ -62,7 +62,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         check = bool(self._task.check_mode)
-        self._templates = None
+        self._render = None
         specs, releases = [], {}
         for host in task_vars.get("ansible_play_batch", []):
             try:
@@ -110,15 +110,11 @@ class ActionModule(ActionBase):
 
     def _template(self, name: str, context: dict[str, Any]) -> str:
         """The role's template `name` over `context`, as ansible.builtin.template renders it. One
-        templar for the whole batch: its environment compiles each template file once."""
-        if self._templates is None:
+        renderer for the whole batch: its environment compiles each template file once."""
+        if self._render is None:
             folder = os.path.dirname(self._find_needle("templates", "release.yaml.j2"))
-            self._templates = self._templar.copy_with_new_env(searchpath=[folder])
-        self._templates.available_variables = context
-        # Through the environment's loader, which compiles each file once (a template given as
-        # text is compiled again on every call); a plain str for the C YAML loader.
-        include = trust_as_template("{% include '" + name + "' %}")
-        return str(self._templates.template(include, escape_backslashes=False))
+            self._render = template_context.renderer(self._templar, folder)
+        return self._render(name, context)
 
     def _release(
         self, specs: list[Spec], task_vars: dict[str, Any], check: bool

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
+from ansible.template import trust_as_template
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, rules
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec, from_variables
@@ -92,3 +93,18 @@ def spec_of(host: str, v: dict[str, Any], render: Callable[[str, dict[str, Any]]
     if v[P + "secret_mode"] == "plain":
         secret = yaml.load(render(catalogue.entry("Secret").template, template_vars), LOADER)
     return from_variables(host, v, objects, secret)
+
+
+def renderer(templar: Any, folder: str) -> Callable[[str, dict[str, Any]], str]:
+    """`render(template, context)` with Ansible's templar over the templates in `folder`, as
+    ansible.builtin.template renders them. Through the environment's loader, which compiles each
+    file once (a template given as text is compiled again on every call); a plain str for the C
+    YAML loader."""
+    templates = templar.copy_with_new_env(searchpath=[folder])
+
+    def render(name: str, context: dict[str, Any]) -> str:
+        templates.available_variables = context
+        include = trust_as_template("{% include '" + name + "' %}")
+        return str(templates.template(include, escape_backslashes=False))
+
+    return render

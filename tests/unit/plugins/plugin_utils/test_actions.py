@@ -41,56 +41,14 @@ def data(tag: str) -> dict[str, str]:
     return {k: b64(f"{k}-{tag}-value") for k in KEYS}
 
 
-def manifests(
-    image: str = "router:v1", autoscaling: bool = True, replicas: int = 1, ns: str = "ns"
-) -> list[dict[str, Any]]:
-    meta = {"namespace": ns, "labels": {"app.kubernetes.io/instance": NAME}}
-    deployment: dict[str, Any] = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": dict(meta, name=f"{NAME}-deployment"),
-        "spec": {
-            "selector": {"matchLabels": {"app": NAME}},
-            "template": {
-                "metadata": {"labels": {"app": NAME}},
-                "spec": {"containers": [{"name": NAME, "image": image}]},
-            },
-        },
-    }
-    if not autoscaling:
-        deployment["spec"]["replicas"] = replicas
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": dict(meta, name=f"{NAME}-service"),
-        "spec": {"ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": NAME}},
-    }
-    hpa = {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": dict(meta, name=f"{NAME}-hpa"),
-        "spec": {"minReplicas": 1, "maxReplicas": 2},
-    }
-    return [service, deployment] + ([hpa] if autoscaling else [])
-
-
-def plain(tag: str, ns: str = "ns") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {"name": "exchange-router-secret", "namespace": ns},
-        "data": data(tag),
-    }
+def plain(tag: str) -> dict[str, Any]:
+    """Plain secret mode: the role renders the Secret from these values."""
+    return {"secret_mode": "plain", "secret_data": {k: f"{k}-{tag}-value" for k in KEYS}}
 
 
 def sealed(tag: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "bitnami.com/v1alpha1",
-        "kind": "SealedSecret",
-        "metadata": {"name": "exchange-router-secret", "namespace": "ns"},
-        "spec": {"encryptedData": data(tag), "template": {"metadata": {}}},
-    }
+    """Sealed secret mode: the fake controller's "ciphertext" is the base64 value itself."""
+    return {"secret_mode": "sealed", "sealed_secret_encrypted_data": data(tag)}
 
 
 class World:
@@ -103,13 +61,13 @@ class World:
         self.waiter = Waiter()
         self.apply: Callable[[list[dict[str, Any]]], str] | None = None  # else the fake's
 
-    def spec(self, **values: Any) -> Spec:
-        values.setdefault("objects", manifests())
-        values.setdefault("secret_mode", "plain" if values.get("secret") else "existing")
-        return spec(**values)
+    def spec(self, **variables: Any) -> Spec:
+        """The role's release with these variables (fakes.spec)."""
+        return spec(**variables)
 
-    def run(self, check: bool = False, **values: Any) -> Result:
-        s = self.spec(**values)
+    def run(self, check: bool = False, **variables: Any) -> Result:
+        """One play of the role with these variables (without exchange_router_)."""
+        s = self.spec(**variables)
         return self.run_all([s], check)[s.host]
 
     def run_all(self, specs: list[Spec], check: bool = False) -> dict[str, Result]:
@@ -181,7 +139,7 @@ def test_an_upgrade_writes_only_what_changes_and_supersedes_the_last_revision(wo
     world.existing()
     world.run()
     world.kube.calls.clear()
-    rel = world.run(objects=manifests("router:v2"))
+    rel = world.run(image="router:v2")
     assert rel.revision == 2 and world.image() == "router:v2"
     assert world.kube.verbs("apply:exchange.platform") == [DEPLOYMENT.name]
     assert [r["status"] for r in world.history()] == ["superseded", "deployed"]
@@ -191,7 +149,7 @@ def test_an_upgrade_writes_only_what_changes_and_supersedes_the_last_revision(wo
 def test_check_mode_reports_the_diff_and_writes_nothing(world: World) -> None:
     world.existing()
     world.kube.calls.clear()
-    rel = world.run(check=True, objects=manifests("router:v2"))
+    rel = world.run(check=True, image="router:v2")
     assert rel.changed and len(rel.diff) == 3
     assert writes(world.kube) == [] and world.history() == []
 
@@ -205,8 +163,7 @@ def test_values_the_api_server_rejects_write_nothing_and_name_each_variable(worl
         return None
 
     world.kube.denials.append(deny)
-    sources = {"Service:spec.ports": "exchange_router_service_port"}
-    rel = world.run(sources=sources)
+    rel = world.run()  # the catalogue's field sources name the variable
     assert rel.failed and "nothing was written" in rel.msg
     assert (
         "exchange_router_service_port: Service ns/exchange-router-service spec.ports[0].port"
@@ -245,8 +202,8 @@ def test_existing_mode_checks_the_secret_before_anything_is_written(
 def test_a_crash_loop_fails_with_the_reason_and_the_rollback_action_restores_revision_1(
     world: World,
 ) -> None:
-    world.run(secret=plain("one"))
-    rel = world.run(objects=manifests("router:crash"), secret=plain("two"))
+    world.run(**plain("one"))
+    rel = world.run(image="router:crash", **plain("two"))
     assert rel.failed and rel.changed
     assert "exited with code 1" in rel.msg and "CrashLoopBackOff" in rel.msg
     assert "hunter22" not in rel.msg  # a URL's password in the log is masked
@@ -270,7 +227,7 @@ def test_the_failure_path_is_the_rollback_action_with_its_dry_run_and_replicas_h
     world.existing()
     world.run()  # revision 1: autoscaling, the HPA owns spec.replicas
     world.kube.scale("ns", DEPLOYMENT.name, 2)
-    rel = world.run(objects=manifests("router:crash", autoscaling=False, replicas=1))
+    rel = world.run(image="router:crash", autoscaling={"enabled": False}, replicas=1)
     assert rel.failed and rel.rolled_back_to == 1
     crash = next(i for i, c in enumerate(world.kube.calls) if c[0] == "list" and c[1] == "Pod")
     after = world.kube.calls[crash:]
@@ -283,7 +240,7 @@ def test_the_failure_path_is_the_rollback_action_with_its_dry_run_and_replicas_h
 def test_without_rollback_the_failed_revision_stays(world: World) -> None:
     world.existing()
     world.run()
-    rel = world.run(objects=manifests("router:crash"), rollback_on_failure=False)
+    rel = world.run(image="router:crash", rollback_on_failure=False)
     assert rel.failed and rel.rolled_back_to is None
     assert "Not rolled back (exchange_router_rollback_on_failure is false)." in rel.msg
     assert world.image() == "router:crash"
@@ -291,7 +248,7 @@ def test_without_rollback_the_failed_revision_stays(world: World) -> None:
 
 def test_a_first_deploy_that_fails_is_left_for_diagnosis(world: World) -> None:
     world.existing()
-    rel = world.run(objects=manifests("router:stuck"))
+    rel = world.run(image="router:stuck")
     assert rel.failed and "progress deadline exceeded" in rel.msg
     assert "No previous revision to roll back to (first deploy)." in rel.msg
 
@@ -299,15 +256,15 @@ def test_a_first_deploy_that_fails_is_left_for_diagnosis(world: World) -> None:
 def test_rollback_to_a_revision_and_to_one_that_does_not_exist(world: World) -> None:
     world.existing()
     for tag in ("v1", "v2", "v3"):
-        world.run(objects=manifests(f"router:{tag}"))
-    rel = world.run(state="rollback", revision=1)
+        world.run(image=f"router:{tag}")
+    rel = world.run(state="rollback", rollback_revision=1)
     assert not rel.failed, rel.msg
     assert rel.msg == f"Release {NAME} rolled back to revision 1 (recorded as revision 4)"
     assert world.image() == "router:v1"
     assert world.history()[-1]["description"] == "rollback to revision 1"
     previous = world.run(state="rollback")  # the one before the latest: revision 3
     assert previous.rolled_back_to == 3 and world.image() == "router:v3"
-    missing = world.run(state="rollback", revision=42)
+    missing = world.run(state="rollback", rollback_revision=42)
     assert missing.failed
     assert "exchange_router_rollback_revision: no revision 42" in missing.msg
     assert "(revisions: 1, 2, 3, 4, 5)" in missing.msg
@@ -316,7 +273,7 @@ def test_rollback_to_a_revision_and_to_one_that_does_not_exist(world: World) -> 
 def test_rollback_in_check_mode_writes_nothing(world: World) -> None:
     world.existing()
     world.run()
-    world.run(objects=manifests("router:v2"))
+    world.run(image="router:v2")
     world.kube.calls.clear()
     rel = world.run(check=True, state="rollback")
     assert rel.changed and rel.rolled_back_to == 1
@@ -328,14 +285,14 @@ def test_rollback_in_check_mode_writes_nothing(world: World) -> None:
 
 def test_replicas_hand_off_between_the_release_and_the_hpa(world: World) -> None:
     world.existing()
-    world.run(objects=manifests(autoscaling=False, replicas=3))
+    world.run(autoscaling={"enabled": False}, replicas=3)
     world.run()  # autoscaling on: the count stays, handed to another manager
     assert world.live(DEPLOYMENT)["spec"]["replicas"] == 3  # type: ignore[index]
     assert world.kube.verbs("apply:exchange.platform-handover", "Deployment")
     world.kube.scale("ns", DEPLOYMENT.name, 2)
-    world.run(objects=manifests("router:v2"))  # a re-deploy never undoes a scale-out
+    world.run(image="router:v2")  # a re-deploy never undoes a scale-out
     assert world.live(DEPLOYMENT)["spec"]["replicas"] == 2  # type: ignore[index]
-    world.run(objects=manifests("router:v2", autoscaling=False, replicas=1))
+    world.run(image="router:v2", autoscaling={"enabled": False}, replicas=1)
     assert world.live(DEPLOYMENT)["spec"]["replicas"] == 1  # type: ignore[index]
     assert world.live(Ref("HorizontalPodAutoscaler", "ns", f"{NAME}-hpa")) is None
 
@@ -348,27 +305,26 @@ def test_uninstall_deletes_what_the_release_created_and_never_a_secret_it_did_no
 ) -> None:
     world.existing()
     world.run()
-    rel = world.run(state="absent", objects=[])
+    rel = world.run(state="absent")
     assert rel.changed and rel.msg == f"Release {NAME} removed"
     assert world.live(DEPLOYMENT) is None and world.live(SECRET) is not None
     assert world.history() == []
-    again = world.run(state="absent", objects=[])
+    again = world.run(state="absent")
     assert not again.changed and again.msg == f"Release {NAME} is not installed"
 
 
 def test_uninstall_deletes_a_plain_secret_the_release_created(world: World) -> None:
-    world.run(secret=plain("one"))
-    check = world.run(check=True, state="absent", objects=[])
+    world.run(**plain("one"))
+    check = world.run(check=True, state="absent")
     assert check.changed and world.live(SECRET) is not None
-    world.run(state="absent", objects=[])
+    world.run(state="absent")
     assert world.live(SECRET) is None and world.live(DEPLOYMENT) is None
 
 
 def test_uninstall_without_history_goes_by_name_and_labels(world: World) -> None:
-    ours = manifests()[0]
-    ours["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "exchange.platform"
-    world.kube.put(ours)
-    world.kube.put(dict(manifests()[2], metadata={"name": f"{NAME}-hpa"}))  # not labelled
+    service, _deployment, hpa = spec().objects
+    world.kube.put(service)  # the release's labels, as it made it
+    world.kube.put(dict(hpa, metadata={"name": f"{NAME}-hpa"}))  # not labelled
     rel = world.run(state="absent")
     assert rel.changed
     assert world.live(Ref("Service", "ns", f"{NAME}-service")) is None
@@ -388,12 +344,12 @@ def test_secret_modes_plain_sealed_plain_existing_and_back_never_touch_a_foreign
     def secret() -> dict[str, Any]:
         return world.live(SECRET) or {}
 
-    assert not world.run(secret=plain("one")).failed
-    rel = world.run(secret_mode="sealed", objects=[*manifests(), sealed("two")])
+    assert not world.run(**plain("one")).failed
+    rel = world.run(**sealed("two"))
     assert not rel.failed, rel.msg
     assert secret()["data"] == data("two")  # the controller took the release's Secret over
     assert secret()[annotations[0]][annotations[1]] == {"sealedsecrets.bitnami.com/managed": "true"}
-    rel = world.run(secret=plain("three"))
+    rel = world.run(**plain("three"))
     assert not rel.failed, rel.msg
     assert world.live(Ref("SealedSecret", "ns", SECRET.name)) is None
     assert secret()["data"] == data("three") and not secret()["metadata"].get("annotations")
@@ -401,10 +357,10 @@ def test_secret_modes_plain_sealed_plain_existing_and_back_never_touch_a_foreign
     rel = world.run(secret_mode="existing")
     assert not rel.failed, rel.msg
     assert secret()["data"] == data("three")  # left to its new owner, not deleted
-    refused = world.run(secret=plain("four"))
+    refused = world.run(**plain("four"))
     assert refused.failed and "exchange_router_secret_adopt" in refused.msg
     assert secret()["data"] == data("three")
-    assert not world.run(secret=plain("four"), secret_adopt=True).failed
+    assert not world.run(**plain("four"), secret_adopt=True).failed
     assert secret()["data"] == data("four")
     assert world.kube.objects[Ref("Secret", "ns", "someone-elses")] == foreign
 
@@ -412,9 +368,8 @@ def test_secret_modes_plain_sealed_plain_existing_and_back_never_touch_a_foreign
 def test_a_renamed_secret_the_release_created_is_removed_with_the_new_one_in_place(
     world: World,
 ) -> None:
-    assert not world.run(secret=plain("one")).failed
-    renamed = dict(plain("two"), metadata={"name": "renamed", "namespace": "ns"})
-    rel = world.run(secret=renamed, secret_name="renamed")
+    assert not world.run(**plain("one")).failed
+    rel = world.run(**plain("two"), secret_name="renamed")
     assert not rel.failed, rel.msg
     assert world.live(SECRET) is None
     assert world.live(Ref("Secret", "ns", "renamed"))["data"] == data("two")  # type: ignore[index]
@@ -422,32 +377,30 @@ def test_a_renamed_secret_the_release_created_is_removed_with_the_new_one_in_pla
 
 def test_a_secret_the_release_did_not_create_is_never_taken_without_adopt(world: World) -> None:
     world.existing("theirs")
-    for values in ({"secret": plain("mine")}, {"secret_mode": "sealed", "objects": [sealed("x")]}):
+    for values in (plain("mine"), sealed("x")):
         rel = world.run(**values)
         assert rel.failed and "Set exchange_router_secret_adopt: true" in rel.msg
         assert world.live(SECRET)["data"] == data("theirs")  # type: ignore[index]
         assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
-    adopted = world.run(
-        secret_mode="sealed", objects=[*manifests(), sealed("x")], secret_adopt=True
-    )
+    adopted = world.run(**sealed("x"), secret_adopt=True)
     assert not adopted.failed, adopted.msg
     assert world.live(SECRET)["data"] == data("x")  # type: ignore[index]
 
 
 def test_a_sealed_release_recorded_before_ownership_was_recorded_redeploys(world: World) -> None:
-    values = {"secret_mode": "sealed", "objects": [*manifests(), sealed("x")]}
+    values = sealed("x")
     assert not world.run(**values).failed
     world.stores["ns"].records = [  # as 2.0.0 recorded it: no name
         Revision.from_dict(dict(r.to_dict(), secret={"mode": "sealed", "owned": False}))
         for r in world.stores["ns"].records or []
     ]
-    rel = world.run(**dict(values, objects=[*manifests("router:v2"), sealed("x")]))
+    rel = world.run(**dict(values, image="router:v2", **sealed("x")))
     assert not rel.failed, rel.msg
 
 
 def test_sealed_values_the_controller_cannot_unseal_fail_before_the_apply(world: World) -> None:
     world.kube.controller = False
-    rel = world.run(secret_mode="sealed", objects=[*manifests(), sealed("x")], timeout=1)
+    rel = world.run(**sealed("x"), rollout_timeout=1)
     assert rel.failed and "no Sealed Secrets controller unsealed" in rel.msg
     assert world.live(DEPLOYMENT) is None
 
@@ -468,7 +421,7 @@ def test_a_batch_where_the_apply_rejects_one_release_fails_that_one_alone() -> N
         return None
 
     world.kube.denials.append(deny)
-    specs = [world.spec(namespace=ns, host=ns, objects=manifests(ns=ns)) for ns in "abc"]
+    specs = [world.spec(namespace=ns, inventory_host=ns) for ns in "abc"]
     results = world.run_all(specs)
     a, b, c = (results[ns] for ns in "abc")
     assert b.failed and "frozen" in b.msg
@@ -489,7 +442,7 @@ def test_a_batch_that_applies_cleanly_is_one_apply(monkeypatch: pytest.MonkeyPat
             {"kind": "Secret", "metadata": {"name": SECRET.name, "namespace": ns}, "data": data(ns)}
         )
     world.apply = lambda objects: applies.append(objects) or world.kube.k8s_module(objects)
-    world.run_all([world.spec(namespace=ns, host=ns, objects=manifests(ns=ns)) for ns in "ab"])
+    world.run_all([world.spec(namespace=ns, inventory_host=ns) for ns in "ab"])
     assert len(applies) == 1 and len(applies[0]) == 6
 
 
@@ -533,7 +486,7 @@ def test_a_live_holder_makes_the_deploy_wait_then_fail_naming_it(
         ] = str(clock[0])
 
     world.waiter = Waiter(lambda: clock[0], renewing)
-    rel = world.run(timeout=5)
+    rel = world.run()
     assert rel.failed and "another deploy (other-run" in rel.msg
     assert world.live(DEPLOYMENT) is None
 
@@ -552,8 +505,8 @@ def test_the_engine_over_the_real_store_and_one_identity_per_cluster() -> None:
         )
     same = {"host": "https://h", "api_key": "t"}
     specs = [
-        spec(host="a", namespace="a", objects=manifests(ns="a"), connection=same),
-        spec(host="b", namespace="b", objects=manifests(ns="b"), connection={"api_key": "t"}),
+        spec(inventory_host="a", namespace="a", **same),
+        spec(inventory_host="b", namespace="b", api_key="t"),
     ]
     env = {"K8S_AUTH_HOST": "https://h"}
     outcomes = engine.run(specs, lambda o, objs: kube.k8s_module(objs), False, "me", env, connect)
@@ -568,7 +521,7 @@ def test_the_deployer_is_asked_once_per_cluster_and_never_by_a_no_op() -> None:
         kube.put(
             {"kind": "Secret", "metadata": {"name": SECRET.name, "namespace": ns}, "data": data(ns)}
         )
-    specs = [spec(host=ns, namespace=ns, objects=manifests(ns=ns)) for ns in "ab"]
+    specs = [spec(inventory_host=ns, namespace=ns) for ns in "ab"]
 
     def run() -> list[str]:
         kube.calls.clear()
@@ -611,8 +564,8 @@ def test_a_spec_with_an_unknown_or_missing_key_is_an_error_not_a_default() -> No
 def test_history_lists_one_aligned_line_per_revision_like_helm_history(world: World) -> None:
     world.existing()
     world.run()
-    world.run(objects=manifests("router:v2"))
-    rel = world.run(state="history", objects=[])
+    world.run(image="router:v2")
+    rel = world.run(state="history")
     lines = rel.msg.splitlines()
     assert lines[0].split() == ["REVISION", "TIME", "STATUS", "DEPLOYER", "IMAGE", "DESCRIPTION"]
     assert [line.split()[0] for line in lines[1:]] == ["1", "2"]
@@ -627,7 +580,7 @@ def test_render_writes_nothing_in_check_mode_and_the_secret_0600_whatever_was_th
     from ansible_collections.exchange.platform.plugins.plugin_utils.render import render
 
     out = tmp_path / "out"
-    s = spec(state="rendered", render_dir=str(out), objects=manifests(), secret=plain("x"))
+    s = spec(render_dir=str(out), **plain("x"))
     result = render(s, check=True)
     assert result.changed and not out.exists()
     out.mkdir()
@@ -648,7 +601,7 @@ def test_render_writes_nothing_in_check_mode_and_the_secret_0600_whatever_was_th
 def test_history_keeps_history_max_revisions(world: World) -> None:
     world.existing()
     for tag in "abcd":
-        world.run(objects=manifests(f"router:{tag}"), history_max=3)
+        world.run(image=f"router:{tag}", history_max=3)
     assert [r["revision"] for r in world.history()] == [2, 3, 4]
     assert [r["status"] for r in world.history()] == ["superseded", "superseded", "deployed"]
 
@@ -673,20 +626,12 @@ def test_a_rotated_existing_secret_rolls_the_pods_with_a_keyed_checksum(world: W
 # ---------------------------------------------------------------- the edge
 
 
-def ingress(issuer: str = "ca") -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {
-            "name": f"{NAME}-ingress",
-            "namespace": "ns",
-            "annotations": {"cert-manager.io/cluster-issuer": issuer},
-        },
-        "spec": {
-            "tls": [{"hosts": ["x.example"], "secretName": f"{NAME}-tls"}],
-            "rules": [{"host": "x.example", "http": {"paths": [{"path": "/"}]}}],
-        },
-    }
+INGRESS = {"enabled": True, "hosts": [{"host": "x.example"}], "cluster_issuer": "ca"}
+ROUTE = {
+    "enabled": True,
+    "parent_refs": [{"name": "gw", "namespace": "edge"}],
+    "hostnames": ["x.example"],
+}
 
 
 def cert_manager(issues: bool) -> Callable[[dict[str, Any]], None]:
@@ -733,7 +678,7 @@ def test_an_ingress_is_deployed_when_its_certificate_is_issued_and_says_where(
     react = cert_manager(issues=True)
     react.kube = world.kube  # type: ignore[attr-defined]
     world.kube.controllers.append(react)
-    rel = world.run(objects=[*manifests(), ingress()])
+    rel = world.run(ingress=INGRESS)
     assert not rel.failed, rel.msg
     assert rel.msg.endswith("it answers at https://x.example/")
 
@@ -746,7 +691,7 @@ def test_a_certificate_cert_manager_refuses_fails_with_its_reason_and_rolls_back
     react = cert_manager(issues=False)
     react.kube = world.kube  # type: ignore[attr-defined]
     world.kube.controllers.append(react)
-    rel = world.run(objects=[*manifests("router:v2"), ingress()])
+    rel = world.run(image="router:v2", ingress=INGRESS)
     assert rel.failed and rel.rolled_back_to == 1
     assert "cert-manager could not issue Certificate ns/exchange-router-tls: Failed: the CA" in (
         rel.msg
@@ -758,22 +703,9 @@ def test_a_certificate_cert_manager_refuses_fails_with_its_reason_and_rolls_back
 def test_a_certificate_never_issued_times_out_naming_what_cert_manager_said(world: World) -> None:
     world.existing()
     world.run()
-    rel = world.run(objects=[*manifests(), ingress()], edge_timeout=1)
+    rel = world.run(ingress=INGRESS, edge_timeout=1)
     assert rel.failed
     assert "The edge is not ready after 1s: cert-manager has not made Certificate" in (rel.msg)
-
-
-def route(parent: str = "gw") -> dict[str, Any]:
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": f"{NAME}-route", "namespace": "ns"},
-        "spec": {
-            "parentRefs": [{"name": parent, "namespace": "edge"}],
-            "hostnames": ["x.example"],
-            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}],
-        },
-    }
 
 
 @pytest.mark.parametrize("accepted", [True, False])
@@ -801,7 +733,7 @@ def test_an_httproute_is_deployed_when_its_gateway_accepts_it(world: World, acce
             }
 
     world.kube.controllers.append(gateway)
-    rel = world.run(objects=[*manifests(), route()])
+    rel = world.run(httproute=ROUTE)
     if accepted:
         assert not rel.failed, rel.msg
         assert rel.msg.endswith("it answers at https://x.example/")
@@ -815,11 +747,7 @@ def test_an_httproute_is_deployed_when_its_gateway_accepts_it(world: World, acce
 
 @pytest.mark.parametrize("mode", ["plain", "sealed"])
 def test_a_plan_reads_the_secret_and_the_sealed_secret_once(world: World, mode: str) -> None:
-    values = (
-        {"secret": plain("one")}
-        if mode == "plain"
-        else {"secret_mode": "sealed", "objects": [*manifests(), sealed("one")]}
-    )
+    values = plain("one") if mode == "plain" else sealed("one")
     world.run(**values)
     world.kube.calls.clear()
     rel = world.run(**values)

@@ -14,7 +14,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import engine, l
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import Revision
-from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Sleep
+from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Sleep, Waiter
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
     MemoryStore,
@@ -22,7 +22,6 @@ from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.test_actions import (
     DEPLOYMENT,
     World,
-    manifests,
     plain,
     writes,
 )
@@ -50,10 +49,10 @@ def refuse_image(image: str) -> Any:
 
 def test_a_rollback_target_the_api_server_now_rejects_writes_nothing(world: World) -> None:
     world.run()
-    world.run(objects=manifests("router:v2"))
+    world.run(image="router:v2")
     world.kube.denials.append(refuse_image("router:v1"))
     world.kube.calls.clear()
-    rel = world.run(state="rollback", revision=1)
+    rel = world.run(state="rollback", rollback_revision=1)
     assert rel.failed
     assert "The API server would reject the release; nothing was written" in rel.msg
     assert "image router:v1 is no longer allowed" in rel.msg
@@ -64,7 +63,7 @@ def test_a_rollback_target_the_api_server_now_rejects_writes_nothing(world: Worl
 def test_a_failed_rollout_whose_rollback_is_rejected_says_both(world: World) -> None:
     world.run()
     world.kube.denials.append(refuse_image("router:v1"))
-    rel = world.run(objects=manifests("router:crash"))
+    rel = world.run(image="router:crash")
     assert rel.failed and "CrashLoopBackOff" in rel.msg
     assert "Rolling back to revision 1 failed: The API server would reject the release" in (rel.msg)
     assert world.image() == "router:crash"  # left as it failed, for diagnosis
@@ -87,7 +86,7 @@ def test_a_rollback_the_cluster_breaks_off_is_reported_with_its_error(
         return real_candidate(*args, **kwargs)
 
     monkeypatch.setattr(revision, "candidate", candidate)
-    rel = world.run(objects=manifests("router:crash"))
+    rel = world.run(image="router:crash")
     assert "Rolling back to revision 1 failed: 500 etcdserver: request timed out" in (rel.msg)
 
 
@@ -124,7 +123,7 @@ def test_an_apply_the_cluster_refuses_fails_the_release_with_the_module_s_words(
         return None if dry_run else KubeError(403, "admission webhook denied the request")
 
     world.kube.denials.append(deny)
-    rel = world.run(objects=manifests("router:v2"))
+    rel = world.run(image="router:v2")
     assert rel.failed
     assert "kubernetes.core.k8s could not apply the release: 403 admission webhook" in (rel.msg)
     assert world.image() == "router:v1"
@@ -215,7 +214,7 @@ def test_a_lock_lost_during_the_rollout_records_nothing_and_rolls_nothing_back(
 ) -> None:
     world.run()
     monkeypatch.setattr(Configuration, "pace", lambda cfg, ref: Losing(leases[-1]))
-    rel = world.run(objects=manifests("router:v2"))
+    rel = world.run(image="router:v2")
     assert rel.failed
     assert rel.msg == f"{LOST}; stopped without recording history or rolling back"
     assert len(world.history()) == 1 and world.image() == "router:v2"
@@ -226,9 +225,7 @@ def test_a_deploy_that_leaves_the_pod_template_alone_warns_about_a_short_deploym
 ) -> None:
     world.run()
     short_of_replicas(world)
-    service_only = manifests()
-    service_only[0]["spec"]["ports"][0]["port"] = 81
-    rel = world.run(objects=service_only, timeout=1)
+    rel = world.run(service_port=81, rollout_timeout=1)
     assert not rel.failed and rel.revision == 2
     (warning,) = rel.warnings
     assert "this run did not change its pod template, so nothing was rolled back" in warning
@@ -236,7 +233,7 @@ def test_a_deploy_that_leaves_the_pod_template_alone_warns_about_a_short_deploym
 
 def test_a_check_of_a_release_in_a_missing_namespace_names_the_variable() -> None:
     world = World(namespaces=())
-    rel = world.run(check=True, namespace="nowhere", secret=plain("x", ns="nowhere"))
+    rel = world.run(check=True, namespace="nowhere", **plain("x"))
     assert rel.failed
     assert 'exchange_router_namespace: namespaces "nowhere" not found' in rel.msg
 
@@ -254,7 +251,9 @@ def test_a_removal_whose_objects_linger_says_which_are_still_being_deleted() -> 
     world.kube = Finalized()
     world.existing()
     world.run()
-    rel = world.run(state="absent", timeout=0)
+    clock = [0.0]
+    world.waiter = Waiter(lambda: clock[0], lambda s: clock.__setitem__(0, clock[0] + s))
+    rel = world.run(state="absent")
     assert not rel.failed and rel.msg == "Release exchange-router removed"
     (warning,) = rel.warnings
     assert warning == (

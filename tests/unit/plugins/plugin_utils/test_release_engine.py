@@ -236,7 +236,7 @@ def test_only_the_applier_that_set_replicas_owns_them() -> None:
 def test_autoscaling_without_metrics_is_a_warning(serves: bool) -> None:
     kube = FakeCluster()
     kube.metrics = serves
-    specs = [spec(), spec(autoscaling=False, host="h2")]
+    specs = [spec(), spec(autoscaling={"enabled": False}, inventory_host="h2")]
     results = {s.host: Result(changed=True) for s in specs}
     engine._warn_without_metrics(kube, specs, results)
     assert bool(results["localhost"].warnings) is not serves
