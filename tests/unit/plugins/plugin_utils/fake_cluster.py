@@ -165,7 +165,11 @@ def _dotted(path: Path) -> str:
 
 
 def _plural(kind: str) -> str:
-    return BY_KIND[kind].plural if kind in BY_KIND else kind.lower() + "s"
+    """The resource as the API server names it: "secrets", "leases.coordination.k8s.io"."""
+    if kind not in BY_KIND:
+        return kind.lower() + "s"
+    group = BY_KIND[kind].api_version.rpartition("/")[0]
+    return BY_KIND[kind].plural + (f".{group}" if group else "")
 
 
 def _ready(pod: dict[str, Any]) -> bool:
