@@ -80,7 +80,7 @@ endif
 
 integration: setup ## Safety tests against the local cluster (secrets, failures, RBAC)
 	$(CLUSTER) build >&2
-	pytest -m 'not kind' tests/integration
+	pytest -m 'not kind' tests/integration tests/contract
 
 molecule: setup ## The molecule scenario on the local cluster
 	$(CLUSTER) build >&2
