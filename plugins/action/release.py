@@ -112,7 +112,7 @@ class ActionModule(ActionBase):
         """The role's template `name` over `context`, as ansible.builtin.template renders it. One
         renderer for the whole batch: its environment compiles each template file once."""
         if self._render is None:
-            folder = os.path.dirname(self._find_needle("templates", "release.yaml.j2"))
+            folder = os.path.dirname(self._find_needle("templates", "objects.yaml.j2"))
             self._render = template_context.renderer(self._templar, folder)
         return self._render(name, context)
 

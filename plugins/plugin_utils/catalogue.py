@@ -25,9 +25,9 @@ Variables = dict[str, Any]
 
 # How a deploy waits on a kind once it is applied (plugins/plugin_utils/upgrade.py).
 ROLLOUT = "rollout"  # the Deployment's rollout (rollout.py)
-UNSEALED = "unsealed"  # the Sealed Secrets controller made its Secret (unseal.py)
-CERTIFICATE = "certificate"  # cert-manager issued the Ingress's certificates (edge.py)
-ACCEPTED = "accepted"  # every parent Gateway accepted the route (edge.py)
+UNSEALED = "unsealed"  # the Sealed Secrets controller made its Secret (sealed_secret_sync.py)
+CERTIFICATE = "certificate"  # cert-manager issued the Ingress's certificates (edge_readiness.py)
+ACCEPTED = "accepted"  # every parent Gateway accepted the route (edge_readiness.py)
 
 
 @dataclass(frozen=True)

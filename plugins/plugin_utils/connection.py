@@ -77,13 +77,15 @@ def _from_env(name: str, env: Mapping[str, str]) -> Any:
 
 
 def resolve(options: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """The connection options in effect: each given option, else its K8S_AUTH_* variable."""
+    """The connection options in effect: each given option, else its K8S_AUTH_* variable. A
+    variable set to "" is kept, as kubernetes.core keeps it (K8S_AUTH_HOST="" is a host ""):
+    the apply reads the same environment, so dropping it would split the identity."""
     resolved: dict[str, Any] = {}
     for name in CONNECTION_OPTIONS:
         value = options.get(name)
         if _empty(value):
             value = _from_env(name, env)
-        if not _empty(value):
+        if value is not None:
             resolved[name] = value
     return resolved
 

@@ -19,16 +19,16 @@ from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import (
     catalogue,
-    edge,
+    edge_readiness,
     preflight,
+    sealed_secret_sync,
     secret_modes,
-    unseal,
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
 from ansible_collections.exchange.platform.plugins.plugin_utils.result import Failed, Result
-from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Watch
+from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Rollout
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import (
     History,
@@ -214,11 +214,11 @@ def _prepare(cfg: Configuration, spec: Spec, cand: Candidate) -> str:
         sealed = cand.change("SealedSecret")
         if sealed is not None and (sealed.changed or cand.to_controller):
             timeout = min(spec.timeout, 120)
-            data = unseal.apply_and_unseal(kube, sealed.obj, timeout, cfg.waiter)
+            data = sealed_secret_sync.apply_and_unseal(kube, sealed.obj, timeout, cfg.waiter)
             sealed.live = sealed.result  # written; the apply need not write it again
             cfg.redact.remember(data)
             _rehash(cfg, cand, data)
-    except (KubeError, unseal.UnsealFailed) as error:
+    except (KubeError, sealed_secret_sync.UnsealFailed) as error:
         return cfg.redact(str(error))
     return ""
 
@@ -240,7 +240,7 @@ def _wait(cfg: Configuration, spec: Spec, cand: Candidate, result: Result) -> st
     """Each waited-on kind, in apply order: '' when all are ready, else why not."""
     deployment = cand.change("Deployment")
     if deployment is not None:
-        watch = Watch(
+        rollout = Rollout(
             cfg.client,
             deployment.ref,
             cand.starts_rollout,
@@ -250,11 +250,11 @@ def _wait(cfg: Configuration, spec: Spec, cand: Candidate, result: Result) -> st
             cfg.waiter,
             cfg.pace(deployment.ref),
         )
-        failure = watch.wait()
-        result.warnings += watch.warnings
+        failure = rollout.wait()
+        result.warnings += rollout.warnings
         if failure:
             return failure
-    return edge.wait(cfg.client, cand.record.objects, spec.edge_timeout, cfg.waiter)
+    return edge_readiness.wait(cfg.client, cand.record.objects, spec.edge_timeout, cfg.waiter)
 
 
 def delete(cfg: Configuration, refs: list[Ref], orphan_sealed: bool = True) -> bool:

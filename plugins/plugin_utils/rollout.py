@@ -176,7 +176,7 @@ def _log_tail(kube: Client, namespace: str, pod: str, c: dict[str, Any]) -> list
 
 
 @dataclass
-class Watch:
+class Rollout:
     """One Deployment's rollout as this run sees it."""
 
     kube: Client

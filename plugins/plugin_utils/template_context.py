@@ -88,7 +88,7 @@ def spec_of(host: str, v: dict[str, Any], render: Callable[[str, dict[str, Any]]
     if v[P + "state"] != "present":
         return from_variables(host, v, catalogue.refs(v), None)
     template_vars = dict(v, **context(v, rules.check(v)))
-    objects = [o for o in yaml.load_all(render("release.yaml.j2", template_vars), LOADER) if o]
+    objects = [o for o in yaml.load_all(render("objects.yaml.j2", template_vars), LOADER) if o]
     secret = None
     if v[P + "secret_mode"] == "plain":
         secret = yaml.load(render(catalogue.entry("Secret").template, template_vars), LOADER)

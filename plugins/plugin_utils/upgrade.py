@@ -7,13 +7,13 @@ on the cluster, and when it fails, call the rollback action, as Helm's failRelea
 
 from __future__ import annotations
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import edge, revision
+from ansible_collections.exchange.platform.plugins.plugin_utils import edge_readiness, revision
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
 from ansible_collections.exchange.platform.plugins.plugin_utils.result import Failed, Result
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollback import Rollback
-from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Watch
+from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Rollout
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import History
 
@@ -42,14 +42,14 @@ class Upgrade:
         if cfg.check:
             return
         if not cand.modified:
-            self._look()
+            self._warn_if_short()
             return
         try:
             number = revision.put(cfg, spec, history, cand, result)
         except revision.RevisionFailed as failure:
             raise Failed(f"{failure}\n{self._after_failure(history)}") from None
         result.msg = f"Release {spec.name} revision {number} deployed"
-        answers = edge.urls(cand.record.objects)
+        answers = edge_readiness.urls(cand.record.objects)
         if answers:
             result.msg += "; it answers at " + ", ".join(answers)
 
@@ -72,12 +72,12 @@ class Upgrade:
             f"{back.revision}); {tail}"
         )
 
-    def _look(self) -> None:
+    def _warn_if_short(self) -> None:
         """Nothing changed: say if the Deployment is short of its rollout, never touch it."""
         deployment = next((o for o in self.spec.objects if o["kind"] == "Deployment"), None)
         if deployment is None or not self.spec.wait:
             return
-        watch = Watch(
+        watch = Rollout(
             self.cfg.client, Ref.of(deployment), False, self.spec.timeout, self.cfg.redact
         )
         watch.look()

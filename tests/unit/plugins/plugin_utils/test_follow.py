@@ -136,7 +136,7 @@ def test_a_rollout_marks_before_each_read_and_waits_from_that_mark() -> None:
             }
 
     pace = Pace()
-    watch = rollout.Watch(Cluster(), A, False, 60, pace=pace)
+    watch = rollout.Rollout(Cluster(), A, False, 60, pace=pace)
     assert watch.wait() == ""
     assert pace.calls == ["mark", "wait 1 0.5", "mark", "wait 3 0.5", "mark"]
 

@@ -188,7 +188,7 @@ def test_a_log_or_pod_list_the_deployer_may_not_read_is_said_not_raised() -> Non
     ]
 
 
-def watch(cluster: FakeCluster, started: bool = True, **kwargs: Any) -> rollout.Watch:
+def watch(cluster: FakeCluster, started: bool = True, **kwargs: Any) -> rollout.Rollout:
     """A 30 s wait whose clock moves 10 s at each look (kwargs may replace it)."""
     ticks = itertools.count(step=10)
     clock = kwargs.pop("clock", lambda: next(ticks))
@@ -197,7 +197,7 @@ def watch(cluster: FakeCluster, started: bool = True, **kwargs: Any) -> rollout.
         "waiter": Waiter(clock, lambda seconds: None),
         "redact": lambda text: redact(text, ["hunter22"]),
     }
-    return rollout.Watch(cluster, REF, started, 30, **dict(options, **kwargs))
+    return rollout.Rollout(cluster, REF, started, 30, **dict(options, **kwargs))
 
 
 def test_a_deployment_deleted_during_the_rollout_fails_it() -> None:

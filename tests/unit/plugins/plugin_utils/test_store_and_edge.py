@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import edge, unseal
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    edge_readiness,
+    sealed_secret_sync,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import (
     Revision,
@@ -82,23 +85,23 @@ def request(name: str, created: str, ready: dict[str, Any]) -> dict[str, Any]:
 
 def test_a_certificate_waits_with_the_newest_request_s_words_until_it_is_ready() -> None:
     cluster = FakeCluster()
-    assert edge.certificate_state(cluster, CERT) == (
+    assert edge_readiness.certificate_state(cluster, CERT) == (
         "waiting",
         "cert-manager has not made Certificate ns/exchange-tls yet (is cert-manager running?)",
     )
     cluster.put(certificate({"status": "False", "message": "Issuing certificate"}))
-    assert edge.certificate_state(cluster, CERT) == (
+    assert edge_readiness.certificate_state(cluster, CERT) == (
         "waiting",
         "Certificate ns/exchange-tls: Issuing certificate",
     )
     cluster.put(request("old", "2026-01-01T00:00:00Z", {"reason": "Failed", "message": "x"}))
     cluster.put(request("new", "2026-01-02T00:00:00Z", {"reason": "Pending", "message": "queued"}))
-    assert edge.certificate_state(cluster, CERT) == (
+    assert edge_readiness.certificate_state(cluster, CERT) == (
         "waiting",
         "Certificate ns/exchange-tls: queued",
     )
     cluster.put(certificate({"status": "True", "observedGeneration": 1}))
-    assert edge.certificate_state(cluster, CERT) == (
+    assert edge_readiness.certificate_state(cluster, CERT) == (
         "ready",
         "Certificate ns/exchange-tls is Ready",
     )
@@ -165,7 +168,7 @@ def test_a_route_is_ready_when_every_gateway_accepted_it_and_resolved_its_backen
     cluster = FakeCluster()
     if status is not None:
         cluster.put(route(status))
-    assert edge.route_state(cluster, ROUTE) == expected
+    assert edge_readiness.route_state(cluster, ROUTE) == expected
 
 
 def test_a_sealed_secret_the_controller_refuses_fails_with_the_controller_s_words() -> None:
@@ -177,8 +180,8 @@ def test_a_sealed_secret_the_controller_refuses_fails_with_the_controller_s_word
         "metadata": {"name": "s", "namespace": "ns"},
         "spec": {"encryptedData": {"k": "dg=="}, "template": {"metadata": {}}},
     }
-    with pytest.raises(unseal.UnsealFailed) as failed:
-        unseal.apply_and_unseal(cluster, sealed, 5, Waiter(sleep=lambda seconds: None))
+    with pytest.raises(sealed_secret_sync.UnsealFailed) as failed:
+        sealed_secret_sync.apply_and_unseal(cluster, sealed, 5, Waiter(sleep=lambda seconds: None))
     assert str(failed.value) == (
         "the Sealed Secrets controller could not unseal SealedSecret ns/s "
         '(exchange_router_sealed_secret_encrypted_data): Resource "s" already exists and is not '
