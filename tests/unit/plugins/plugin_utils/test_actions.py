@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import engine
+from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, engine
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.result import Result
 from ansible_collections.exchange.platform.plugins.plugin_utils.shared_apply import (
@@ -20,6 +20,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.shared_apply imp
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import Revision, SecretStore
+from ansible_collections.exchange.platform.plugins.plugin_utils.variables import P, role_defaults
 from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Waiter
 from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.fakes import (
     FakeCluster,
@@ -754,3 +755,38 @@ def test_a_plan_reads_the_secret_and_the_sealed_secret_once(world: World, mode: 
     assert not rel.failed and not rel.changed, rel.msg
     assert world.kube.verbs("get", "Secret").count(SECRET.name) == 1
     assert world.kube.verbs("get", "SealedSecret") == [SECRET.name]
+
+
+EVERY_KIND = {
+    "service_account": {"create": True},
+    "pdb": {"enabled": True},
+    "network_policy": {"enabled": True, "edge_namespace": "edge"},
+    "wait": False,  # no controllers here for the edge to wait on
+}
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        dict(EVERY_KIND, ingress=INGRESS, **plain("one")),
+        dict(EVERY_KIND, httproute=ROUTE, **sealed("one")),
+    ],
+    ids=["plain-ingress", "sealed-httproute"],
+)
+def test_removal_without_history_removes_every_kind_the_release_made(
+    world: World, variables: dict[str, Any]
+) -> None:
+    rel = world.run(**variables)
+    assert not rel.failed, rel.msg
+    made = {ref.kind for ref in world.kube.objects} - {"Lease"}
+    enabled = [k.kind for k in catalogue.RELEASE_KINDS if k.enabled(spec_variables(variables))]
+    assert made >= set(enabled) and len(enabled) == 8
+    world.stores["ns"] = MemoryStore()  # the history Secret deleted by hand
+    rel = world.run(state="absent")
+    assert not rel.failed and rel.changed, rel.msg
+    assert [ref for ref in world.kube.objects if ref.kind != "Lease"] == []
+
+
+def spec_variables(variables: dict[str, Any]) -> dict[str, Any]:
+    """The role variables of a test's values, defaults filled in."""
+    return {**role_defaults(), **{P + k: v for k, v in variables.items()}}

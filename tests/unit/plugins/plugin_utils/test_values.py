@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import (
-    catalogue,
     rules,
     template_context,
     variables,
@@ -220,23 +219,6 @@ def test_the_release_spec_has_exactly_the_engines_keys() -> None:
     spec = from_variables("h", v(rollout_timeout=900, render_dir="/out"), [], None)
     assert (spec.timeout, spec.state) == (900, "rendered")
     assert not from_variables("h", v(autoscaling={"enabled": False}), [], None).autoscaling
-
-
-def test_refs_name_every_object_a_release_can_own() -> None:
-    """The ServiceAccount was once missing: removal without history left it behind."""
-    refs = {r["kind"]: r["metadata"]["name"] for r in catalogue.refs(v(name="xr", secret_name="s"))}
-    assert refs == {
-        "ServiceAccount": "xr",
-        "Secret": "s",
-        "SealedSecret": "s",
-        "Service": "xr-service",
-        "Deployment": "xr-deployment",
-        "HorizontalPodAutoscaler": "xr-hpa",
-        "PodDisruptionBudget": "xr-pdb",
-        "NetworkPolicy": "xr-network-policy",
-        "Ingress": "xr-ingress",
-        "HTTPRoute": "xr-route",
-    }
 
 
 def test_to_int_is_jinjas_int_filter() -> None:
