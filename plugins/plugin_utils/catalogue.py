@@ -47,11 +47,8 @@ class Kind:
 
     @property
     def api_prefix(self) -> str:
-        return (
-            f"/api/{self.api_version}"
-            if "/" not in self.api_version
-            else (f"/apis/{self.api_version}")
-        )
+        """/api/v1 for the core group, /apis/<group>/<version> for the others."""
+        return ("/apis/" if "/" in self.api_version else "/api/") + self.api_version
 
 
 def _suffixed(suffix: str) -> Callable[[Variables], str]:
@@ -66,6 +63,10 @@ def _service_account_name(v: Variables) -> str:
     """The ServiceAccount the release creates: the name given, else the release's."""
     account = v[P + "service_account"] or {}
     return account.get("name") or v[P + "name"]
+
+
+def _secret_mode(mode: str) -> Callable[[Variables], bool]:
+    return lambda v: v[P + "secret_mode"] == mode
 
 
 def _switched(variable: str) -> Callable[[Variables], bool]:
@@ -83,128 +84,56 @@ COMMON_FIELDS = {
     "metadata.annotations": "annotations",
 }
 
+# The Deployment's fields and the variable behind each.
+DEPLOYMENT_FIELDS = {
+    "spec.replicas": "replicas",
+    "spec.progressDeadlineSeconds": "progress_deadline_seconds",
+    "spec.template.metadata.labels": "labels",
+    "spec.template.metadata.annotations": "pod_annotations",
+    f"{_POD}.securityContext": "pod_security_level",
+    f"{_POD}.imagePullSecrets": "image_pull_secrets",
+    f"{_POD}.nodeSelector": "node_selector",
+    f"{_POD}.tolerations": "tolerations",
+    f"{_POD}.affinity": "affinity",
+    f"{_POD}.topologySpreadConstraints": "topology_spread_constraints",
+    f"{_POD}.serviceAccountName": "service_account",
+    f"{_CONTAINER}.envFrom": "env_from",
+    f"{_CONTAINER}.startupProbe": "startup_probe",
+    f"{_CONTAINER}.image": "image",
+    f"{_CONTAINER}.ports": "container_port",
+    f"{_CONTAINER}.resources": "resources",
+    f"{_CONTAINER}.env": "secret_env",
+    f"{_CONTAINER}.readinessProbe": "readiness_probe",
+    f"{_CONTAINER}.livenessProbe": "liveness_probe",
+    f"{_CONTAINER}.securityContext": "pod_security_level",
+}
+
+# One row per kind (a table, so kept as one: ruff's formatter would give each argument a line).
+# fmt: off
 KINDS: tuple[Kind, ...] = (
-    Kind(
-        "ServiceAccount",
-        "v1",
-        "serviceaccounts",
-        "serviceaccount.yaml.j2",
-        name=_service_account_name,
-        enabled=_switched("service_account"),
-        fields={"": "service_account"},
-    ),
-    Kind(
-        "Secret",
-        "v1",
-        "secrets",
-        "secret.yaml.j2",
-        name=_secret_name,
-        enabled=lambda v: v[P + "secret_mode"] == "plain",
-        fields={"": "secret_data"},
-        secret_values=True,
-    ),
-    Kind(
-        "SealedSecret",
-        "bitnami.com/v1alpha1",
-        "sealedsecrets",
-        "sealedsecret.yaml.j2",
-        name=_secret_name,
-        enabled=lambda v: v[P + "secret_mode"] == "sealed",
-        fields={"": "sealed_secret_encrypted_data"},
-        wait=UNSEALED,
-    ),
-    Kind(
-        "Service",
-        "v1",
-        "services",
-        "service.yaml.j2",
-        "service",
-        _suffixed("-service"),
-        fields={"spec.ports": "service_port", "spec.type": "service_type"},
-    ),
-    Kind(
-        "Deployment",
-        "apps/v1",
-        "deployments",
-        "deployment.yaml.j2",
-        "deployment",
-        _suffixed("-deployment"),
-        fields={
-            "spec.replicas": "replicas",
-            "spec.progressDeadlineSeconds": "progress_deadline_seconds",
-            "spec.template.metadata.labels": "labels",
-            "spec.template.metadata.annotations": "pod_annotations",
-            f"{_POD}.securityContext": "pod_security_level",
-            f"{_POD}.imagePullSecrets": "image_pull_secrets",
-            f"{_POD}.nodeSelector": "node_selector",
-            f"{_POD}.tolerations": "tolerations",
-            f"{_POD}.affinity": "affinity",
-            f"{_POD}.topologySpreadConstraints": "topology_spread_constraints",
-            f"{_POD}.serviceAccountName": "service_account",
-            f"{_CONTAINER}.envFrom": "env_from",
-            f"{_CONTAINER}.startupProbe": "startup_probe",
-            f"{_CONTAINER}.image": "image",
-            f"{_CONTAINER}.ports": "container_port",
-            f"{_CONTAINER}.resources": "resources",
-            f"{_CONTAINER}.env": "secret_env",
-            f"{_CONTAINER}.readinessProbe": "readiness_probe",
-            f"{_CONTAINER}.livenessProbe": "liveness_probe",
-            f"{_CONTAINER}.securityContext": "pod_security_level",
-        },
-        wait=ROLLOUT,
-    ),
-    Kind(
-        "HorizontalPodAutoscaler",
-        "autoscaling/v2",
-        "horizontalpodautoscalers",
-        "hpa.yaml.j2",
-        "hpa",
-        _suffixed("-hpa"),
-        _switched("autoscaling"),
-        {"spec": "autoscaling"},
-    ),
-    Kind(
-        "PodDisruptionBudget",
-        "policy/v1",
-        "poddisruptionbudgets",
-        "pdb.yaml.j2",
-        "pdb",
-        _suffixed("-pdb"),
-        _switched("pdb"),
-        {"": "pdb"},
-    ),
-    Kind(
-        "NetworkPolicy",
-        "networking.k8s.io/v1",
-        "networkpolicies",
-        "networkpolicy.yaml.j2",
-        "network_policy",
-        _suffixed("-network-policy"),
-        _switched("network_policy"),
-        {"": "network_policy"},
-    ),
-    Kind(
-        "Ingress",
-        "networking.k8s.io/v1",
-        "ingresses",
-        "ingress.yaml.j2",
-        "ingress",
-        _suffixed("-ingress"),
-        _switched("ingress"),
-        {"": "ingress"},
-        wait=CERTIFICATE,
-    ),
-    Kind(
-        "HTTPRoute",
-        "gateway.networking.k8s.io/v1",
-        "httproutes",
-        "httproute.yaml.j2",
-        "route",
-        _suffixed("-route"),
-        _switched("httproute"),
-        {"": "httproute"},
-        wait=ACCEPTED,
-    ),
+    Kind("ServiceAccount", "v1", "serviceaccounts", "serviceaccount.yaml.j2",
+         name=_service_account_name, enabled=_switched("service_account"),
+         fields={"": "service_account"}),
+    Kind("Secret", "v1", "secrets", "secret.yaml.j2", name=_secret_name,
+         enabled=_secret_mode("plain"), fields={"": "secret_data"}, secret_values=True),
+    Kind("SealedSecret", "bitnami.com/v1alpha1", "sealedsecrets", "sealedsecret.yaml.j2",
+         name=_secret_name, enabled=_secret_mode("sealed"),
+         fields={"": "sealed_secret_encrypted_data"}, wait=UNSEALED),
+    Kind("Service", "v1", "services", "service.yaml.j2", "service", _suffixed("-service"),
+         fields={"spec.ports": "service_port", "spec.type": "service_type"}),
+    Kind("Deployment", "apps/v1", "deployments", "deployment.yaml.j2", "deployment",
+         _suffixed("-deployment"), fields=DEPLOYMENT_FIELDS, wait=ROLLOUT),
+    Kind("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers", "hpa.yaml.j2",
+         "hpa", _suffixed("-hpa"), _switched("autoscaling"), {"spec": "autoscaling"}),
+    Kind("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", "pdb.yaml.j2", "pdb",
+         _suffixed("-pdb"), _switched("pdb"), {"": "pdb"}),
+    Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", "networkpolicy.yaml.j2",
+         "network_policy", _suffixed("-network-policy"), _switched("network_policy"),
+         {"": "network_policy"}),
+    Kind("Ingress", "networking.k8s.io/v1", "ingresses", "ingress.yaml.j2", "ingress",
+         _suffixed("-ingress"), _switched("ingress"), {"": "ingress"}, wait=CERTIFICATE),
+    Kind("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes", "httproute.yaml.j2",
+         "route", _suffixed("-route"), _switched("httproute"), {"": "httproute"}, wait=ACCEPTED),
     # Read, never templated: what a rollout, the lock and the edge look at.
     Kind("ReplicaSet", "apps/v1", "replicasets"),
     Kind("Pod", "v1", "pods"),
@@ -213,6 +142,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("Certificate", "cert-manager.io/v1", "certificates"),
     Kind("CertificateRequest", "cert-manager.io/v1", "certificaterequests"),
 )
+# fmt: on
 BY_KIND = {k.kind: k for k in KINDS}
 # The release's own kinds, in apply order.
 RELEASE_KINDS = tuple(k for k in KINDS if k.template)

@@ -150,7 +150,7 @@ def _locked(cfg: Configuration, spec: Spec, lease: Lease) -> Result:
     if spec.state == "present":
         return Upgrade(cfg, spec).run()
     if spec.state == "rollback":
-        return Rollback(cfg, spec).run(spec.revision)
+        return Rollback(cfg, spec, spec.revision).run()
     if spec.state == "absent":
         return Uninstall(cfg, spec).run()
     return ListHistory(cfg, spec).run()  # a rendered release never reaches the engine

@@ -7,30 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError
-from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
-from ansible_collections.exchange.platform.plugins.plugin_utils.result import Result
-from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Action
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import (
     HISTORY_COLUMNS,
     History,
 )
 
 
-class ListHistory:
-    def __init__(self, cfg: Configuration, spec: Spec) -> None:
-        self.cfg, self.spec = cfg, spec
-
-    def run(self) -> Result:
-        try:
-            records = History.read(self.cfg.store).records
-        except KubeError as error:
-            return Result(failed=True, msg=self.cfg.redact(str(error)))
-        rows = [r.summary() for r in records]
-        if not rows:
-            msg = f"Release {self.spec.name} has no history in namespace {self.spec.namespace}"
-            return Result(msg=msg)
-        return Result(msg="\n".join(table(rows)), history=rows)
+class ListHistory(Action):
+    def steps(self) -> None:
+        rows = [r.summary() for r in History.read(self.cfg.store).records]
+        self.result.history = rows
+        self.result.msg = (
+            "\n".join(table(rows))
+            if rows
+            else f"Release {self.spec.name} has no history in namespace {self.spec.namespace}"
+        )
 
 
 def table(rows: list[dict[str, Any]]) -> list[str]:

@@ -3,7 +3,7 @@
 """What every action returns, and the one way its steps say it failed.
 
 An action's steps raise `Failed` (or let a cluster's `KubeError` or the lock's `LockError` go
-up); the action's `run` turns any of them into a `Result` with `failed` set and the message
+up); `Action.run` turns any of them into a `Result` with `failed` set and the message
 redacted. Nothing else carries a failure: no error strings returned, no outcome changed in place.
 """
 
@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError
+from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
+from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
+from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 
 
 class Failed(Exception):
@@ -30,3 +35,23 @@ class Result:
     rolled_back_to: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+
+
+class Action:
+    """One lifecycle of one release over its Configuration: `steps` does the work, `run` keeps
+    the error convention and returns the Result."""
+
+    def __init__(self, cfg: Configuration, spec: Spec) -> None:
+        self.cfg, self.spec = cfg, spec
+        self.result = Result()
+
+    def steps(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> Result:
+        try:
+            self.steps()
+        except (Failed, KubeError, LockError) as error:
+            self.result.failed = True
+            self.result.msg = self.cfg.redact(str(error))
+        return self.result

@@ -7,30 +7,21 @@ dry-run, kubernetes.core.k8s, rollout) and record it as a new revision."""
 from __future__ import annotations
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import revision, secret_modes
-from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
-from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
-from ansible_collections.exchange.platform.plugins.plugin_utils.result import Failed, Result
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Action, Failed
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import History
 
 
-class Rollback:
-    def __init__(self, cfg: Configuration, spec: Spec) -> None:
-        self.cfg, self.spec = cfg, spec
-        self.result = Result()
+class Rollback(Action):
+    """Return to revision `number` (0: the one before the latest)."""
 
-    def run(self, number: int = 0) -> Result:
-        """Return to revision `number` (0: the one before the latest)."""
-        try:
-            self._rollback(number)
-        except (Failed, KubeError, LockError) as error:
-            self.result.failed = True
-            self.result.msg = self.cfg.redact(str(error))
-        return self.result
+    def __init__(self, cfg: Configuration, spec: Spec, number: int = 0) -> None:
+        super().__init__(cfg, spec)
+        self.number = number
 
-    def _rollback(self, number: int) -> None:
-        cfg, spec, result = self.cfg, self.spec, self.result
+    def steps(self) -> None:
+        cfg, spec, result, number = self.cfg, self.spec, self.result, self.number
         history = History.read(cfg.store)
         target = history.get(number) if number else history.previous()
         if target is None:

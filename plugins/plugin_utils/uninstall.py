@@ -9,31 +9,16 @@ deletes those carrying the release's labels."""
 from __future__ import annotations
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import revision
-from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
-from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
-from ansible_collections.exchange.platform.plugins.plugin_utils.result import Failed, Result
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Action
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import wait_gone
-from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import History
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "exchange.platform")
 
 
-class Uninstall:
-    def __init__(self, cfg: Configuration, spec: Spec) -> None:
-        self.cfg, self.spec = cfg, spec
-        self.result = Result()
-
-    def run(self) -> Result:
-        try:
-            self._uninstall()
-        except (Failed, KubeError, LockError) as error:
-            self.result.failed = True
-            self.result.msg = self.cfg.redact(str(error))
-        return self.result
-
-    def _uninstall(self) -> None:
+class Uninstall(Action):
+    def steps(self) -> None:
         cfg, spec, result = self.cfg, self.spec, self.result
         history = History.read(cfg.store)
         last = history.latest

@@ -8,32 +8,17 @@ on the cluster, and when it fails, call the rollback action, as Helm's failRelea
 from __future__ import annotations
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import edge_readiness, revision
-from ansible_collections.exchange.platform.plugins.plugin_utils.client import KubeError, Ref
-from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
-from ansible_collections.exchange.platform.plugins.plugin_utils.lock import LockError
-from ansible_collections.exchange.platform.plugins.plugin_utils.result import Failed, Result
+from ansible_collections.exchange.platform.plugins.plugin_utils.client import Ref
+from ansible_collections.exchange.platform.plugins.plugin_utils.result import Action, Failed
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollback import Rollback
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollout import Rollout
-from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec
 from ansible_collections.exchange.platform.plugins.plugin_utils.store import History
 
 
-class Upgrade:
-    def __init__(self, cfg: Configuration, spec: Spec) -> None:
-        self.cfg, self.spec = cfg, spec
-        self.result = Result()
-        cfg.redact.remember((spec.secret or {}).get("data"))
-
-    def run(self) -> Result:
-        try:
-            self._upgrade()
-        except (Failed, KubeError, LockError) as error:
-            self.result.failed = True
-            self.result.msg = self.cfg.redact(str(error))
-        return self.result
-
-    def _upgrade(self) -> None:
+class Upgrade(Action):
+    def steps(self) -> None:
         cfg, spec, result = self.cfg, self.spec, self.result
+        cfg.redact.remember((spec.secret or {}).get("data"))
         history = History.read(cfg.store)
         cand = revision.candidate(
             cfg, spec, history, spec.objects, spec.secret, spec.secret_mode, "deploy"
@@ -60,7 +45,7 @@ class Upgrade:
             return "Not rolled back (exchange_router_rollback_on_failure is false)."
         if previous is None:
             return "No previous revision to roll back to (first deploy)."
-        back = Rollback(self.cfg, self.spec).run(previous.revision)
+        back = Rollback(self.cfg, self.spec, previous.revision).run()
         self.result.diff = back.diff
         self.result.warnings += back.warnings
         self.result.rolled_back_to = back.rolled_back_to
