@@ -39,10 +39,13 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def entry_options() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for entry, spec in SPECS.items():
-        for name, option in spec["options"].items():
-            yield entry, name, option
+def entry_options() -> list[Any]:
+    """(entry point, variable, its argument spec) of every option, named entry:variable."""
+    return [
+        pytest.param(entry, name, option, id=f"{entry}:{name}")
+        for entry, spec in SPECS.items()
+        for name, option in spec["options"].items()
+    ]
 
 
 def sub_options(path: str, option: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -94,11 +97,7 @@ def test_every_default_is_a_documented_option_and_every_option_has_a_default() -
         assert not missing, f"{entry}: options neither in defaults/main.yml nor WITHOUT_DEFAULT"
 
 
-@pytest.mark.parametrize(
-    ("entry", "name", "option"),
-    list(entry_options()),
-    ids=[f"{entry}:{name}" for entry, name, _ in entry_options()],
-)
+@pytest.mark.parametrize(("entry", "name", "option"), entry_options())
 def test_the_argument_spec_states_the_default_of_defaults_main_yml(
     entry: str, name: str, option: dict[str, Any]
 ) -> None:
@@ -113,7 +112,7 @@ def test_the_argument_spec_states_the_default_of_defaults_main_yml(
     assert shape_problems(name, DEFAULTS[name], option) == []
 
 
-@pytest.mark.parametrize(("entry", "name", "option"), list(entry_options()))
+@pytest.mark.parametrize(("entry", "name", "option"), entry_options())
 def test_every_option_and_sub_option_has_a_description_and_a_type(
     entry: str, name: str, option: dict[str, Any]
 ) -> None:
