@@ -1,0 +1,88 @@
+"""The release_report action plugin run in-process, as ansible-core's own unit tests run action
+plugins: one host's part of the engine's result (registered by the role's first task) becomes
+that host's own result."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play_context import PlayContext
+from ansible.playbook.task import Task
+from ansible.plugins.loader import connection_loader
+from ansible.template import Templar
+
+from ansible_collections.exchange.platform.plugins.action.release_report import ActionModule
+
+DEPLOYED = {
+    "changed": True,
+    "failed": False,
+    "msg": "exchange-router revision 2 deployed to ns",
+    "diff": [{"before": "image: a", "after": "image: b"}],
+    "warnings": ["no metrics server: the HPA cannot scale", "Deployment short of replicas"],
+    "revision": 2,
+    "rolled_back_to": None,
+    "history": [],
+    "files": [],
+}
+
+
+def report(
+    args: dict[str, Any], host: str = "h1", check: bool = False, display: Any = None
+) -> dict[str, Any]:
+    """The role's report task for `host`, with these arguments (and this display, if given)."""
+    loader = DataLoader()
+    task = Task.load(
+        {"action": "exchange.platform.release_report", "args": args, "check_mode": check},
+        loader=loader,
+    )
+    context = PlayContext()
+    connection = connection_loader.get("local", context, "/dev/null")
+    action = ActionModule(task, connection, context, loader, Templar(loader=loader), None)
+    action._display = display or action._display
+    return action.run(task_vars={"inventory_hostname": host})
+
+
+def test_a_deploy_is_reported_with_what_changed_its_warnings_and_no_empty_field() -> None:
+    display = mock.Mock()
+    result = report({"result": {"changed": False, "releases": {"h1": DEPLOYED}}}, display=display)
+    assert result == {
+        "changed": True,
+        "failed": False,
+        "msg": "exchange-router revision 2 deployed to ns",
+        "diff": DEPLOYED["diff"],
+        "revision": 2,
+        "_ansible_verbose_always": True,  # shown without -v, as helm's NOTES
+    }
+    assert display.warning.call_args_list == [
+        mock.call("h1: no metrics server: the HPA cannot scale"),
+        mock.call("h1: Deployment short of replicas"),
+    ]
+
+
+def test_an_outcome_without_changed_or_diff_reports_unchanged_and_no_diff() -> None:
+    outcome = {"msg": "wrote 3 manifests to out", "files": ["out/a.yaml"], "diff": []}
+    result = report({"result": {"releases": {"h1": outcome}}}, check=True)
+    assert result == {
+        "changed": False,
+        "msg": "wrote 3 manifests to out",
+        "files": ["out/a.yaml"],
+        "_ansible_verbose_always": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{"result": {"releases": {"h2": DEPLOYED}}}, {"result": {}}, {"result": None}, {}],
+)
+def test_a_host_without_a_release_in_the_engine_run_is_skipped(args: dict[str, Any]) -> None:
+    result = report(args)
+    assert result == {"skipped": True, "msg": "this host had no release in the engine run"}
+
+
+def test_an_unknown_argument_is_refused() -> None:
+    with pytest.raises(AnsibleActionFail, match=r"Invalid options for \S+: results"):
+        report({"results": {}})
