@@ -9,6 +9,7 @@ redacted. Nothing else carries a failure: no error strings returned, no outcome 
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ class Result:
     files: list[str] = field(default_factory=list)
 
 
-class Action:
+class Action(abc.ABC):
     """One lifecycle of one release over its Configuration: `steps` does the work, `run` keeps
     the error convention and returns the Result."""
 
@@ -45,8 +46,9 @@ class Action:
         self.cfg, self.spec = cfg, spec
         self.result = Result()
 
+    @abc.abstractmethod
     def steps(self) -> None:
-        raise NotImplementedError
+        """The action's sequence; a step that cannot go on raises."""
 
     def run(self) -> Result:
         try:
