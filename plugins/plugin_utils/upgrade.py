@@ -62,8 +62,8 @@ class Upgrade(Action):
         deployment = next((o for o in self.spec.objects if o["kind"] == "Deployment"), None)
         if deployment is None or not self.spec.wait:
             return
-        watch = Rollout(
+        rollout = Rollout(
             self.cfg.client, Ref.of(deployment), False, self.spec.timeout, self.cfg.redact
         )
-        watch.look()
-        self.result.warnings += watch.warnings
+        rollout.look()
+        self.result.warnings += rollout.warnings
