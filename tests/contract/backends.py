@@ -164,16 +164,25 @@ class KwokBackend(Backend):
                     entry[key] = str(path)
             entries.append(entry)
         request = self.client.request  # type: ignore[attr-defined]
-        request(
-            "POST",
-            f"/apis/kwok.x-k8s.io/v1alpha1/namespaces/{self.namespace}/logs",
-            body={
-                "apiVersion": "kwok.x-k8s.io/v1alpha1",
-                "kind": "Logs",
-                "metadata": {"name": name, "namespace": self.namespace},
-                "spec": {"logs": entries},
-            },
-        )
+        try:
+            request(
+                "POST",
+                f"/apis/kwok.x-k8s.io/v1alpha1/namespaces/{self.namespace}/logs",
+                body={
+                    "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                    "kind": "Logs",
+                    "metadata": {"name": name, "namespace": self.namespace},
+                    "spec": {"logs": entries},
+                },
+            )
+        except KubeError as error:
+            if error.status != 404:
+                raise
+            pytest.fail(
+                "this kwok cluster has no Logs resource: it was made before "
+                "cluster/kwokctl.yaml.in enabled kwok's Logs CRD; recreate it with: "
+                "cluster/kwok.sh up --recreate"
+            )
 
     def settle(self, budget: str, allowed: int) -> None:
         def counted() -> bool:

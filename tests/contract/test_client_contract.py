@@ -78,7 +78,10 @@ def test_apply_merges_per_field_manager_and_a_conflict_is_refused_unless_forced(
         force=False,
     )
     assert conflict.status == 409
-    assert 'conflict with "two"' in conflict.message and ".data.b" in conflict.message
+    assert conflict.message == 'Apply failed with 1 conflict: conflict with "two": .data.b'
+    assert conflict.causes == [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "two"', "field": ".data.b"}
+    ]
     assert clear(live())["b"] == "2"
     # a dry-run is refused the same way, and a conflict leaves everything as it was
     assert (
@@ -112,7 +115,10 @@ def test_apply_merges_per_field_manager_and_a_conflict_is_refused_unless_forced(
     conflict = refused(
         kube.apply, secret(backend, "merged", {"shared": "s"}), manager="two", force=False
     )
-    assert conflict.status == 409 and ".data.shared" in conflict.message
+    assert conflict.status == 409
+    assert conflict.message == (  # the Python client's user agent names an Update's manager
+        'Apply failed with 1 conflict: conflict with "OpenAPI-Generator" using v1: .data.shared'
+    )
     kube.apply(secret(backend, "merged", {"shared": "s"}), manager="two")  # forced: taken back
     assert clear(live()) == {"shared": "s"}
 
@@ -144,12 +150,16 @@ def test_missing_objects_are_404_and_stale_writes_409(backend: Backend) -> None:
     }
     assert clear(kube.replace(unconditional)) == {"a": "4"}
 
-    stale_delete = refused(
-        kube.delete, Ref("Secret", ns, "once"), precondition_rv=first["metadata"]["resourceVersion"]
-    )
-    assert stale_delete.status == 409 and "Precondition failed" in stale_delete.message
     current = kube.get("Secret", ns, "once")
     assert current is not None
+    old, now = first["metadata"]["resourceVersion"], current["metadata"]["resourceVersion"]
+    stale_delete = refused(kube.delete, Ref("Secret", ns, "once"), precondition_rv=old)
+    assert stale_delete.status == 409
+    assert stale_delete.message == (
+        f'Operation cannot be fulfilled on Secret "once": the ResourceVersion in the precondition '
+        f"({old}) does not match the ResourceVersion in record ({now}). The object might have "
+        "been modified"
+    )
     assert kube.delete(
         Ref("Secret", ns, "once"), precondition_rv=current["metadata"]["resourceVersion"]
     )
@@ -243,6 +253,9 @@ def test_eviction_is_allowed_refused_by_a_budget_or_finds_nothing(backend: Backe
     no = refused(kube.evict, ns, "guarded-1")
     assert no.status == 429
     assert no.message == "Cannot evict pod as it would violate the pod's disruption budget."
+    assert [c["message"] for c in no.causes] == [
+        "The disruption budget budget needs 2 healthy pods and has 2 currently"
+    ]
     assert kube.get("Pod", ns, "guarded-1") is not None
 
     assert kube.evict(ns, "free") is True  # no budget selects it
@@ -262,12 +275,14 @@ def test_a_dry_run_leaves_nothing_behind(backend: Backend) -> None:
     labels = {"contract": "dry-run"}
     would = kube.apply(secret(backend, "dry", {"a": "1"}, labels=labels), dry_run=True)
     assert clear(would) == {"a": "1"} and would["metadata"]["labels"] == labels
+    assert "resourceVersion" not in would["metadata"]  # never stored: no version
     assert kube.get("Secret", ns, "dry") is None
     assert kube.list("Secret", ns, "contract=dry-run") == []
 
     stored = kube.apply(secret(backend, "dry", {"a": "1"}, labels=labels))
     would = kube.apply(secret(backend, "dry", {"a": "2"}, labels=labels), dry_run=True)
     assert clear(would) == {"a": "2"}
+    assert would["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
     after = kube.get("Secret", ns, "dry")
     assert after is not None and clear(after) == {"a": "1"}
     assert after["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]

@@ -11,7 +11,8 @@ What it keeps as the API server does:
   unless forced, which takes the field away from it; a field its last owner stops applying is
   removed; a create, a replace or `scale` (an Update) takes the fields it changes. managedFields
   says who owns what (fieldsV1);
-- dry-runs that check everything and store nothing;
+- dry-runs that check everything and store nothing (the answer keeps the live resourceVersion,
+  or has none for a new object); metadata.generation only on kinds that have one;
 - pod logs per pod and container (`set_log`), the last `lines` lines, `previous` only for a
   container that has a previous instance (400 otherwise, as the kubelet says), 400 for a
   container the pod does not have;
@@ -33,7 +34,10 @@ Deliberate simplifications (none changes what the engine sees):
 - a PodDisruptionBudget's allowed disruptions are computed at eviction time from the Ready pods
   its matchLabels select (the disruption controller computes them in the background, and counts
   the expected pods from their controller's scale, not from the pods that exist);
-- resourceVersions count up from 1; a dry-run answers with the next one.
+- resourceVersions count up from 1; uids are "uid-1", "uid-2", ...; no creationTimestamp and
+  no managedFields times;
+- a create records only the fields it was given (the API server's defaults, such as a Secret's
+  type, are owned by the creator too).
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ SERVED = frozenset(
         METRICS,
     }
 )
+# Kinds the API server keeps no metadata.generation for.
+UNVERSIONED = frozenset({"Secret", "ConfigMap", "ServiceAccount", "Service", "Lease", "Event"})
 # Set by the API server, never owned by a field manager.
 SERVER_METADATA = frozenset(
     {
@@ -411,9 +417,10 @@ class FakeCluster:
         if precondition_rv and precondition_rv != live["metadata"]["resourceVersion"]:
             raise KubeError(
                 409,
-                f'Operation cannot be fulfilled on {_plural(ref.kind)} "{ref.name}": '
-                f"Precondition failed: ResourceVersion in precondition: {precondition_rv}, "
-                f"ResourceVersion in object meta: {live['metadata']['resourceVersion']}",
+                f'Operation cannot be fulfilled on {ref.kind} "{ref.name}": the ResourceVersion '
+                f"in the precondition ({precondition_rv}) does not match the ResourceVersion in "
+                f"record ({live['metadata']['resourceVersion']}). The object might have been "
+                "modified",
             )
         self._remove_object(ref, propagation)
         return True
@@ -550,13 +557,18 @@ class FakeCluster:
             meta["uid"] = f"uid-{self.uid}"
         else:
             meta["uid"] = live["metadata"]["uid"]
-        generation = (live or {}).get("metadata", {}).get("generation", 0)
-        if live is None or live.get("spec") != obj.get("spec"):
-            generation += 1
-        meta["generation"] = generation
+        if ref.kind not in UNVERSIONED:
+            generation = (live or {}).get("metadata", {}).get("generation", 0)
+            if live is None or live.get("spec") != obj.get("spec"):
+                generation += 1
+            meta["generation"] = generation
         if store:
             self.version += 1
-        meta["resourceVersion"] = str(self.version + (0 if store else 1))
+            meta["resourceVersion"] = str(self.version)
+        elif live is not None:  # a dry-run writes nothing: the version stays the live one's
+            meta["resourceVersion"] = live["metadata"]["resourceVersion"]
+        else:
+            meta.pop("resourceVersion", None)
         return obj
 
     def _store(self, ref: Ref, obj: dict[str, Any]) -> dict[str, Any]:
