@@ -62,7 +62,8 @@ def test_every_request_of_the_client_protocol_is_recorded() -> None:
         ("create", "Eviction", "p"),
         ("delete:Background", "Lease", "l"),
     ]
-    requests = {n for n, _ in inspect.getmembers(Client, inspect.isfunction) if n[0] != "_"}
+    functions = inspect.getmembers(Client, inspect.isfunction)
+    requests = {name for name, function in functions if not name.startswith("_")}
     assert requests == {
         "apply",
         "create",
