@@ -3,6 +3,7 @@
 # packages and Go modules), its own dockerd when none answers, every image preloaded, CoreDNS
 # without an upstream, metrics-server and the Sealed Secrets controller in the cluster.
 # Everything is cached under ~/.cache/exchange-platform/. See cluster/README-kind.md.
+# Two checkouts can use it at once: kind/clusters.sh says which cluster each one gets.
 #
 # KIND_NODE_IMAGE=kindest/node:vX.Y.Z switches to kind's official node image, used unchanged
 # (for machines with their own Docker and internet); `KIND_DRY_RUN=1 kind.sh up` prints the
@@ -23,16 +24,19 @@ LOG_PREFIX=kind
 GO="${GO:-/usr/local/go/bin/go}"
 CACHE_ROOT="${EXCHANGE_PLATFORM_CACHE:-${HOME}/.cache/exchange-platform}"
 LOG_DIR="${CACHE_ROOT}/logs"
-CLUSTER_NAME="${KIND_CLUSTER_NAME:-exchange-platform}"
-STATE_DIR="${CACHE_ROOT}/kind/clusters/${CLUSTER_NAME}"
-KUBECONFIG_PATH="${STATE_DIR}/kubeconfig"
+# The cluster's name; a run whose content differs from a held cluster's gets <base>-<hash>.
+BASE_NAME="${KIND_CLUSTER_NAME:-exchange-platform}"
 DOCKER_DIR="${CACHE_ROOT}/docker"
 OWN_DOCKER_HOST="unix://${DOCKER_DIR}/docker.sock"
+# shellcheck disable=SC2153 # KIND_VERSION is kind/versions.env's
 KIND_BIN_DIR="${CACHE_ROOT}/bin/kind/${KIND_VERSION}"
 KUBE_BIN_DIR="${CACHE_ROOT}/bin/kubernetes/${KUBE_VERSION}"
 KUBECTL="${KUBE_BIN_DIR}/kubectl"
 MS_BIN_DIR="${CACHE_ROOT}/bin/metrics-server/${METRICS_SERVER_VERSION}"
+# The names pods use in the cluster; the stand-in and deployer images are loaded under names
+# that hold their content's hash and given these names inside the node (load_images).
 STANDIN_IMAGE=exchange-platform/standin:dev
+STANDIN_SIDE_EFFECT_IMAGE=exchange-platform/standin:side-effect
 MS_IMAGE="exchange-platform/metrics-server:${METRICS_SERVER_VERSION}"
 SS_IMAGE="exchange-platform/sealed-secrets-controller:${SEALED_SECRETS_VERSION}"
 # The playbooks in a pod (tests/integration/test_kind_incluster.py): see build_deployer_image.
@@ -40,76 +44,36 @@ DEPLOYER_IMAGE=exchange-platform/deployer:dev
 # What the local node image is built with (Debian packages).
 APT_PACKAGES=(debootstrap jq gcc libc6-dev)
 
+# shellcheck source-path=SCRIPTDIR source=kind/docker.sh
+source "${KIND_DIR}/docker.sh"
 # shellcheck source-path=SCRIPTDIR source=kind/build.sh
 source "${KIND_DIR}/build.sh"
-# shellcheck source-path=SCRIPTDIR source=kind/edge.sh
-source "${KIND_DIR}/edge.sh"
-
-# ---------------------------------------------------------------- docker
-
-# ensure_packages PACKAGE...: apt-get install those that are missing.
-ensure_packages() {
-	local p missing=()
-	for p in "$@"; do dpkg-query -W -f '${Status}' "${p}" 2>/dev/null | grep -q 'ok installed' || missing+=("${p}"); done
-	((${#missing[@]})) || return 0
-	log "installing ${missing[*]} with apt-get ..."
-	apt-get update -qq >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
-
-# Debian's CLI when present (it matches the engine kind.sh starts), else the user's.
-docker() { if [[ -x /usr/bin/docker ]]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
-
-docker_answers() { timeout 10 docker version >/dev/null 2>&1; }
-
-# Use the Docker engine DOCKER_HOST (or the default socket) names when it answers; otherwise
-# start the project's own dockerd: socket, data and log under ${DOCKER_DIR}, Debian's runc behind
-# a wrapper without CAP_SYS_RESOURCE as the default runtime, and no iptables/NAT rules written
-# into the host (the kind network only talks to this machine).
-ensure_docker() {
-	# The project's own dockerd first, so a second run finds it again; never for the official
-	# node image, which would be pulled: that path is for the user's own engine.
-	if [[ -z "${KIND_NODE_IMAGE:-}" && -S "${DOCKER_DIR}/docker.sock" ]] && DOCKER_HOST=${OWN_DOCKER_HOST} docker_answers; then
-		export DOCKER_HOST=${OWN_DOCKER_HOST}
-		return 0
-	fi
-	docker_answers && return 0
-	[[ -z "${KIND_NODE_IMAGE:-}" ]] || die "KIND_NODE_IMAGE needs a running Docker engine (none answers at ${DOCKER_HOST:-the default socket})"
-	command -v dockerd >/dev/null || ensure_packages docker.io
-	export DOCKER_HOST=${OWN_DOCKER_HOST}
-	mkdir -p "${DOCKER_DIR}/data" "${DOCKER_DIR}/exec"
-	printf '{}\n' >"${DOCKER_DIR}/daemon.json"
-	# The runtime wrapper as a content-named copy in the cache: the daemon outlives this checkout.
-	local runc
-	runc=$(content_copy "${KIND_DIR}/runc-nosysresource")
-	log "starting dockerd (socket ${DOCKER_DIR}/docker.sock, log ${LOG_DIR}/dockerd.log) ..."
-	(
-		cd / || exit 1
-		exec setsid dockerd --host "${OWN_DOCKER_HOST}" --data-root "${DOCKER_DIR}/data" \
-			--exec-root "${DOCKER_DIR}/exec" --pidfile "${DOCKER_DIR}/dockerd.pid" \
-			--config-file "${DOCKER_DIR}/daemon.json" --iptables=false --ip-masq=false \
-			--ip=127.0.0.1 --add-runtime "exchange-platform-runc=${runc}" \
-			--default-runtime exchange-platform-runc
-	) >>"${LOG_DIR}/dockerd.log" 2>&1 </dev/null 9>&- &
-	for _ in $(seq 1 60); do docker_answers && return 0; sleep 1; done
-	tail -n 20 "${LOG_DIR}/dockerd.log" >&2
-	die "dockerd did not answer within 60s"
-}
-
-# kind runs `docker`; give it Debian's CLI (the one that matches the engine).
-kind_() { PATH="${STATE_DIR}/path:${PATH}" "${KIND_BIN_DIR}/kind" "$@" 9>&-; }
+# shellcheck source-path=SCRIPTDIR source=kind/deployer-build.sh
+source "${KIND_DIR}/deployer-build.sh"
+# shellcheck source-path=SCRIPTDIR source=kind/edge-build.sh
+source "${KIND_DIR}/edge-build.sh"
+# shellcheck source-path=SCRIPTDIR source=kind/install.sh
+source "${KIND_DIR}/install.sh"
+# shellcheck source-path=SCRIPTDIR source=kind/clusters.sh
+source "${KIND_DIR}/clusters.sh"
+use_cluster "${BASE_NAME}"
 
 # ----------------------------------------------------------------- build
 
+# Two checkouts building at once take turns (fd 7; some steps use fixed temporary paths): the
+# second finds the first's results cached.
 cmd_build() {
 	local start=${SECONDS}
+	mkdir -p "${CACHE_ROOT}"
+	exec 7>"${CACHE_ROOT}/kind-build.lock"
+	flock -w 5400 7 || die "could not lock ${CACHE_ROOT}/kind-build.lock"
 	go_env
 	# The deployer image is built from Debian packages with either node image.
 	if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then ensure_packages debootstrap; else ensure_packages "${APT_PACKAGES[@]}"; fi
 	ensure_docker
 	# The control plane, etcd and Sealed Secrets: built (once, for both tiers) by kwok.sh.
 	# debootstrap waits on the network while Go compiles.
-	local rootfs_pid= deployer_pid
+	local rootfs_pid='' deployer_pid
 	mkdir -p "${CACHE_ROOT}/kind"
 	if [[ -z "${KIND_NODE_IMAGE:-}" ]]; then
 		build_rootfs &
@@ -119,18 +83,16 @@ cmd_build() {
 	deployer_pid=$!
 	"${CLUSTER_DIR}/kwok.sh" build >&2
 	build_binaries
-	mkdir -p "${STATE_DIR}/path"
-	ln -sfn "$(if [[ -x /usr/bin/docker ]]; then echo /usr/bin/docker; else command -v docker; fi)" "${STATE_DIR}/path/docker"
 	if [[ -n "${rootfs_pid}" ]]; then
 		wait "${rootfs_pid}" || die "building the node's root filesystem failed"
 		build_base_image
 		build_node_image
-		printf '%s\n' "${NODE_IMAGE}" >"${STATE_DIR}/node-image"
 	fi
 	build_app_images
 	wait "${deployer_pid}" || die "building the deployer's root filesystem failed"
 	build_deployer_image
 	build_edge
+	exec 7>&-
 	if ((SECONDS - start > 2)); then log "build finished in $((SECONDS - start))s"; fi
 }
 
@@ -157,7 +119,9 @@ nodes:
 EOF
 }
 
-node_image() { if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then echo "${KIND_NODE_IMAGE}"; else cat "${STATE_DIR}/node-image"; fi; }
+# The node image: KIND_NODE_IMAGE, or the one cmd_build built (in this process: another
+# checkout may have built another one since).
+node_image() { printf '%s\n' "${KIND_NODE_IMAGE:-${NODE_IMAGE}}"; }
 
 # What the cluster is made from: its configuration, the node image (named by a hash of its inputs'
 # content) and the manifests installed (their content), never a path of the checkout.
@@ -176,109 +140,149 @@ fingerprint() {
 cluster_exists() { kind_ get clusters 2>/dev/null | grep -qx "${CLUSTER_NAME}"; }
 
 cluster_healthy() {
-	cluster_exists && [[ -f "${KUBECONFIG_PATH}" && "$(cat "${STATE_DIR}/fingerprint" 2>/dev/null)" == "$(fingerprint)" ]] &&
-		kctl get --raw /readyz >/dev/null 2>&1 &&
+	[[ -f "${KUBECONFIG_PATH}" ]] && kctl get --raw /readyz >/dev/null 2>&1 &&
 		[[ "$(kctl get nodes -o jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
+# The images the workloads use, one line each: the image to load, then the names it gets inside
+# the node (the stand-in's and the deployer's are named by their content; see build_standin).
 workload_images() {
-	printf '%s\n' "${STANDIN_IMAGE}" "${STANDIN_IMAGE%:*}:side-effect" "${MS_IMAGE}"
+	printf '%s %s %s\n' "${STANDIN_BUILT_IMAGE}" "${STANDIN_IMAGE}" "${STANDIN_SIDE_EFFECT_IMAGE}"
+	printf '%s\n' "${MS_IMAGE}"
 	if image_exists "${SS_IMAGE}"; then printf '%s\n' "${SS_IMAGE}"; fi
-	if image_exists "${DEPLOYER_IMAGE}"; then printf '%s\n' "${DEPLOYER_IMAGE}"; fi
+	if [[ -n "${DEPLOYER_BUILT_IMAGE:-}" ]]; then printf '%s %s\n' "${DEPLOYER_BUILT_IMAGE}" "${DEPLOYER_IMAGE}"; fi
 	edge_images
 }
 
-# The IDs of the workload images: a rebuilt image (e.g. the stand-in) is loaded again on `up`.
-images_stamp() { workload_images | xargs docker image inspect -f '{{.Id}}' | sha256sum | cut -c1-16; }
+# What a cluster holds once load_images ran: the lines above, with the image ID of those named by
+# version only (an image named by its content is that content, whichever build made it).
+images_stamp() {
+	local img names_in_node by_version=()
+	{
+		while read -r img names_in_node; do
+			if [[ -n "${names_in_node}" ]]; then printf '%s %s\n' "${img}" "${names_in_node}"; else by_version+=("${img}"); fi
+		done < <(workload_images)
+		docker image inspect -f '{{.Id}}' "${by_version[@]}"
+	} | sha256sum | cut -c1-16
+}
 
-# Every image the workloads use, loaded into the node's containerd (none is ever pulled).
-cmd_load_images() {
-	go_env
-	ensure_docker
-	local img imgs
-	mapfile -t imgs < <(workload_images)
-	for img in "${imgs[@]}"; do
+# Every image the workloads use, loaded into the node's containerd (none is ever pulled), then
+# given its names inside the node.
+load_images() {
+	local img names_in_node name node="${CLUSTER_NAME}-control-plane" loaded=()
+	while read -r img names_in_node; do
 		kind_ load docker-image --name "${CLUSTER_NAME}" "${img}" >/dev/null 2>&1 || die "kind load docker-image ${img} failed"
-	done
-	log "loaded ${imgs[*]}"
+		for name in ${names_in_node}; do
+			docker exec "${node}" ctr --namespace=k8s.io images tag --force "docker.io/${img}" "docker.io/${name}" >/dev/null ||
+				die "could not name ${img} ${name} in ${node}"
+		done
+		loaded+=("${img}")
+	done < <(workload_images)
+	images_stamp >"${STATE_DIR}/images"
+	log "loaded into ${CLUSTER_NAME}: ${loaded[*]}"
 }
 
-# CoreDNS without `forward`: names outside the cluster get no answer instead of a query that
-# would leave the machine.
-coredns_no_upstream() {
-	local cm
-	cm=$(kctl -n kube-system get configmap coredns -o json)
-	if jq -e '.data.Corefile | test("forward")' <<<"${cm}" >/dev/null; then
-		jq '.data.Corefile |= gsub("\n *forward [^{]*\\{[^}]*\\}"; "") | del(.metadata.resourceVersion)' <<<"${cm}" |
-			kctl replace -f - >/dev/null
-		kctl -n kube-system rollout restart deployment/coredns >/dev/null
-	fi
-	! kctl -n kube-system get configmap coredns -o jsonpath='{.data.Corefile}' | grep -q forward ||
-		die "CoreDNS still has an upstream"
-}
-
-install_addons() {
-	coredns_no_upstream
-	sed -e "s|@MS_IMAGE@|${MS_IMAGE}|" "${KIND_DIR}/manifests/metrics-server.yaml" | kctl apply -f - >/dev/null
-	local ss="${CACHE_ROOT}/bin/sealed-secrets/${SEALED_SECRETS_VERSION}"
-	if image_exists "${SS_IMAGE}" && [[ -f "${ss}/crd.yaml" ]]; then
-		kctl apply --server-side -f "${ss}/crd.yaml" -f "${CLUSTER_DIR}/sealed-secrets.yaml" >/dev/null
-		sed -e "s|@SS_IMAGE@|${SS_IMAGE}|" "${KIND_DIR}/manifests/sealed-secrets.yaml" | kctl apply -f - >/dev/null
-		kctl -n kube-system rollout status deployment/sealed-secrets-controller --timeout=180s >&2
-	fi
-	kctl -n kube-system rollout status deployment/coredns --timeout=180s >&2
-	kctl -n kube-system rollout status deployment/metrics-server --timeout=180s >&2
-	for _ in $(seq 1 90); do kctl get --raw /apis/metrics.k8s.io/v1beta1/nodes >/dev/null 2>&1 && return 0; sleep 2; done
-	die "metrics.k8s.io does not answer"
-}
-
-cmd_up() {
-	mkdir -p "${CACHE_ROOT}"
-	exec 9>"${CACHE_ROOT}/kind.lock"
-	flock -w 1800 9 || die "could not lock ${CACHE_ROOT}/kind.lock"
-	local t0=${SECONDS} mode=create
-	if [[ -n "${KIND_DRY_RUN:-}" ]]; then
-		printf -- '--- kind config\n%s\n--- command\nkind create cluster --name %s --image %s --config <the config above> --kubeconfig %s --wait 300s\n' \
-			"$(kind_config)" "${CLUSTER_NAME}" "${KIND_NODE_IMAGE:-<node image built by kind.sh build>}" "${KUBECONFIG_PATH}"
-		return 0
-	fi
+cmd_load_images() {
 	cmd_build
-	if cluster_healthy; then
-		local images
-		images=$(images_stamp)
-		if [[ "$(cat "${STATE_DIR}/images" 2>/dev/null)" != "${images}" ]]; then
-			cmd_load_images
-			printf '%s\n' "${images}" >"${STATE_DIR}/images"
+	lock_kind
+	use_checkout_cluster
+	load_images
+}
+
+# ensure_cluster: pick the cluster (kind/clusters.sh), then make it ready for this content:
+# nothing when it is up and holds these images, the images loaded when only they differ, else
+# (made from other content, or broken) created anew with its add-ons and the edge.
+ensure_cluster() {
+	local t0=${SECONDS} mode=create
+	pick_cluster
+	if cluster_exists; then
+		mode=recreate
+		# A cluster made from this content that does not answer may be starting or busy: give it
+		# a while before recreating it under whoever else uses it.
+		if [[ "$(cat "${STATE_DIR}/fingerprint" 2>/dev/null)" == "${FINGERPRINT}" ]] &&
+			wait_for 30 "cluster ${CLUSTER_NAME} to answer" cluster_healthy; then
+			if [[ "$(cat "${STATE_DIR}/images" 2>/dev/null)" != "${IMAGES}" ]]; then load_images; fi
+			log "cluster ${CLUSTER_NAME} is already up"
+			record_checkout_cluster
+			remove_unheld_extras
+			return 0
 		fi
-		log "cluster ${CLUSTER_NAME} is already up"
-		printf '%s\n' "${KUBECONFIG_PATH}"
-		return 0
+		kind_ delete cluster --name "${CLUSTER_NAME}" >&2
 	fi
-	cluster_exists && { mode=recreate; kind_ delete cluster --name "${CLUSTER_NAME}" >&2; }
+	forget_cluster "${CLUSTER_NAME}"
 	kind_config >"${STATE_DIR}/kind-config.yaml"
 	log "creating kind cluster ${CLUSTER_NAME} from $(node_image) ..."
 	kind_ create cluster --name "${CLUSTER_NAME}" --image "$(node_image)" --config "${STATE_DIR}/kind-config.yaml" \
 		--kubeconfig "${KUBECONFIG_PATH}" --wait 300s >&2 || die "kind create cluster failed"
-	cmd_load_images
-	images_stamp >"${STATE_DIR}/images"
+	load_images
 	install_addons
 	install_edge
-	fingerprint >"${STATE_DIR}/fingerprint"
-	printf '%s %s %ss k8s=%s image=%s\n' "$(date -u +%FT%TZ)" "${mode}" "$((SECONDS - t0))" "${KUBE_VERSION}" \
-		"$(node_image)" >>"${LOG_DIR}/kind-up-times.log"
+	printf '%s\n' "${FINGERPRINT}" >"${STATE_DIR}/fingerprint"
+	record_checkout_cluster
+	remove_unheld_extras
+	printf '%s %s %s %ss k8s=%s image=%s\n' "$(date -u +%FT%TZ)" "${CLUSTER_NAME}" "${mode}" "$((SECONDS - t0))" \
+		"${KUBE_VERSION}" "$(node_image)" >>"${LOG_DIR}/kind-up-times.log"
 	log "cluster ${CLUSTER_NAME} up (${mode}) in $((SECONDS - t0))s (recorded in ${LOG_DIR}/kind-up-times.log)"
+}
+
+cmd_up() {
+	if [[ -n "${KIND_DRY_RUN:-}" ]]; then
+		printf -- '--- kind config\n%s\n--- command\nkind create cluster --name %s --image %s --config <the config above> --kubeconfig %s --wait 300s\n' \
+			"$(kind_config)" "${BASE_NAME}" "${KIND_NODE_IMAGE:-<node image built by kind.sh build>}" "${KUBECONFIG_PATH}"
+		return 0
+	fi
+	if held_cluster_ready; then
+		log "cluster ${CLUSTER_NAME} is already up (held by kind.sh with)"
+	else
+		cmd_build
+		lock_kind
+		ensure_cluster
+	fi
 	printf '%s\n' "${KUBECONFIG_PATH}"
 }
 
+# with COMMAND...: `up`, then run COMMAND holding the cluster (kind/clusters.sh); exits with
+# COMMAND's status. COMMAND gets EXCHANGE_PLATFORM_KIND_HELD, so its own `kind.sh up`s (for
+# KIND_CLUSTER_NAME) use the held cluster, and EXCHANGE_PLATFORM_KIND_TESTS for the tests' fixture.
+cmd_with() {
+	[[ $# -gt 0 ]] || die "usage: $0 with COMMAND..."
+	local status=0
+	cmd_build
+	lock_kind
+	ensure_cluster
+	hold_cluster
+	unlock_kind
+	log "holding cluster ${CLUSTER_NAME} while: $*"
+	EXCHANGE_PLATFORM_KIND_HELD="${BASE_NAME}=${CLUSTER_NAME}" EXCHANGE_PLATFORM_KIND_TESTS="${BASE_NAME}" \
+		KIND_CLUSTER_NAME="${BASE_NAME}" "$@" 8>&- || status=$?
+	return "${status}"
+}
+
+# The name of the cluster `up` would use now, creating nothing (test_second_checkout.py asks it).
+cmd_which() {
+	cmd_build
+	pick_cluster
+	printf '%s\n' "${CLUSTER_NAME}"
+}
+
+# Delete this base's clusters (dockerd and the caches stay); one a run holds is kept.
 cmd_down() {
 	go_env
 	[[ -x "${KIND_BIN_DIR}/kind" ]] || { log "kind is not built; nothing to delete"; return 0; }
 	docker_answers || [[ -S "${DOCKER_DIR}/docker.sock" ]] && ensure_docker
-	if docker_answers && cluster_exists; then
-		kind_ delete cluster --name "${CLUSTER_NAME}" >&2
-	fi
-	rm -f "${KUBECONFIG_PATH}" "${STATE_DIR}/fingerprint"
-	log "cluster ${CLUSTER_NAME} deleted"
+	docker_answers || { log "no Docker engine answers; nothing to delete"; return 0; }
+	lock_kind
+	local name
+	for name in $(kind_ get clusters 2>/dev/null); do
+		[[ "${name}" == "${BASE_NAME}" || "${name}" =~ ^${BASE_NAME}-[0-9a-f]{8}$ ]] || continue
+		if held "${name}"; then
+			log "cluster ${name} is kept: a run holds it (kind.sh with)"
+			continue
+		fi
+		kind_ delete cluster --name "${name}" >&2
+		forget_cluster "${name}"
+		log "cluster ${name} deleted"
+	done
 }
 
 # Only the metrics-server binary (no Docker): kwok.sh build uses it for kwokctl's component.
@@ -294,9 +298,13 @@ cmd_test_standin() {
 	(cd "${KIND_DIR}/standin" && "${GO}" vet . && "${GO}" test -count=1 .)
 }
 
-cmd_kubeconfig() { printf '%s\n' "${KUBECONFIG_PATH}"; }
+cmd_kubeconfig() {
+	use_checkout_cluster
+	printf '%s\n' "${KUBECONFIG_PATH}"
+}
 
 cmd_docker_env() {
+	use_checkout_cluster
 	if [[ -S "${DOCKER_DIR}/docker.sock" ]]; then printf 'export DOCKER_HOST=%q\n' "${OWN_DOCKER_HOST}"; fi
 	printf 'export KUBECONFIG=%q\n' "${KUBECONFIG_PATH}"
 }
@@ -305,11 +313,16 @@ usage() {
 	cat >&2 <<EOF
 usage: $0 <command>
   build         install docker.io/debootstrap if missing, start dockerd if none answers, build
-                kind, the node image, the workload images and the deployer image (each cached)
-  up            build, then create the cluster unless it is up; prints the kubeconfig path last
-  down          delete the cluster (dockerd and the caches stay)
-  kubeconfig    print the kubeconfig path
-  load-images   load the workload and deployer images into the node again
+                kind, the node image, the workload images, the deployer image and the edge
+                (each cached)
+  up            build, then pick this checkout's cluster and create it unless it is up, load the
+                images it lacks; prints the kubeconfig path last
+  with CMD...   up, then run CMD while holding the cluster: no other checkout's up recreates,
+                reloads or deletes it meanwhile (make molecule-kind runs its tests so)
+  which         print the name of the cluster up would use (builds what is missing, creates nothing)
+  down          delete the clusters of KIND_CLUSTER_NAME no run holds (dockerd and caches stay)
+  kubeconfig    print the kubeconfig path of this checkout's cluster
+  load-images   load the workload and deployer images into this checkout's cluster again
   build-metrics-server  build only metrics-server (for the kwok tier); prints its path
   test-standin  go vet and go test of the stand-in application
   docker-env    print export lines for DOCKER_HOST (the project's dockerd) and KUBECONFIG
@@ -324,6 +337,8 @@ main() {
 	case "${cmd}" in
 	build) cmd_build ;;
 	up) cmd_up ;;
+	with) cmd_with "$@" ;;
+	which) cmd_which ;;
 	down) cmd_down ;;
 	kubeconfig) cmd_kubeconfig ;;
 	load-images) cmd_load_images ;;
@@ -331,8 +346,12 @@ main() {
 	test-standin) cmd_test_standin ;;
 	docker-env) cmd_docker_env ;;
 	-h | --help | help) usage ;;
-	*) usage; exit 2 ;;
+	*)
+		usage
+		exit 2
+		;;
 	esac
 }
 
-main "$@"
+# Sourced (kind/smoke.sh): the functions and settings only.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

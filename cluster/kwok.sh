@@ -13,7 +13,8 @@ LOG_PREFIX=kwok
 
 GO="${GO:-/usr/local/go/bin/go}"
 CACHE_ROOT="${EXCHANGE_PLATFORM_CACHE:-${HOME}/.cache/exchange-platform}"
-CLUSTER_NAME="exchange-platform"
+# KWOK_CLUSTER_NAME: another cluster beside the shared one (the smoke test makes a throwaway one).
+CLUSTER_NAME="${KWOK_CLUSTER_NAME:-exchange-platform}"
 LOG_DIR="${CACHE_ROOT}/logs"
 
 KUBE_BIN_DIR="${CACHE_ROOT}/bin/kubernetes/${KUBE_VERSION}"
@@ -98,6 +99,16 @@ proc_alive() {
 	((${#tasks[@]} > 1))
 }
 
+proc_gone() { ! proc_alive "$1"; }
+
+# await_exit PID GRACE_SECONDS: wait for PID (already told to stop) to exit; SIGKILL it after
+# GRACE_SECONDS, so ports and data directories are free when this returns.
+await_exit() {
+	wait_for "$2" "pid $1 to exit on SIGTERM" proc_gone "$1" && return 0
+	kill -KILL "$1" 2>/dev/null || true
+	wait_for 30 "pid $1 to exit after SIGKILL" proc_gone "$1" || die "pid $1 does not exit"
+}
+
 component_running() {
 	local pidfile="${CLUSTER_WORKDIR}/pids/$1.pid" pid
 	[[ -f "${pidfile}" ]] || return 1
@@ -126,18 +137,6 @@ cluster_healthy() {
 		two_nodes_ready && default_sa_exists
 }
 
-# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...
-wait_for() {
-	local desc=$1 timeout=$2 start=${SECONDS}
-	shift 2
-	until "$@"; do
-		if ((SECONDS - start >= timeout)); then
-			die "timed out after ${timeout}s waiting for ${desc} (logs: ${CLUSTER_WORKDIR}/logs)"
-		fi
-		sleep 0.5
-	done
-}
-
 # Serialise up/down (fd 9 stays open until the script exits).
 with_lock() {
 	mkdir -p "${CACHE_ROOT}"
@@ -156,21 +155,14 @@ component_pids() {
 }
 
 delete_cluster() {
-	local pids pid start=${SECONDS}
+	local pids pid
 	ss_stop
 	mapfile -t pids < <(component_pids)
 	if [[ -x "${BIN_DIR}/kwokctl" ]]; then
 		kwokctl delete cluster --kubeconfig "${CONTEXTS_KUBECONFIG}" >&2 || true
 	fi
-	# kwokctl sends SIGTERM and returns; wait so ports and data dirs are free.
-	for pid in "${pids[@]}"; do
-		while proc_alive "${pid}"; do
-			if ((SECONDS - start > 30)); then
-				kill -KILL "${pid}" 2>/dev/null || true
-			fi
-			sleep 0.2
-		done
-	done
+	# kwokctl sends SIGTERM and returns.
+	for pid in "${pids[@]}"; do await_exit "${pid}" 30; done
 	rm -rf "${CLUSTER_WORKDIR}"
 }
 
@@ -233,12 +225,13 @@ cmd_up() {
 		fingerprint >"${FINGERPRINT_FILE}"
 		printf '%s\n' "${CLUSTER_DIR}" >"${CLUSTER_WORKDIR}/exchange-platform.made-by"
 	fi
-	wait_for "kube-apiserver /readyz" 180 apiserver_ready
+	wait_for 180 "kube-apiserver /readyz" apiserver_ready || die "kube-apiserver is not ready (logs: ${CLUSTER_WORKDIR}/logs)"
 	# No node IPs of kwok's default 192.0.2.x (off this machine): the stages then give each node
 	# kwok-controller's address on 127.0.0.1, which metrics-server scrapes.
 	kwokctl scale node --replicas 2 --param '.nodeIPs = []' >&2
-	wait_for "2 Ready nodes" 120 two_nodes_ready
-	wait_for "ServiceAccount default/default" 120 default_sa_exists
+	wait_for 120 "2 Ready nodes" two_nodes_ready || die "the nodes are not Ready (logs: ${CLUSTER_WORKDIR}/logs)"
+	wait_for 120 "ServiceAccount default/default" default_sa_exists ||
+		die "no ServiceAccount default/default (logs: ${CLUSTER_WORKDIR}/logs)"
 	ensure_sealed_secrets
 	secs=$(awk -v a="${t0}" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	mkdir -p "${LOG_DIR}"
@@ -283,15 +276,13 @@ cmd_user_kubeconfig() {
 	log "wrote kubeconfig for user=${user} group(s)=${group} to ${out}"
 }
 
-apiserver_stopped() { ! component_running kube-apiserver; }
-
 # Drop a pid file whose process is gone (kwokctl would treat a zombie as running).
 clean_stale_pidfile() {
 	component_running "$1" || rm -f "${CLUSTER_WORKDIR}/pids/$1.pid"
 }
 
 cmd_stop_apiserver() {
-	local pidfile="${CLUSTER_WORKDIR}/pids/kube-apiserver.pid" pid start=${SECONDS}
+	local pidfile="${CLUSTER_WORKDIR}/pids/kube-apiserver.pid" pid
 	if ! component_running kube-apiserver; then
 		rm -f "${pidfile}"
 		log "kube-apiserver is not running"
@@ -301,9 +292,7 @@ cmd_stop_apiserver() {
 	# SIGTERM first; a graceful shutdown can wait up to 60s for open watches,
 	# so escalate to SIGKILL (what `kwokctl stop` uses) after a short grace.
 	kill -TERM "${pid}" 2>/dev/null || true
-	while proc_alive "${pid}" && ((SECONDS - start < 5)); do sleep 0.2; done
-	proc_alive "${pid}" && kill -KILL "${pid}" 2>/dev/null
-	wait_for "kube-apiserver (pid ${pid}) to exit" 30 apiserver_stopped
+	await_exit "${pid}" 5
 	rm -f "${pidfile}"
 	log "kube-apiserver stopped (was pid ${pid}); the other components keep running"
 }
@@ -315,7 +304,7 @@ cmd_start_apiserver() {
 	for c in "${COMPONENTS[@]}"; do clean_stale_pidfile "${c}"; done
 	# `kwokctl start cluster` starts only the components that are not running.
 	kwokctl start cluster >&2
-	wait_for "kube-apiserver /readyz" 180 apiserver_ready
+	wait_for 180 "kube-apiserver /readyz" apiserver_ready || die "kube-apiserver is not ready (logs: ${CLUSTER_WORKDIR}/logs)"
 	log "kube-apiserver started"
 }
 

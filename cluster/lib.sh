@@ -1,18 +1,43 @@
 # shellcheck shell=bash
-# Helpers shared by the cluster scripts (sourced by cluster/kwok.sh and cluster/kind.sh, and so
-# by cluster/kind/build.sh and cluster/kind/edge.sh). The sourcing script sets:
-#   LOG_PREFIX       the tag of its log lines (kwok, kind)
+# The one shell library of cluster/: every script sources it for logging, failing, waiting and
+# building Go binaries into the cache. The sourcing script sets:
+#   LOG_PREFIX       the tag of its log lines (kwok, kind, smoke)
 #   CACHE_ROOT       ~/.cache/exchange-platform or $EXCHANGE_PLATFORM_CACHE
 #   LOG_DIR          where build logs go
+#   GO               the go binary (builds only)
 #   KUBECTL          the kubectl binary kctl runs
 #   KUBECONFIG_PATH  the kubeconfig kctl uses
 #   KUBE_VERSION     (versions.env) for kube_ldflags
 
+# ------------------------------------------------------------------ log, die
+
+# Everything but a command's result goes to stderr: `up` prints only the kubeconfig on stdout.
 log() { printf '[%s] %s\n' "${LOG_PREFIX}" "$*" >&2; }
 die() {
 	log "ERROR: $*"
 	exit 1
 }
+
+# ------------------------------------------------------------------ wait_for
+
+# wait_for SECONDS WHAT COMMAND...: run COMMAND (its output discarded) until it succeeds, for at
+# most SECONDS: five times a second for the first two seconds (a process exiting, a port opening),
+# then once a second (rollouts, certificates). Returns 0 as soon as it succeeds; on timeout it
+# logs "gave up waiting for WHAT" and returns 1, and the caller says what that means: `|| die` where
+# the script cannot go on, a failed check in a smoke test, a fallback elsewhere.
+wait_for() {
+	local seconds=$1 what=$2 start=${SECONDS}
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS - start >= seconds)); then
+			log "gave up waiting for ${what} after ${seconds}s"
+			return 1
+		fi
+		if ((SECONDS - start < 2)); then sleep 0.2; else sleep 1; fi
+	done
+}
+
+# ------------------------------------------------------------------ Go builds
 
 # The Go environment of every build: the module proxy only, static binaries, the project's
 # module and build caches.
@@ -27,7 +52,42 @@ check_pin() {
 	grep -Eq "$2" "$1" || die "$1 does not match versions.env (expected /$2/); update both together"
 }
 
-kctl() { "${KUBECTL}" --kubeconfig "${KUBECONFIG_PATH}" "$@"; }
+# go_build_cached NAME BUILDER OUT_DIR LDFLAGS TAGS PKG...: `go build` PKG... in the module
+# BUILDER into OUT_DIR, unless OUT_DIR/.inputs-NAME records the same inputs: BUILDER's go.mod,
+# go.sum and *.go, the flags, the packages and the Go version. Each binary is named after its
+# package, as `go build -o DIR/` names it; a single PKG written BINARY=PKG is named BINARY (a
+# main package at a module root ending in /vN would be named after its parent). The binaries go
+# to a temporary directory first and are moved into place, so an interrupted build is redone and
+# two checkouts building at once never see half a binary. Silent when nothing is built.
+go_build_cached() {
+	local name=$1 builder=$2 out=$3 ldflags=$4 tags=$5
+	shift 5
+	local stamp="${out}/.inputs-${name}" hash logf="${LOG_DIR}/build-${name}.log" start=${SECONDS}
+	# Asked once per script: every build's inputs include it.
+	[[ -n "${GO_TOOLCHAIN_VERSION:-}" ]] || GO_TOOLCHAIN_VERSION=$("${GO}" env GOVERSION)
+	hash=$(inputs_hash "${builder}"/go.mod "${builder}"/go.sum "${builder}"/*.go "${ldflags}" "${tags}" "$*" \
+		"${GO_TOOLCHAIN_VERSION}")
+	[[ -f "${stamp}" && "$(<"${stamp}")" == "${hash}" ]] && return 0
+	local tmp="${out}.tmp.$$" target
+	target="${tmp}/"
+	if [[ $# -eq 1 && "$1" == *=* ]]; then
+		target="${tmp}/${1%%=*}"
+		set -- "${1#*=}"
+	fi
+	log "building ${name} (log: ${logf}) ..."
+	rm -rf "${tmp}"
+	mkdir -p "${tmp}" "${out}"
+	if ! (cd "${builder}" && nice -n 10 "${GO}" build -trimpath -tags "${tags}" -ldflags "${ldflags}" \
+		-o "${target}" "$@") >"${logf}" 2>&1; then
+		tail -n 30 "${logf}" >&2
+		rm -rf "${tmp}"
+		die "build of ${name} failed"
+	fi
+	mv "${tmp}"/* "${out}/"
+	rmdir "${tmp}"
+	printf '%s\n' "${hash}" >"${stamp}"
+	log "built ${name} in $((SECONDS - start))s"
+}
 
 # The ldflags of the Kubernetes binaries: the version `--version` reports (kwokctl and kind read
 # it), stamped into component-base and client-go as the upstream build does.
@@ -41,6 +101,8 @@ kube_ldflags() {
 	done
 	printf '%s' "${f}"
 }
+
+# ------------------------------------------------------------------ content
 
 # inputs_hash FILE_OR_STRING...: short sha256 of files' contents and literal strings.
 inputs_hash() {
@@ -70,3 +132,7 @@ content_copy() {
 	fi
 	printf '%s' "${dest}"
 }
+
+# ------------------------------------------------------------------ kubectl
+
+kctl() { "${KUBECTL}" --kubeconfig "${KUBECONFIG_PATH}" "$@"; }

@@ -1,41 +1,17 @@
 # shellcheck shell=bash
 # Build steps of cluster/kind.sh (sourced): Go binaries, the node image and the images the
-# cluster runs, each cached under ${CACHE_ROOT} and rebuilt only when its inputs change.
+# cluster runs, each cached under ${CACHE_ROOT} and rebuilt only when its inputs change (the
+# deployer image: kind/deployer-build.sh; the edge: kind/edge-build.sh).
 # Every image is made with `docker import` (or `docker commit` of a locally built image):
 # nothing is pulled.
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
-# go_build NAME BUILDER OUT_DIR LDFLAGS TAGS PKG...: build into OUT_DIR unless the stamp there
-# matches the builder's go.mod/go.sum/*.go, the flags and the Go version.
-go_build() {
-	local name=$1 builder=$2 out=$3 ldflags=$4 tags=$5
-	shift 5
-	local stamp="${out}/.inputs-${name}" hash logf="${LOG_DIR}/build-${name}.log" start=${SECONDS}
-	hash=$(inputs_hash "${builder}"/go.mod "${builder}"/go.sum "${builder}"/*.go "${ldflags}" "${tags}" "$*" \
-		"$("${GO}" env GOVERSION)")
-	[[ -f "${stamp}" && "$(<"${stamp}")" == "${hash}" ]] && return 0
-	log "building ${name} (log: ${logf}) ..."
-	local tmp="${out}.tmp.$$"
-	rm -rf "${tmp}"
-	mkdir -p "${tmp}" "${out}"
-	if ! (cd "${builder}" && nice -n 10 "${GO}" build -trimpath -tags "${tags}" -ldflags "${ldflags}" \
-		-o "${tmp}/" "$@") >"${logf}" 2>&1; then
-		tail -n 30 "${logf}" >&2
-		rm -rf "${tmp}"
-		die "build of ${name} failed"
-	fi
-	mv "${tmp}"/* "${out}/"
-	rmdir "${tmp}"
-	printf '%s\n' "${hash}" >"${stamp}"
-	log "built ${name} in $((SECONDS - start))s"
-}
-
 # metrics-server, its version stamped where `metrics-server --version` (kwokctl) reads it.
 build_metrics_server() {
 	local b="${CLUSTER_DIR}/builders/metrics-server" v=${METRICS_SERVER_VERSION}
 	check_pin "${b}/go.mod" "^require sigs.k8s.io/metrics-server ${v}\$"
-	go_build "metrics-server-${v}" "${b}" "${MS_BIN_DIR}" \
+	go_build_cached "metrics-server-${v}" "${b}" "${MS_BIN_DIR}" \
 		"-s -w -X k8s.io/client-go/pkg/version.gitVersion=${v} -X k8s.io/component-base/version.gitVersion=${v}" \
 		"" sigs.k8s.io/metrics-server/cmd/metrics-server
 }
@@ -45,19 +21,18 @@ build_binaries() {
 	check_pin "${b}/kind/go.mod" "^require sigs.k8s.io/kind ${KIND_VERSION}\$"
 	check_pin "${b}/containerd/go.mod" "^require github.com/containerd/containerd/v2 ${CONTAINERD_VERSION}\$"
 	check_pin "${b}/coredns/go.mod" "^require github.com/coredns/coredns ${COREDNS_VERSION}\$"
-	go_build "kind-${KIND_VERSION}" "${b}/kind" "${KIND_BIN_DIR}" "-s -w" "" sigs.k8s.io/kind
+	go_build_cached "kind-${KIND_VERSION}" "${b}/kind" "${KIND_BIN_DIR}" "-s -w" "" sigs.k8s.io/kind
 	# The node binaries come from the same builder module and GOCACHE as the control plane
 	# (kwok.sh build), so the packages they share compile once.
-	go_build "kubernetes-node-${KUBE_VERSION}" "${b}/kubernetes" "${KUBE_BIN_DIR}" "$(kube_ldflags)" "" \
+	go_build_cached "kubernetes-node-${KUBE_VERSION}" "${b}/kubernetes" "${KUBE_BIN_DIR}" "$(kube_ldflags)" "" \
 		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kube-proxy
-	go_build "containerd-${CONTAINERD_VERSION}" "${b}/containerd" "${CACHE_ROOT}/bin/containerd/${CONTAINERD_VERSION}" \
+	go_build_cached "containerd-${CONTAINERD_VERSION}" "${b}/containerd" "${CACHE_ROOT}/bin/containerd/${CONTAINERD_VERSION}" \
 		"-s -w -X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION}" \
 		"no_aufs no_zfs no_btrfs no_devmapper" github.com/containerd/containerd/v2/cmd/containerd \
 		github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 github.com/containerd/containerd/v2/cmd/ctr
-	go_build "coredns-${COREDNS_VERSION}" "${b}/coredns" "${CACHE_ROOT}/bin/coredns/${COREDNS_VERSION}" \
+	go_build_cached "coredns-${COREDNS_VERSION}" "${b}/coredns" "${CACHE_ROOT}/bin/coredns/${COREDNS_VERSION}" \
 		"-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" "" .
 	build_metrics_server
-	go_build "standin" "${KIND_DIR}/standin" "${CACHE_ROOT}/bin/standin" "-s -w" "" .
 	local pause="${CACHE_ROOT}/bin/pause/pause" hash
 	hash=$(inputs_hash "${KIND_DIR}/pause/pause.c")
 	if [[ ! -x "${pause}" || "$(cat "${pause}.inputs" 2>/dev/null)" != "${hash}" ]]; then
@@ -121,6 +96,7 @@ debootstrap_tar() {
 		http://deb.debian.org/debian >"${logf}" 2>&1 || die "debootstrap of ${name} failed (log: ${logf})"
 	rm -rf "${dir}"/var/lib/apt/lists/* "${dir}"/var/cache/apt/*.bin "${dir}"/var/cache/apt/archives/*.deb \
 		"${dir}"/usr/share/doc/* "${dir}"/usr/share/man/*
+	# shellcheck disable=SC2086 # each PATH is a glob
 	for p in "$@"; do rm -rf "${dir:?}/"${p}; done
 	tar -C "${dir}" --numeric-owner -cf "${tarball}.tmp" .
 	mv "${tarball}.tmp" "${tarball}"
@@ -225,7 +201,7 @@ build_node_image() {
 	docker cp "${KIND_DIR}/node/default-storage.yaml" "${cid}:/kind/manifests/default-storage.yaml"
 	docker cp "${KIND_DIR}/node/default-cni.yaml" "${cid}:/kind/manifests/default-cni.yaml"
 	docker exec "${cid}" sh -c 'containerd >/var/log/containerd-build.log 2>&1 & echo $! >/run/ctrd.pid'
-	for _ in $(seq 1 30); do docker exec "${cid}" ctr version >/dev/null 2>&1 && break; sleep 1; done
+	wait_for 30 "containerd in the build container" docker exec "${cid}" ctr version || die "containerd did not start in ${cid}"
 	images=$("${k}/kubeadm" config images list --kubernetes-version "${KUBE_VERSION}" 2>/dev/null)
 	for img in ${images} registry.k8s.io/pause:3.10; do
 		image_exists "${img}" || die "component image ${img} was not built"
@@ -241,137 +217,28 @@ build_node_image() {
 	log "node image ${NODE_IMAGE} built in $((SECONDS - start))s"
 }
 
-# Images of the workloads kind.sh installs and the tests run: loaded into the node after create.
+# The stand-in application, named by a hash of its source: two checkouts with different
+# stand-ins never load each other's (`kind.sh up` names it :dev and :side-effect in the node).
+# Sets STANDIN_BUILT_IMAGE. The Docker tags :dev and :side-effect follow the latest build.
+build_standin() {
+	local src="${KIND_DIR}/standin" hash bin
+	hash=$(inputs_hash "${src}/go.mod" "${src}"/*.go)
+	bin="${CACHE_ROOT}/bin/standin/${hash}"
+	go_build_cached standin "${src}" "${bin}" "-s -w" "" .
+	STANDIN_BUILT_IMAGE="${STANDIN_IMAGE%:*}:${hash}"
+	import_cached "${STANDIN_BUILT_IMAGE}" '["/standin"]' "standin=${bin}/standin"
+	docker tag "${STANDIN_BUILT_IMAGE}" "${STANDIN_IMAGE}"
+	docker tag "${STANDIN_BUILT_IMAGE}" "${STANDIN_SIDE_EFFECT_IMAGE}"
+}
+
+# Images of the workloads kind.sh installs and the tests run: loaded into the node by `up`.
 build_app_images() {
 	local ss="${CACHE_ROOT}/bin/sealed-secrets/${SEALED_SECRETS_VERSION}"
-	import_cached "${STANDIN_IMAGE}" '["/standin"]' "standin=${CACHE_ROOT}/bin/standin/standin"
-	docker tag "${STANDIN_IMAGE}" "${STANDIN_IMAGE%:*}:side-effect"
+	build_standin
 	import_cached "${MS_IMAGE}" '["/metrics-server"]' "metrics-server=${MS_BIN_DIR}/metrics-server"
 	if [[ -x "${ss}/controller" ]]; then
 		import_cached "${SS_IMAGE}" '["/controller"]' "controller=${ss}/controller"
 	else
 		log "warning: ${ss}/controller missing (cluster/kwok.sh build makes it); no Sealed Secrets on kind"
 	fi
-}
-
-# ---------------------------------------------------------------- deployer
-# The deployer image: what an AWX container group runs a job in, cut to what the playbooks need.
-# Debian's Python 3.11 with a virtualenv of ansible-core and the kubernetes client (and their
-# dependencies) at requirements.txt's pins, kubernetes.core from the pinned `ansible` wheel (not
-# its other collections) and this checkout's collection. Three cached steps: the Debian root
-# filesystem (tarball), the virtualenv on it (image deployer-base:<hash>, rebuilt when
-# requirements.txt changes) and the collection on top (DEPLOYER_IMAGE, rebuilt when a file of it
-# changes: seconds).
-DEPLOYER_PACKAGES=python3,python3-venv,passwd
-DEPLOYER_VENV=/opt/deployer
-DEPLOYER_COLLECTIONS=/usr/share/ansible/collections
-# The Python packages installed; their dependencies come at requirements.txt's pins too.
-DEPLOYER_PIP=(ansible-core kubernetes)
-
-deployer_rootfs_tar() { printf '%s' "${CACHE_ROOT}/kind/deployer-rootfs-${NODE_SUITE}-$(inputs_hash "${DEPLOYER_PACKAGES}").tar"; }
-
-build_deployer_rootfs() { debootstrap_tar "$(deployer_rootfs_tar)" "${DEPLOYER_PACKAGES}" deployer-rootfs 'usr/share/locale/*'; }
-
-# deployer_pin NAME: NAME's line in requirements.txt (the build stops when there is none).
-deployer_pin() {
-	grep -iE "^$(sed 's/[-_.]/[-_.]/g' <<<"$1")==" "${ROOT_DIR}/requirements.txt" || die "requirements.txt pins no $1"
-}
-
-# The root filesystem with the virtualenv: pip runs in a chroot (its Python, its platform) with
-# requirements.txt as constraints, wheels only.
-build_deployer_base() {
-	local pins hash
-	pins=$(for p in "${DEPLOYER_PIP[@]}" ansible; do deployer_pin "${p}"; done)
-	hash=$(inputs_hash "rootfs=$(deployer_rootfs_tar)" "${ROOT_DIR}/requirements.txt" "${pins}" \
-		"$(declare -f build_deployer_base)")
-	DEPLOYER_BASE="exchange-platform/deployer-base:${hash}"
-	image_exists "${DEPLOYER_BASE}" && return 0
-	local r="${CACHE_ROOT}/kind/deployer-base.tmp" logf="${LOG_DIR}/build-deployer-base.log" start=${SECONDS} v
-	rm -rf "${r}"
-	mkdir -p "${r}"
-	tar -C "${r}" -xf "$(deployer_rootfs_tar)"
-	# What pip in the chroot needs from this machine: name resolution, the CA bundle (this
-	# machine's, which may hold a proxy's CA), the pins.
-	cp -L /etc/resolv.conf "${r}/etc/resolv.conf"
-	cp -L "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "${r}/tmp/ca.crt"
-	cp "${ROOT_DIR}/requirements.txt" "${r}/tmp/constraints.txt"
-	printf '%s\n' "${pins}" | grep -iv '^ansible==' >"${r}/tmp/requirements.txt"
-	printf '%s\n' "${pins}" | grep -i '^ansible==' >"${r}/tmp/ansible.txt"
-	log "deployer virtualenv: pip install ${DEPLOYER_PIP[*]} (log: ${logf}) ..."
-	local -a env=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 PIP_CERT=/tmp/ca.crt
-		PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT="${PIP_DEFAULT_TIMEOUT:-180}")
-	for v in PIP_INDEX_URL PIP_EXTRA_INDEX_URL http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
-		if [[ -n "${!v:-}" ]]; then env+=("${v}=${!v}"); fi
-	done
-	# kubernetes.core: the directory of it in the pinned `ansible` wheel, unpacked where
-	# ansible-core looks for collections.
-	if ! "${env[@]}" chroot "${r}" /bin/sh -euxc "
-		python3 -m venv ${DEPLOYER_VENV}
-		${DEPLOYER_VENV}/bin/pip install --only-binary=:all: -c /tmp/constraints.txt -r /tmp/requirements.txt
-		${DEPLOYER_VENV}/bin/pip download --only-binary=:all: --no-deps -d /tmp/ansible-wheel -r /tmp/ansible.txt
-		mkdir -p ${DEPLOYER_COLLECTIONS}
-		${DEPLOYER_VENV}/bin/python3 - ${DEPLOYER_COLLECTIONS} /tmp/ansible-wheel/*.whl <<'PY'
-import sys, zipfile
-dest, wheel = sys.argv[1:]
-with zipfile.ZipFile(wheel) as z:
-    names = [n for n in z.namelist() if n.startswith('ansible_collections/kubernetes/core/')]
-    assert names, 'no kubernetes.core in ' + wheel
-    z.extractall(dest, names)
-PY
-		${DEPLOYER_VENV}/bin/pip freeze >/tmp/freeze.txt
-		useradd --uid 1000 --gid 0 --home-dir /runner --create-home --no-log-init runner
-		chmod 0775 /runner
-	" >"${logf}" 2>&1; then
-		tail -n 30 "${logf}" >&2
-		die "the deployer's virtualenv failed (log: ${logf})"
-	fi
-	# Every package installed is at its requirements.txt pin (pip's names are case- and
-	# separator-insensitive).
-	local line pin
-	while read -r line; do
-		pin=$(deployer_pin "${line%%==*}")
-		[[ "${pin#*==}" == "${line#*==}" ]] || die "deployer: ${line} is not requirements.txt's pin (${pin})"
-	done <"${r}/tmp/freeze.txt"
-	{ cat "${r}/tmp/freeze.txt"; printf '# kubernetes.core from %s\n' "$(cat "${r}/tmp/ansible.txt")"; } \
-		>"${r}${DEPLOYER_VENV}/requirements-frozen.txt"
-	rm -rf "${r}"/tmp/* "${r}/etc/resolv.conf" "${r}"/root/.cache
-	tar -C "${r}" --numeric-owner -c . | docker import - "${DEPLOYER_BASE}" >/dev/null
-	rm -rf "${r}"
-	# Bases of other requirements are not used again (~230 MB each).
-	local old
-	for old in $(docker images --format '{{.Repository}}:{{.Tag}}' "${DEPLOYER_BASE%:*}"); do
-		if [[ "${old}" != "${DEPLOYER_BASE}" ]]; then docker rmi "${old}" >/dev/null; fi
-	done
-	log "deployer base image ${DEPLOYER_BASE} built in $((SECONDS - start))s"
-}
-
-# DEPLOYER_IMAGE: the base image with the collection (galaxy.yml, meta/, plugins/, roles/,
-# playbooks/ of this checkout, as an installed collection is laid out) and the job's environment:
-# user 1000 (group 0) with HOME /runner as in AWX's execution environments, no kubeconfig.
-build_deployer_image() {
-	build_deployer_base
-	local tarball="${CACHE_ROOT}/kind/deployer-collection.tar" hash stamp cid start=${SECONDS}
-	tar -C "${ROOT_DIR}" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=u+rwX,go+rX,go-w \
-		--exclude=__pycache__ --exclude='*.pyc' --exclude='.*' \
-		--transform 's,^,ansible_collections/exchange/platform/,' \
-		-cf "${tarball}" galaxy.yml meta plugins roles playbooks
-	hash=$(inputs_hash "${DEPLOYER_BASE}" "${tarball}" "$(declare -f build_deployer_image)")
-	stamp="${CACHE_ROOT}/kind/images/${DEPLOYER_IMAGE//[\/:]/_}"
-	if [[ -f "${stamp}" && "$(<"${stamp}")" == "${hash}" ]] && image_exists "${DEPLOYER_IMAGE}"; then
-		rm -f "${tarball}"
-		return 0
-	fi
-	cid=$(docker create "${DEPLOYER_BASE}" /bin/true)
-	docker cp - "${cid}:${DEPLOYER_COLLECTIONS}" <"${tarball}" >/dev/null
-	docker commit --change "ENV PATH=${DEPLOYER_VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-		--change 'ENV LANG=C.UTF-8' --change 'ENV HOME=/runner' \
-		--change "ENV ANSIBLE_COLLECTIONS_PATH=${DEPLOYER_COLLECTIONS}" \
-		--change 'ENV ANSIBLE_FORCE_COLOR=0' --change 'ENV ANSIBLE_NOCOLOR=1' \
-		--change 'WORKDIR /runner' --change 'USER 1000' \
-		--change 'CMD ["ansible-playbook", "--version"]' "${cid}" "${DEPLOYER_IMAGE}" >/dev/null
-	docker rm "${cid}" >/dev/null
-	rm -f "${tarball}"
-	mkdir -p "${stamp%/*}"
-	printf '%s\n' "${hash}" >"${stamp}"
-	log "deployer image ${DEPLOYER_IMAGE} built in $((SECONDS - start))s"
 }

@@ -1,13 +1,10 @@
 # shellcheck shell=bash
-# The kind tier's production edge (issue 16), sourced after build.sh: Traefik (Ingress, the
-# ingress-nginx annotations and the Gateway API), cert-manager's controller with a self-signed
-# CA ClusterIssuer, the Gateway API CRDs and kube-network-policies (NetworkPolicy enforcement),
-# each built from Go modules, cached under ${CACHE_ROOT} and rebuilt only when its inputs change,
-# and imported as a one-binary image (nothing is pulled). See cluster/README-kind.md, "The edge".
-#
-# Functions for kind.sh: build_edge (after build_app_images), edge_images (names to load into
-# the node), install_edge (after the add-ons). Standalone, for a cluster kind.sh made:
-#   cluster/kind/edge.sh build | load | install | up (all three) | smoke (end-to-end proof)
+# The kind tier's production edge (issue 16), built (sourced by cluster/kind.sh after build.sh):
+# Traefik (Ingress, the ingress-nginx annotations and the Gateway API), cert-manager's controller,
+# the Gateway API CRDs and kube-network-policies (NetworkPolicy enforcement), each built from Go
+# modules, cached under ${CACHE_ROOT} and rebuilt only when its inputs change, and imported as a
+# one-binary image (nothing is pulled). See cluster/README-kind.md, "The edge".
+# kind/install.sh installs it into a cluster (install_edge); kind/smoke.sh proves it end to end.
 
 # Traefik v3.7 is the first with ingress-nginx's rewrite-target (the seed's /backend rewrite).
 TRAEFIK_VERSION=v3.7.13
@@ -19,9 +16,6 @@ KNP_VERSION=v0.8.0
 TRAEFIK_IMAGE="exchange-platform/traefik:${TRAEFIK_VERSION}"
 CM_IMAGE="exchange-platform/cert-manager-controller:${CERT_MANAGER_VERSION}"
 KNP_IMAGE="exchange-platform/kube-network-policies:${KNP_VERSION}"
-# The CA ClusterIssuer install_edge makes (its CA certificate: Secret ${EDGE_CA_ISSUER} in
-# cert-manager, key ca.crt).
-EDGE_CA_ISSUER=exchange-platform-ca
 
 edge_bin() { printf '%s' "${CACHE_ROOT}/bin/$1/$2"; }
 
@@ -71,7 +65,7 @@ EOF
 	(cd "${src}" && "${GO}" mod edit \
 		-replace github.com/abbot/go-http-auth=github.com/containous/go-http-auth@v0.4.1-0.20200324110947-a37a7636d23e) ||
 		die "go mod edit of Traefik's source failed"
-	# go.sum gets the replacement's sums now, not during the build (go_build's stamp hashes it).
+	# go.sum gets the replacement's sums now, not during the build (go_build_cached's stamp hashes it).
 	(cd "${src}" && "${GO}" list -deps ./cmd/traefik >/dev/null) || die "Traefik's source does not load"
 	rm -f "$(edge_bin traefik "${v}")/.inputs-traefik-${v}"
 	printf '%s\n' "${hash}" >"${src}/.prepared"
@@ -82,7 +76,7 @@ build_traefik() {
 	local v=${TRAEFIK_VERSION} src
 	check_pin "${CLUSTER_DIR}/builders/traefik/go.mod" "^require github.com/traefik/traefik/v3 ${v}\$"
 	src=$(traefik_source)
-	go_build "traefik-${v}" "${src}" "$(edge_bin traefik "${v}")" \
+	go_build_cached "traefik-${v}" "${src}" "$(edge_bin traefik "${v}")" \
 		"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=${v}" "" ./cmd/traefik
 }
 
@@ -94,7 +88,7 @@ build_cert_manager() {
 	local b="${CLUSTER_DIR}/builders/cert-manager" v=${CERT_MANAGER_VERSION} out dir hash
 	out=$(edge_bin cert-manager "${v}")
 	check_pin "${b}/go.mod" "^require github.com/cert-manager/cert-manager ${v}\$"
-	go_build "cert-manager-${v}" "${b}" "${out}" \
+	go_build_cached "cert-manager-${v}" "${b}" "${out}" \
 		"-s -w -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=${v}" "" \
 		github.com/cert-manager/cert-manager/cmd/controller
 	hash=$(inputs_hash "${b}/go.sum" "$(declare -f build_cert_manager)")
@@ -185,7 +179,7 @@ build_kube_network_policies() {
 	local b="${CLUSTER_DIR}/builders/kube-network-policies" v=${KNP_VERSION} src
 	check_pin "${b}/go.mod" "^require sigs.k8s.io/kube-network-policies ${v}\$"
 	src=$(knp_source)
-	go_build "kube-network-policies-${v}" "${src}" "$(edge_bin kube-network-policies "${v}")" "-s -w" "" ./cmd
+	go_build_cached "kube-network-policies-${v}" "${src}" "$(edge_bin kube-network-policies "${v}")" "-s -w" "" ./cmd
 }
 
 edge_images() { printf '%s\n' "${TRAEFIK_IMAGE}" "${CM_IMAGE}" "${KNP_IMAGE}"; }
@@ -202,193 +196,3 @@ build_edge() {
 	import_cached "${KNP_IMAGE}" '["/bin/netpol"]' "bin/netpol=$(edge_bin kube-network-policies "${KNP_VERSION}")/cmd"
 	if ((SECONDS - start > 2)); then log "edge built in $((SECONDS - start))s"; fi
 }
-
-# wait_for TRIES CMD...: run CMD every 2 s until it succeeds.
-wait_for() {
-	local n=$1
-	shift
-	for _ in $(seq 1 "${n}"); do "$@" >/dev/null 2>&1 && return 0; sleep 2; done
-	return 1
-}
-
-# The edge in the cluster: CRDs, cert-manager, Traefik (NodePorts 30080/30443), the CA
-# ClusterIssuer (Ready), kube-network-policies.
-install_edge() {
-	local start=${SECONDS} m="${KIND_DIR}/manifests"
-	kctl apply --server-side -f "$(edge_bin gateway-api "${GATEWAY_API_VERSION}")/crds.yaml" \
-		-f "$(edge_bin cert-manager "${CERT_MANAGER_VERSION}")/crds.yaml" >/dev/null
-	kctl wait --for=condition=Established --timeout=60s crd/gateways.gateway.networking.k8s.io \
-		crd/httproutes.gateway.networking.k8s.io crd/certificates.cert-manager.io crd/clusterissuers.cert-manager.io >/dev/null
-	sed -e "s|@CM_IMAGE@|${CM_IMAGE}|" "${m}/cert-manager.yaml" | kctl apply -f - >/dev/null
-	sed -e "s|@TRAEFIK_IMAGE@|${TRAEFIK_IMAGE}|" "${m}/traefik.yaml" | kctl apply -f - >/dev/null
-	sed -e "s|@KNP_IMAGE@|${KNP_IMAGE}|" "${m}/kube-network-policies.yaml" | kctl apply -f - >/dev/null
-	kctl -n cert-manager rollout status deployment/cert-manager --timeout=180s >&2
-	kctl apply -f "${m}/cert-manager-ca.yaml" >/dev/null
-	kctl -n traefik rollout status deployment/traefik --timeout=180s >&2
-	kctl -n kube-system rollout status daemonset/kube-network-policies --timeout=180s >&2
-	kctl wait --for=condition=Ready --timeout=120s "clusterissuer/${EDGE_CA_ISSUER}" >/dev/null ||
-		die "ClusterIssuer ${EDGE_CA_ISSUER} is not Ready: $(kctl get clusterissuer "${EDGE_CA_ISSUER}" \
-			-o jsonpath='{.status.conditions[0].message}')"
-	log "edge installed in $((SECONDS - start))s (Traefik, cert-manager, ClusterIssuer ${EDGE_CA_ISSUER}, kube-network-policies)"
-}
-
-edge_load_images() {
-	local img
-	for img in $(edge_images); do
-		kind_ load docker-image --name "${CLUSTER_NAME}" "${img}" >/dev/null 2>&1 || die "kind load docker-image ${img} failed"
-	done
-}
-
-# edge_smoke: the edge end to end in namespace edge-smoke (left in place to look at; deleted
-# and made again on each run). The stand-in behind Service exchange-router-service; three
-# certificates from the CA ClusterIssuer (an Ingress of class traefik, the seed's nginx Ingress
-# with its rewrite, a Gateway through cert-manager's Gateway shim with an HTTPRoute); a client
-# pod (curl of the node's Debian image) trusting only the CA gets 200 through Traefik's Service
-# for each, and so does the node through NodePort 30443 on 127.0.0.1; then a NetworkPolicy that
-# admits only the traefik namespace: the edge still answers, a pod going straight to the
-# stand-in is refused.
-edge_smoke() {
-	local ns=edge-smoke start=${SECONDS} ip pod_ip node="${CLUSTER_NAME}-control-plane"
-	kctl delete namespace "${ns}" --ignore-not-found --wait=true >/dev/null
-	kctl create namespace "${ns}" >/dev/null
-	kctl -n "${ns}" apply -f "${KIND_DIR}/manifests/backends.yaml" >/dev/null
-	kctl -n "${ns}" apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: List
-items:
-  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: exchange-router},
-     spec: {selector: {matchLabels: {app: exchange-router}}, template: {metadata: {labels: {app: exchange-router}},
-       spec: {containers: [{name: app, image: "${STANDIN_IMAGE}", imagePullPolicy: Never,
-         env: [{name: SERVER_ADDR, value: "0.0.0.0:8080"}, {name: DATABASE_URL, value: "postgres://postgres:5432/db"},
-               {name: REDIS_URL, value: "redis://redis:6379"}],
-         ports: [{containerPort: 8080}], readinessProbe: {httpGet: {path: /api/v1/health, port: 8080}, periodSeconds: 1}}]}}}}
-  - {apiVersion: v1, kind: Service, metadata: {name: exchange-router-service},
-     spec: {selector: {app: exchange-router}, ports: [{port: 80, targetPort: 8080}]}}
-  - apiVersion: networking.k8s.io/v1
-    kind: Ingress
-    metadata: {name: edge, annotations: {cert-manager.io/cluster-issuer: ${EDGE_CA_ISSUER}}}
-    spec:
-      ingressClassName: traefik
-      tls: [{hosts: [edge.kind.test], secretName: edge-tls}]
-      rules: [{host: edge.kind.test, http: {paths: [{path: /, pathType: Prefix,
-        backend: {service: {name: exchange-router-service, port: {number: 80}}}}]}}]
-  - apiVersion: networking.k8s.io/v1
-    kind: Ingress
-    metadata:
-      name: seed
-      annotations: {nginx.ingress.kubernetes.io/rewrite-target: /\$2, cert-manager.io/cluster-issuer: ${EDGE_CA_ISSUER}}
-    spec:
-      ingressClassName: nginx
-      tls: [{hosts: [seed.kind.test], secretName: seed-tls}]
-      rules: [{host: seed.kind.test, http: {paths: [{path: /backend(/|$)(.*), pathType: ImplementationSpecific,
-        backend: {service: {name: exchange-router-service, port: {number: 80}}}}]}}]
-  - apiVersion: gateway.networking.k8s.io/v1
-    kind: Gateway
-    metadata: {name: edge, annotations: {cert-manager.io/cluster-issuer: ${EDGE_CA_ISSUER}}}
-    spec:
-      gatewayClassName: traefik
-      listeners: [{name: https, protocol: HTTPS, port: 8443, hostname: gw.kind.test,
-        tls: {mode: Terminate, certificateRefs: [{name: gw-tls}]}, allowedRoutes: {namespaces: {from: Same}}}]
-  - apiVersion: gateway.networking.k8s.io/v1
-    kind: HTTPRoute
-    metadata: {name: edge}
-    spec:
-      parentRefs: [{name: edge}]
-      hostnames: [gw.kind.test]
-      rules: [{matches: [{path: {type: PathPrefix, value: /}}], backendRefs: [{name: exchange-router-service, port: 80}]}]
-EOF
-	kctl -n "${ns}" rollout status deployment/exchange-router --timeout=180s >&2
-	local c
-	for c in edge-tls seed-tls gw-tls; do
-		wait_for 60 kctl -n "${ns}" get certificate "${c}" ||
-			die "cert-manager made no Certificate ${c} (log: kctl -n cert-manager logs deploy/cert-manager)"
-	done
-	kctl -n "${ns}" wait --for=condition=Ready --timeout=120s certificate/edge-tls certificate/seed-tls certificate/gw-tls >&2
-	log "certificates issued $((SECONDS - start))s after the objects were applied"
-	kctl -n "${ns}" get certificate >&2
-	kctl -n cert-manager get secret "${EDGE_CA_ISSUER}" -o jsonpath='{.data.ca\.crt}' | base64 -d >"${STATE_DIR}/edge-ca.crt"
-	kctl -n "${ns}" create configmap edge-ca --from-file=ca.crt="${STATE_DIR}/edge-ca.crt" >/dev/null
-	ip=$(kctl -n traefik get service traefik -o jsonpath='{.spec.clusterIP}')
-	pod_ip=$(kctl -n "${ns}" get pods -l app=exchange-router -o jsonpath='{.items[0].status.podIP}')
-	edge_client "${ns}" before "${ip}" "${pod_ip}" || die "the edge client failed (before the NetworkPolicy)"
-	log "the node, through NodePort 30443 on 127.0.0.1:"
-	# (not docker cp: the node's /tmp is a tmpfs that docker cp writes beneath)
-	docker exec -i "${node}" sh -c 'cat >/root/edge-ca.crt' <"${STATE_DIR}/edge-ca.crt"
-	docker exec "${node}" curl -sS --fail --cacert /root/edge-ca.crt --resolve edge.kind.test:30443:127.0.0.1 \
-		-w ' %{http_code} https://edge.kind.test:30443/api/v1/health\n' https://edge.kind.test:30443/api/v1/health >&2 ||
-		die "the node got no 200 through NodePort 30443"
-	kctl -n "${ns}" apply -f - >/dev/null <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: exchange-router}
-spec:
-  podSelector: {matchLabels: {app: exchange-router}}
-  policyTypes: [Ingress]
-  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: traefik}}}], ports: [{port: 8080}]}]
-EOF
-	sleep 3
-	edge_client "${ns}" after "${ip}" "${pod_ip}" || die "the edge client failed (with the NetworkPolicy)"
-	log "edge smoke test passed in $((SECONDS - start))s"
-}
-
-# edge_client NS PHASE TRAEFIK_IP POD_IP: a pod of the node's Debian image (curl) trusting only
-# the kind CA; 200 through Traefik for the three hosts; straight to the pod: 200 before the
-# NetworkPolicy, refused after it.
-edge_client() {
-	local ns=$1 phase=$2 ip=$3 pod_ip=$4 name="client-$2" expect=200 phase_out
-	[[ "${phase}" == after ]] && expect=refused
-	kctl -n "${ns}" apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: ${name}, labels: {app: edge-client}}
-spec:
-  restartPolicy: Never
-  volumes: [{name: ca, configMap: {name: edge-ca}}]
-  containers:
-    - name: curl
-      image: registry.k8s.io/kube-proxy:${KUBE_VERSION}
-      imagePullPolicy: Never
-      volumeMounts: [{name: ca, mountPath: /ca}]
-      command:
-        - bash
-        - -c
-        - |
-          set -u
-          ok=0
-          for u in https://edge.kind.test/api/v1/health https://seed.kind.test/backend/api/v1/health https://gw.kind.test/api/v1/health; do
-            h=\${u#https://}; h=\${h%%/*}
-            curl -sS --fail --max-time 10 --cacert /ca/ca.crt --resolve "\$h:443:${ip}" -w ' %{http_code} '"\$u"'\n' "\$u" || ok=1
-          done
-          if curl -sS --max-time 5 -o /dev/null -w '%{http_code}' http://${pod_ip}:8080/api/v1/health; then
-            echo " straight to the pod: 200"; [ "${expect}" = 200 ] || ok=1
-          else
-            echo " straight to the pod: refused"; [ "${expect}" = refused ] || ok=1
-          fi
-          exit \$ok
-EOF
-	for _ in $(seq 1 90); do
-		phase_out=$(kctl -n "${ns}" get pod "${name}" -o jsonpath='{.status.phase}')
-		[[ "${phase_out}" == Succeeded || "${phase_out}" == Failed ]] && break
-		sleep 1
-	done
-	log "client pod (${phase} the NetworkPolicy):"
-	kctl -n "${ns}" logs "${name}" >&2
-	[[ "${phase_out}" == Succeeded ]]
-}
-
-# Run edge.sh directly: kind.sh's functions and settings (sourced with `help`, which only prints
-# its usage), then one of the steps above.
-if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-	set -euo pipefail
-	# shellcheck source=../kind.sh
-	source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/kind.sh" help 2>/dev/null
-	go_env
-	case "${1:-}" in
-	build) ensure_docker; build_edge ;;
-	load) ensure_docker; edge_load_images ;;
-	install) install_edge ;;
-	up) ensure_docker; build_edge; edge_load_images; install_edge ;;
-	smoke) ensure_docker; edge_smoke ;;
-	*) printf 'usage: %s build|load|install|up|smoke\n' "$0" >&2; exit 2 ;;
-	esac
-fi

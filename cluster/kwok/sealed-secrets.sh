@@ -31,12 +31,10 @@ ss_healthy() {
 }
 
 ss_stop() {
-	local pid start=${SECONDS}
+	local pid
 	pid=$(ss_pid) || return 0
 	kill -TERM "${pid}" 2>/dev/null || true
-	while proc_alive "${pid}" && ((SECONDS - start < 5)); do sleep 0.1; done
-	proc_alive "${pid}" && kill -KILL "${pid}" 2>/dev/null
-	while proc_alive "${pid}"; do sleep 0.1; done
+	await_exit "${pid}" 5
 	rm -f "${SS_DIR}/controller.pid"
 }
 
@@ -77,8 +75,8 @@ ss_start() {
 			"${SS_BIN_DIR}/controller" --listen-addr "127.0.0.1:${port}" \
 			--listen-metrics-addr "127.0.0.1:${metrics_port}" --key-renew-period 0
 	) >>"${SS_DIR}/controller.log" 2>&1 </dev/null 9>&- &
-	wait_for "the Sealed Secrets controller (log: ${SS_DIR}/controller.log)" 120 ss_ready
-	wait_for "the Sealed Secrets key in ${SS_NAMESPACE}" 60 ss_has_key
+	wait_for 120 "the Sealed Secrets controller" ss_ready || die "the Sealed Secrets controller is not ready (log: ${SS_DIR}/controller.log)"
+	wait_for 60 "the Sealed Secrets key" ss_has_key || die "the Sealed Secrets controller made no key in ${SS_NAMESPACE} (log: ${SS_DIR}/controller.log)"
 }
 
 # Idempotent: leaves a healthy controller alone, (re)starts a missing, stale or unready one.

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Smoke test of the local test cluster: brings it up (idempotent) and checks
-# Deployment/Service/EndpointSlice/HPA, PodSecurity admission, RBAC with a
-# signed user kubeconfig, the never-ready fault injection and an apiserver
-# outage. Leaves the cluster running; removes its own namespaces.
+# Smoke test of the kwok tier (cluster/kwok.sh): brings the cluster up (idempotent) and checks
+# Deployment/Service/EndpointSlice/HPA, PodSecurity admission, RBAC with a signed user
+# kubeconfig, the never-ready fault injection and an apiserver outage. Every refusal it checks has
+# its control: the same request succeeding where it should (a Ready pod beside the never-ready
+# one, a compliant pod beside the refused one, the user allowed once bound, the apiserver back).
+# Its namespaces are its own (a suffix per run) and removed at the end; the cluster stays up.
+# KWOK_CLUSTER_NAME chooses the cluster: the outage stops that cluster's apiserver, so `make test`
+# (tests/integration/test_cluster_smoke.py) runs it on a throwaway cluster of its own.
 set -euo pipefail
 
-CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "${CLUSTER_DIR}/lib.sh"
+LOG_PREFIX=smoke
 CLUSTER="${CLUSTER_DIR}/kwok.sh"
-NS=smoke-test
-NS_RESTRICTED=smoke-test-restricted
+RUN_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+NS="smoke-test-${RUN_ID}"
+NS_RESTRICTED="smoke-test-restricted-${RUN_ID}"
+GROUP="smoke-testers-${RUN_ID}"
 TMP="$(mktemp -d)"
 trap 'rm -rf "${TMP}"' EXIT
 
@@ -18,20 +27,9 @@ ok() { printf 'ok   %s\n' "$*"; passed=$((passed + 1)); }
 fail() { printf 'FAIL %s\n' "$*"; failed=$((failed + 1)); }
 k() { "${CLUSTER}" kubectl "$@"; }
 
-# retry SECONDS COMMAND...: succeed as soon as COMMAND does.
-retry() {
-	local timeout=$1 start=${SECONDS}
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS - start < timeout)) || return 1
-		sleep 1
-	done
-}
-
 kubeconfig="$("${CLUSTER}" up | tail -n 1)"
 if [[ -f "${kubeconfig}" ]]; then ok "up printed kubeconfig ${kubeconfig}"; else fail "up printed no kubeconfig path"; fi
 
-k delete namespace "${NS}" "${NS_RESTRICTED}" --ignore-not-found --wait=true >/dev/null
 k create namespace "${NS}" >/dev/null
 
 # --- Deployment + Service + HPA ------------------------------------------
@@ -96,7 +94,7 @@ endpoints_ready() {
 	[[ "$(k -n "${NS}" get endpointslices -l kubernetes.io/service-name=web \
 		-o jsonpath='{range .items[*].endpoints[*]}{.conditions.ready}{"\n"}{end}' | grep -c '^true$')" -eq 2 ]]
 }
-if retry 30 endpoints_ready; then
+if wait_for 30 "2 ready endpoints" endpoints_ready; then
 	ok "EndpointSlice for Service web lists 2 ready endpoints"
 else
 	fail "EndpointSlice for Service web incomplete"
@@ -110,7 +108,7 @@ never_ready_pod_running() {
 	k -n "${NS}" get pods -l app=web -o jsonpath='{range .items[*]}{.metadata.annotations.exchange-platform\.test/never-ready}/{.status.phase}/{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
 		grep -q '^true/Running/False$'
 }
-if retry 30 never_ready_pod_running; then
+if wait_for 30 "the annotated pod Running/NotReady" never_ready_pod_running; then
 	ok "annotated pod is Running but not Ready"
 else
 	fail "annotated pod did not reach Running/NotReady"
@@ -130,6 +128,15 @@ fi
 # --- PodSecurity admission ------------------------------------------------
 k create namespace "${NS_RESTRICTED}" >/dev/null
 k label namespace "${NS_RESTRICTED}" pod-security.kubernetes.io/enforce=restricted >/dev/null
+# The control first: the same pod with the restricted level's settings is admitted.
+restricted='{"spec":{"securityContext":{"runAsNonRoot":true,"runAsUser":1000,"seccompProfile":{"type":"RuntimeDefault"}},
+  "containers":[{"name":"x","image":"registry.invalid/x:1","securityContext":{"allowPrivilegeEscalation":false,
+  "capabilities":{"drop":["ALL"]}}}]}}'
+if out=$(k -n "${NS_RESTRICTED}" run good --image=registry.invalid/x:1 --restart=Never --overrides="${restricted}" 2>&1); then
+	ok "restricted namespace admits a compliant pod"
+else
+	fail "compliant pod refused in restricted namespace: ${out}"
+fi
 if out=$(k -n "${NS_RESTRICTED}" run bad --image=registry.invalid/x:1 --restart=Never 2>&1); then
 	fail "non-compliant pod admitted in restricted namespace"
 else
@@ -141,26 +148,26 @@ else
 fi
 
 # --- user kubeconfig + RBAC -----------------------------------------------
-"${CLUSTER}" user-kubeconfig alice smoke-testers "${TMP}/alice.yaml" 2>/dev/null
+"${CLUSTER}" user-kubeconfig alice "${GROUP}" "${TMP}/alice.yaml" 2>/dev/null
 ku() { "${CLUSTER}" kubectl --kubeconfig "${TMP}/alice.yaml" "$@"; }
 if out=$(ku -n "${NS}" get pods 2>&1); then
 	fail "user alice could list pods without RBAC"
 else
 	if grep -q 'Forbidden' <<<"${out}"; then ok "user alice Forbidden without RBAC"; else fail "unexpected: ${out}"; fi
 fi
-k -n "${NS}" create rolebinding smoke-view --clusterrole=view --group=smoke-testers >/dev/null
-if retry 10 ku -n "${NS}" get pods; then
-	ok "user alice allowed after binding group smoke-testers to view"
+k -n "${NS}" create rolebinding smoke-view --clusterrole=view --group="${GROUP}" >/dev/null
+if wait_for 10 "the RoleBinding to apply" ku -n "${NS}" get pods; then
+	ok "user alice allowed after binding group ${GROUP} to view"
 else
 	fail "user alice still denied after RoleBinding"
 fi
 whoami=$(ku auth whoami -o jsonpath='{.status.userInfo.username}/{.status.userInfo.groups}')
-if [[ "${whoami}" == alice/* && "${whoami}" == *smoke-testers* ]]; then ok "whoami: ${whoami}"; else fail "whoami: ${whoami}"; fi
+if [[ "${whoami}" == alice/* && "${whoami}" == *"${GROUP}"* ]]; then ok "whoami: ${whoami}"; else fail "whoami: ${whoami}"; fi
 
 # --- apiserver outage -----------------------------------------------------
 "${CLUSTER}" stop-apiserver 2>/dev/null
 if k get --raw /readyz >/dev/null 2>&1; then fail "apiserver still answers after stop"; else ok "apiserver down after stop-apiserver"; fi
-etcd_pid=$(cat "${HOME}/.cache/exchange-platform/kwok/clusters/exchange-platform/pids/etcd.pid")
+etcd_pid=$(cat "$(dirname "${kubeconfig}")/pids/etcd.pid")
 if kill -0 "${etcd_pid}"; then ok "etcd still running during outage"; else fail "etcd stopped"; fi
 "${CLUSTER}" start-apiserver 2>/dev/null
 if k get --raw /readyz >/dev/null 2>&1 && k -n "${NS}" get deployment web >/dev/null; then

@@ -1,6 +1,6 @@
-// Builder module: cert-manager's controller for the kind tier's edge (cluster/kind/edge.sh).
-// v1.11.5 is the last release whose cmd/controller is in the root module (from v1.12 on the
-// binaries are nested modules the Go module proxy does not serve).
+// Builder module: cert-manager's controller for the kind tier's edge
+// (cluster/kind/edge-build.sh). v1.11.5 is the last release whose cmd/controller is in the root
+// module (from v1.12 on the binaries are nested modules the Go module proxy does not serve).
 module exchange.platform/cluster/builders/cert-manager
 
 go 1.26.0

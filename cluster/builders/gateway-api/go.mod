@@ -1,5 +1,6 @@
 // Builder module: pins the Gateway API whose standard-channel CRDs (config/crd/standard) the
-// kind tier's edge installs: the version Traefik is built against (cluster/kind/edge.sh checks).
+// kind tier's edge installs: the version Traefik is built against (cluster/kind/edge-build.sh
+// checks).
 module exchange.platform/cluster/builders/gateway-api
 
 go 1.26.0

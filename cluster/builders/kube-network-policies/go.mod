@@ -1,6 +1,6 @@
 // Builder module: pins kube-network-policies (NetworkPolicy enforcement with nftables and
-// NFQUEUE) for the kind tier's edge. cluster/kind/edge.sh builds it as the main module from a
-// patched copy of this module's source (its queue rules use xtables' NFQUEUE target: see
+// NFQUEUE) for the kind tier's edge. cluster/kind/edge-build.sh builds it as the main module
+// from a patched copy of this module's source (its queue rules use xtables' NFQUEUE target: see
 // knp_source there).
 module exchange.platform/cluster/builders/kube-network-policies
 

@@ -1,5 +1,6 @@
-// Builder module: pins Traefik for the kind tier's edge (cluster/kind/edge.sh). Traefik is built
-// as the main module from a copy of this module's source, so its own replace directives apply.
+// Builder module: pins Traefik for the kind tier's edge (cluster/kind/edge-build.sh). Traefik is
+// built as the main module from a copy of this module's source, so its own replace directives
+// apply.
 module exchange.platform/cluster/builders/traefik
 
 go 1.26.0

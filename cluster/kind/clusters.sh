@@ -1,0 +1,134 @@
+# shellcheck shell=bash
+# Which kind cluster a run uses, and holding it while it runs (sourced by cluster/kind.sh).
+#
+# Every checkout on this machine shares one dockerd, so two checkouts may want a cluster of the
+# same name (KIND_CLUSTER_NAME, "the base") at the same time, made from different content. What a
+# cluster is made from is its fingerprint (the kind configuration, the node image, the installed
+# manifests) and what it holds is its image stamp (the workload images loaded, the stand-in's and
+# the deployer's named by their content). `up` picks, under ${CACHE_ROOT}/kind.lock:
+#   1. the base, or its extra <base>-<hash of fingerprint and stamp>, when it is made from the
+#      same and holds the same: shared, as two checkouts of one commit share it;
+#   2. else the base, reloaded or recreated for this content, unless a run holds it;
+#   3. else (the base is held) the extra, made for this content.
+# `kind.sh with CMD...` holds the cluster it picked (a shared flock on its in-use.lock) until CMD
+# ends: no other checkout's `up` reloads, recreates or deletes it meanwhile, and the `up`s inside
+# CMD (pytest's fixture, molecule's create) use that same cluster. An extra nobody holds is deleted
+# by the next `up` of its base; the base stays, as the kwok tier's cluster does.
+
+kind_clusters_dir() { printf '%s' "${CACHE_ROOT}/kind/clusters"; }
+
+# use_cluster NAME: point CLUSTER_NAME, STATE_DIR and KUBECONFIG_PATH at cluster NAME.
+use_cluster() {
+	CLUSTER_NAME=$1
+	STATE_DIR="$(kind_clusters_dir)/${CLUSTER_NAME}"
+	# shellcheck disable=SC2034 # lib.sh's kctl reads it
+	KUBECONFIG_PATH="${STATE_DIR}/kubeconfig"
+	mkdir -p "${STATE_DIR}"
+}
+
+# held NAME: true while a `kind.sh with` holds cluster NAME (its shared lock blocks ours).
+held() {
+	local lock
+	lock="$(kind_clusters_dir)/$1/in-use.lock"
+	[[ -f "${lock}" ]] && ! flock -n -x "${lock}" true 8>&- 9>&-
+}
+
+# made_for_this NAME: cluster NAME exists, made from this fingerprint and holding these images.
+made_for_this() {
+	local state
+	state="$(kind_clusters_dir)/$1"
+	grep -qx "$1" <<<"${KIND_CLUSTERS}" &&
+		[[ "$(cat "${state}/fingerprint" 2>/dev/null)" == "${FINGERPRINT}" &&
+			"$(cat "${state}/images" 2>/dev/null)" == "${IMAGES}" ]]
+}
+
+# pick_cluster: use_cluster the cluster this run should use (the rules above). Inside `kind.sh
+# with`, the cluster it holds (EXCHANGE_PLATFORM_KIND_HELD=<base>=<name>). Sets FINGERPRINT and
+# IMAGES (this checkout's, after cmd_build) for ensure_cluster.
+pick_cluster() {
+	local extra
+	FINGERPRINT=$(fingerprint)
+	IMAGES=$(images_stamp)
+	if [[ "${EXCHANGE_PLATFORM_KIND_HELD:-}" == "${BASE_NAME}="* ]]; then
+		use_cluster "${EXCHANGE_PLATFORM_KIND_HELD#*=}"
+		return 0
+	fi
+	KIND_CLUSTERS=$(kind_ get clusters 2>/dev/null || true)
+	extra="${BASE_NAME}-$(inputs_hash "${FINGERPRINT}" "${IMAGES}" | cut -c1-8)"
+	if made_for_this "${BASE_NAME}"; then
+		use_cluster "${BASE_NAME}"
+	elif made_for_this "${extra}"; then
+		use_cluster "${extra}"
+	elif held "${BASE_NAME}"; then
+		log "cluster ${BASE_NAME} is in use by another run with other content; using ${extra}"
+		use_cluster "${extra}"
+	else
+		use_cluster "${BASE_NAME}"
+	fi
+}
+
+# remove_unheld_extras: delete this base's extra clusters other than the one in use, unless held.
+remove_unheld_extras() {
+	local name
+	for name in ${KIND_CLUSTERS:-}; do
+		[[ "${name}" =~ ^${BASE_NAME}-[0-9a-f]{8}$ && "${name}" != "${CLUSTER_NAME}" ]] || continue
+		if held "${name}"; then continue; fi
+		log "deleting cluster ${name} (made for other content; no run holds it)"
+		kind_ delete cluster --name "${name}" >&2
+		forget_cluster "${name}"
+	done
+}
+
+# forget_cluster NAME: drop what kind.sh recorded of a deleted cluster (its lock file stays:
+# a `with` waiting for it may have it open).
+forget_cluster() {
+	find "$(kind_clusters_dir)/$1" -mindepth 1 ! -name in-use.lock -delete 2>/dev/null || true
+}
+
+# The cluster this checkout's last `up` picked: the one `kubeconfig`, `docker-env`, `load-images`
+# and kind/smoke.sh mean (the held one inside `kind.sh with`; the base if `up` never ran here).
+checkout_record() { printf '%s' "${CACHE_ROOT}/kind/checkouts/$(inputs_hash "${ROOT_DIR}")-${BASE_NAME}"; }
+
+record_checkout_cluster() {
+	mkdir -p "${CACHE_ROOT}/kind/checkouts"
+	printf '%s\n' "${CLUSTER_NAME}" >"$(checkout_record)"
+}
+
+use_checkout_cluster() {
+	if [[ "${EXCHANGE_PLATFORM_KIND_HELD:-}" == "${BASE_NAME}="* ]]; then
+		use_cluster "${EXCHANGE_PLATFORM_KIND_HELD#*=}"
+	else
+		use_cluster "$(cat "$(checkout_record)" 2>/dev/null || printf '%s' "${BASE_NAME}")"
+	fi
+}
+
+# Serialise picking, creating, loading and deleting clusters (fd 9 stays open until the script
+# exits or unlock_kind; kind_ and the daemons close it).
+lock_kind() {
+	[[ -n "${KIND_LOCKED:-}" ]] && return 0
+	mkdir -p "${CACHE_ROOT}"
+	exec 9>"${CACHE_ROOT}/kind.lock"
+	flock -w 1800 9 || die "could not lock ${CACHE_ROOT}/kind.lock"
+	KIND_LOCKED=1
+}
+
+unlock_kind() {
+	exec 9>&-
+	KIND_LOCKED=
+}
+
+# held_cluster_ready: inside `kind.sh with`, the held cluster answers. `with` built this checkout's
+# content and made the cluster ready for it before it ran its command, so the `up`s inside use it
+# as it is: no build and no lock to wait for (another checkout may be building or creating).
+held_cluster_ready() {
+	[[ "${EXCHANGE_PLATFORM_KIND_HELD:-}" == "${BASE_NAME}="* ]] || return 1
+	use_cluster "${EXCHANGE_PLATFORM_KIND_HELD#*=}"
+	cluster_healthy
+}
+
+# hold_cluster: take the picked cluster's in-use lock (shared, on fd 8) for as long as this
+# script runs; it is released when the script exits, however it exits.
+hold_cluster() {
+	exec 8>>"${STATE_DIR}/in-use.lock"
+	flock -s 8
+}

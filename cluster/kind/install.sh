@@ -1,0 +1,58 @@
+# shellcheck shell=bash
+# What cluster/kind.sh up installs into a cluster it creates (sourced): CoreDNS without an
+# upstream, metrics-server, the Sealed Secrets controller, then the edge (Traefik, cert-manager
+# with its CA ClusterIssuer, the Gateway API CRDs, kube-network-policies). The images are the
+# ones kind/build.sh and kind/edge-build.sh built and `up` loaded: nothing is pulled.
+
+# The CA ClusterIssuer install_edge makes (its CA certificate: Secret ${EDGE_CA_ISSUER} in
+# cert-manager, key ca.crt).
+EDGE_CA_ISSUER=exchange-platform-ca
+
+# CoreDNS without `forward`: names outside the cluster get no answer instead of a query that
+# would leave the machine.
+coredns_no_upstream() {
+	local cm
+	cm=$(kctl -n kube-system get configmap coredns -o json)
+	if jq -e '.data.Corefile | test("forward")' <<<"${cm}" >/dev/null; then
+		jq '.data.Corefile |= gsub("\n *forward [^{]*\\{[^}]*\\}"; "") | del(.metadata.resourceVersion)' <<<"${cm}" |
+			kctl replace -f - >/dev/null
+		kctl -n kube-system rollout restart deployment/coredns >/dev/null
+	fi
+	! kctl -n kube-system get configmap coredns -o jsonpath='{.data.Corefile}' | grep -q forward ||
+		die "CoreDNS still has an upstream"
+}
+
+install_addons() {
+	coredns_no_upstream
+	sed -e "s|@MS_IMAGE@|${MS_IMAGE}|" "${KIND_DIR}/manifests/metrics-server.yaml" | kctl apply -f - >/dev/null
+	local ss="${CACHE_ROOT}/bin/sealed-secrets/${SEALED_SECRETS_VERSION}"
+	if image_exists "${SS_IMAGE}" && [[ -f "${ss}/crd.yaml" ]]; then
+		kctl apply --server-side -f "${ss}/crd.yaml" -f "${CLUSTER_DIR}/sealed-secrets.yaml" >/dev/null
+		sed -e "s|@SS_IMAGE@|${SS_IMAGE}|" "${KIND_DIR}/manifests/sealed-secrets.yaml" | kctl apply -f - >/dev/null
+		kctl -n kube-system rollout status deployment/sealed-secrets-controller --timeout=180s >&2
+	fi
+	kctl -n kube-system rollout status deployment/coredns --timeout=180s >&2
+	kctl -n kube-system rollout status deployment/metrics-server --timeout=180s >&2
+	wait_for 180 "metrics.k8s.io" kctl get --raw /apis/metrics.k8s.io/v1beta1/nodes || die "metrics.k8s.io does not answer"
+}
+
+# The edge: CRDs, cert-manager, Traefik (NodePorts 30080/30443), the CA ClusterIssuer (Ready),
+# kube-network-policies.
+install_edge() {
+	local start=${SECONDS} m="${KIND_DIR}/manifests"
+	kctl apply --server-side -f "$(edge_bin gateway-api "${GATEWAY_API_VERSION}")/crds.yaml" \
+		-f "$(edge_bin cert-manager "${CERT_MANAGER_VERSION}")/crds.yaml" >/dev/null
+	kctl wait --for=condition=Established --timeout=60s crd/gateways.gateway.networking.k8s.io \
+		crd/httproutes.gateway.networking.k8s.io crd/certificates.cert-manager.io crd/clusterissuers.cert-manager.io >/dev/null
+	sed -e "s|@CM_IMAGE@|${CM_IMAGE}|" "${m}/cert-manager.yaml" | kctl apply -f - >/dev/null
+	sed -e "s|@TRAEFIK_IMAGE@|${TRAEFIK_IMAGE}|" "${m}/traefik.yaml" | kctl apply -f - >/dev/null
+	sed -e "s|@KNP_IMAGE@|${KNP_IMAGE}|" "${m}/kube-network-policies.yaml" | kctl apply -f - >/dev/null
+	kctl -n cert-manager rollout status deployment/cert-manager --timeout=180s >&2
+	kctl apply -f "${m}/cert-manager-ca.yaml" >/dev/null
+	kctl -n traefik rollout status deployment/traefik --timeout=180s >&2
+	kctl -n kube-system rollout status daemonset/kube-network-policies --timeout=180s >&2
+	kctl wait --for=condition=Ready --timeout=120s "clusterissuer/${EDGE_CA_ISSUER}" >/dev/null ||
+		die "ClusterIssuer ${EDGE_CA_ISSUER} is not Ready: $(kctl get clusterissuer "${EDGE_CA_ISSUER}" \
+			-o jsonpath='{.status.conditions[0].message}')"
+	log "edge installed in $((SECONDS - start))s (Traefik, cert-manager, ClusterIssuer ${EDGE_CA_ISSUER}, kube-network-policies)"
+}
