@@ -10,10 +10,18 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 COLLECTION_LINK := .collections/ansible_collections/exchange/platform
 CLUSTER := $(CURDIR)/cluster/kwok.sh
+CACHE_ROOT := $(or $(EXCHANGE_PLATFORM_CACHE),$(HOME)/.cache/exchange-platform)
+# Molecule keeps a scenario's state in a directory named after the checkout's basename: two
+# checkouts of one name would share it. One per checkout (and scenario) instead; the scenarios
+# also name their namespaces after it, so two checkouts' runs on one cluster never meet.
+molecule_state = $(CACHE_ROOT)/molecule/$(shell printf %s '$(CURDIR)' | sha256sum | cut -c1-12)-$(1)
+# The kind tests and the molecule scenario `default` run on this kind cluster (or, while another
+# checkout with other content holds it, on one made for this checkout: cluster/kind/clusters.sh).
+KIND_TESTS_CLUSTER := exchange-platform-molecule
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
   molecule molecule-kind test build sanity docs docs-check ee test-build bench bench-kind differential \
-  checks cluster-build tier-kwok tier-kind
+  checks cluster-build tier-kwok tier-kind kind-tests-held
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -84,16 +92,21 @@ integration: setup ## Safety tests against the local cluster (secrets, failures,
 
 molecule: setup ## The molecule scenario on the local cluster
 	$(CLUSTER) build >&2
-	molecule reset -s kwok >/dev/null 2>&1 || true
-	molecule test -s kwok
+	export MOLECULE_EPHEMERAL_DIRECTORY=$(call molecule_state,kwok); \
+	  { molecule reset -s kwok >/dev/null 2>&1 || true; } && molecule test -s kwok
 
-molecule-kind: setup ## The molecule scenario on kind (cluster/kind.sh: own dockerd, node image built here)
+molecule-kind: setup ## The kind tests and molecule scenario (cluster/kind.sh: own dockerd, node image built here)
 	cluster/kwok.sh build >&2
 	cluster/kind.sh test-standin >&2
 	cluster/kind.sh build >&2
+	KIND_CLUSTER_NAME=$(KIND_TESTS_CLUSTER) cluster/kind.sh with $(MAKE) --no-print-directory kind-tests-held
+
+# molecule-kind's tests, on the cluster `kind.sh with` holds for them: no other checkout's
+# `kind.sh up` recreates or reloads it meanwhile.
+kind-tests-held: setup
 	pytest -m kind tests/integration
-	molecule reset -s default >/dev/null 2>&1 || true
-	molecule test -s default
+	export MOLECULE_EPHEMERAL_DIRECTORY=$(call molecule_state,default); \
+	  { molecule reset -s default >/dev/null 2>&1 || true; } && molecule test -s default
 
 bench: setup ## Benchmark against the Ansible floor F, kubectl, helm and a naive role (after make cluster); writes BENCHMARKS.md
 	bench/run.sh

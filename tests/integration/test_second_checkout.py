@@ -1,28 +1,39 @@
-"""The local cluster's identity does not depend on where the checkout lives (issue 17).
+"""Two checkouts on one machine (issues 17 and 23).
 
-A second checkout of the same versions and configuration reuses the running kwok cluster: its
-`up` finds it up, prints the same kubeconfig, and what was deployed on it stays. One whose
-configuration differs says so and leaves the cluster alone (no EXCHANGE_PLATFORM_RECREATE).
+The local cluster's identity does not depend on where the checkout lives: a second checkout of
+the same versions and configuration reuses the running kwok cluster (its `up` finds it up, prints
+the same kubeconfig, and what was deployed on it stays); one whose configuration differs says so
+and leaves the cluster alone (no EXCHANGE_PLATFORM_RECREATE). On kind, a second checkout of the
+same content shares the cluster a run holds, and one with other content gets a cluster of its own
+instead of recreating the held one. Molecule's namespaces are the checkout's own.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
-from conftest import CLUSTER, ROOT, Cluster, make_namespace
+from conftest import CLUSTER, KIND_CLUSTER_NAME, ROOT, Cluster, make_namespace
 from kubernetes import client
+from test_cluster_smoke import run_script
+
+# What the kind tier's images are made of (cluster/kind/deployer-build.sh: the collection).
+COLLECTION = ("galaxy.yml", "meta", "plugins", "roles", "playbooks")
 
 
-def _second_checkout(dest: Path) -> Path:
-    """A git clone of this checkout elsewhere, with cluster/ as this working tree has it (so
+def _second_checkout(dest: Path, paths: tuple[str, ...] = ("cluster",)) -> Path:
+    """A git clone of this checkout elsewhere, with `paths` as this working tree has them (so
     uncommitted changes to the cluster scripts are what runs; in CI the two are the same)."""
     subprocess.run(["git", "clone", "-q", "--shared", str(ROOT), str(dest)], check=True)
     listed = subprocess.run(
-        ["git", "-C", str(ROOT), "ls-files", "-z", "-co", "--exclude-standard", "cluster"],
+        ["git", "-C", str(ROOT), "ls-files", "-z", "-co", "--exclude-standard", *paths],
         capture_output=True,
         check=True,
     ).stdout.decode()
@@ -56,9 +67,7 @@ def test_a_second_checkout_reuses_the_running_cluster_and_keeps_what_is_on_it(
         assert other.parent.parent != ROOT
         # Never told to recreate: whatever this environment says.
         env = {k: v for k, v in os.environ.items() if k != "EXCHANGE_PLATFORM_RECREATE"}
-        up = subprocess.run(
-            [str(other), "up"], capture_output=True, text=True, check=False, timeout=900, env=env
-        )
+        up = run_script(other, "up", env=env)
         assert up.returncode == 0, up.stderr[-4000:]
         assert up.stdout.strip().splitlines()[-1] == str(cluster.kubeconfig)
         assert "is already up" in up.stderr, up.stderr[-4000:]
@@ -72,9 +81,7 @@ def test_a_second_checkout_reuses_the_running_cluster_and_keeps_what_is_on_it(
         # A checkout whose configuration differs says so and leaves the running cluster alone.
         policy = other.parent / "audit-policy.yaml"
         policy.write_text(policy.read_text() + "# changed by a second checkout\n")
-        up = subprocess.run(
-            [str(other), "up"], capture_output=True, text=True, check=False, timeout=900, env=env
-        )
+        up = run_script(other, "up", env=env)
         assert up.returncode == 0, up.stderr[-4000:]
         assert "WARNING: cluster exchange-platform was made from other versions" in up.stderr
         assert "EXCHANGE_PLATFORM_RECREATE=1" in up.stderr
@@ -83,3 +90,77 @@ def test_a_second_checkout_reuses_the_running_cluster_and_keeps_what_is_on_it(
         assert cluster.core.read_namespace(namespace).metadata.uid == uid
     finally:
         cluster.core.delete_namespace(namespace)
+
+
+def _kind_cluster_name(kind: Cluster) -> str:
+    """The kind cluster the tests use: kind.sh keeps its kubeconfig in kind/clusters/<name>/."""
+    return kind.kubeconfig.parent.name
+
+
+def _which(checkout: Path) -> str:
+    """The kind cluster `up` would use in `checkout`, as an independent run there would see it
+    (not inside this run's `kind.sh with`)."""
+    env = {k: v for k, v in os.environ.items() if k != "EXCHANGE_PLATFORM_KIND_HELD"}
+    env["KIND_CLUSTER_NAME"] = KIND_CLUSTER_NAME
+    which = run_script(checkout / "cluster/kind.sh", "which", env=env)
+    assert which.returncode == 0, which.stderr[-4000:]
+    return which.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.kind
+def test_a_second_checkout_shares_a_held_kind_cluster_only_when_its_content_is_the_same(
+    kind: Cluster, tmp_path: Path
+) -> None:
+    name = _kind_cluster_name(kind)
+    other = _second_checkout(tmp_path / "second-checkout", ("cluster", *COLLECTION)).parent.parent
+    # Held as `kind.sh with` holds it (a shared lock), whether or not this run is inside one.
+    lock = Path.home() / ".cache/exchange-platform/kind/clusters" / name / "in-use.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_SH)
+        assert _which(other) == name
+
+        manifest = other / "cluster/kind/manifests/metrics-server.yaml"
+        manifest.write_text(manifest.read_text() + "# changed by a second checkout\n")
+        own = _which(other)
+        assert own != name
+        assert re.fullmatch(rf"{re.escape(KIND_CLUSTER_NAME)}-[0-9a-f]{{8}}", own), own
+    assert kind.core.read_namespace("kube-system").metadata.name == "kube-system"
+    assert _kind_cluster_name(kind) == name
+
+
+def _molecule_namespaces(scenario: str, state: str, out: Path) -> list[str]:
+    """The namespaces a molecule scenario's inventory names for an ephemeral directory."""
+    env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=state)
+    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
+    values = "{{ [exchange_router_namespace, molecule_restricted_namespace] | to_json }}"
+    subprocess.run(
+        [
+            str(ROOT / ".venv/bin/ansible"),
+            "localhost",
+            "-i",
+            str(ROOT / "molecule" / scenario / "inventory/hosts.yml"),
+            "-m",
+            "ansible.builtin.copy",
+            "-a",
+            f"dest={out} content={values}",
+        ],
+        capture_output=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("scenario", ["shared", "default"])
+def test_molecule_names_its_namespaces_after_the_checkout_s_state(
+    scenario: str, tmp_path: Path
+) -> None:
+    """Two checkouts' molecule runs on one cluster never share a namespace (the Makefile gives
+    each checkout its own ephemeral directory)."""
+    one = _molecule_namespaces(scenario, "/cache/molecule/aaaa-kwok", tmp_path / "one")
+    again = _molecule_namespaces(scenario, "/cache/molecule/aaaa-kwok", tmp_path / "again")
+    other = _molecule_namespaces(scenario, "/cache/molecule/bbbb-kwok", tmp_path / "other")
+    assert one == again
+    assert set(one).isdisjoint(other)
+    assert one[0].startswith("exchange-router-molecule-")
+    assert one[1].startswith("exchange-router-restricted-")
