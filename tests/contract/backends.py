@@ -71,6 +71,10 @@ def ready(obj: dict[str, Any] | None) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
+# container -> (its log, its previous instance's log or None)
+Logs = dict[str, tuple[str, str | None]]
+
+
 @dataclass
 class Backend:
     """One cluster seen through `Client`, with a namespace of the test's own."""
@@ -84,10 +88,13 @@ class Backend:
         self,
         name: str,
         labels: dict[str, str],
-        logs: dict[str, tuple[str, str | None]] | None = None,
+        logs: Logs | None = None,
     ) -> None:
         """A Ready pod with one container per `logs` entry (name -> (current log, previous
         instance's log or None)); one container "app" with no output when not given."""
+        self.start_pod(name, labels, logs or {"app": ("", None)})
+
+    def start_pod(self, name: str, labels: dict[str, str], logs: Logs) -> None:
         raise NotImplementedError
 
     def settle(self, budget: str, allowed: int) -> None:
@@ -100,13 +107,7 @@ class Backend:
 class FakeBackend(Backend):
     fake: FakeCluster = field(default_factory=FakeCluster)
 
-    def run_pod(
-        self,
-        name: str,
-        labels: dict[str, str],
-        logs: dict[str, tuple[str, str | None]] | None = None,
-    ) -> None:
-        logs = logs or {"app": ("", None)}
+    def start_pod(self, name: str, labels: dict[str, str], logs: Logs) -> None:
         self.client.create(pod(self.namespace, name, labels, list(logs)))
         live = self.fake.objects[Ref("Pod", self.namespace, name)]
         live["status"] = {  # what kwok's pod-ready stage writes
@@ -128,13 +129,7 @@ class FakeBackend(Backend):
 class KwokBackend(Backend):
     logs_dir: Path = Path()
 
-    def run_pod(
-        self,
-        name: str,
-        labels: dict[str, str],
-        logs: dict[str, tuple[str, str | None]] | None = None,
-    ) -> None:
-        logs = logs or {"app": ("", None)}
+    def start_pod(self, name: str, labels: dict[str, str], logs: Logs) -> None:
         if any(text for pair in logs.values() for text in pair):
             self._serve_logs(name, logs)
         self.client.create(pod(self.namespace, name, labels, list(logs)))
@@ -146,7 +141,7 @@ class KwokBackend(Backend):
                 lambda: self.client.log(self.namespace, name, container, 1, False) is not None,
             )
 
-    def _serve_logs(self, name: str, logs: dict[str, tuple[str, str | None]]) -> None:
+    def _serve_logs(self, name: str, logs: Logs) -> None:
         """kwok's Logs resource: each container's log files, written in the CRI log format a
         kubelet reads."""
         entries = []

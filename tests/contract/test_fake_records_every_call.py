@@ -64,19 +64,8 @@ def test_every_request_of_the_client_protocol_is_recorded() -> None:
     ]
     functions = inspect.getmembers(Client, inspect.isfunction)
     requests = {name for name, function in functions if not name.startswith("_")}
-    assert requests == {
-        "apply",
-        "create",
-        "delete",
-        "evict",
-        "get",
-        "list",
-        "log",
-        "replace",
-        "serves",
-        "watch",
-        "whoami",
-    }, "a new Client request: record it in FakeCluster and add it here"
+    recorded = "apply create delete evict get list log replace serves watch whoami"
+    assert requests == set(recorded.split()), "a new Client request: record it and add it here"
 
 
 def test_metrics_still_switches_the_metrics_api() -> None:

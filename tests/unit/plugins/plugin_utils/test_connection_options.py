@@ -267,3 +267,54 @@ def test_without_the_kubernetes_client_connect_says_what_to_install(
     monkeypatch.setattr(connection, "IMPORT_ERROR", "No module named 'kubernetes'")
     with pytest.raises(KubeError, match=r"pip install kubernetes\): No module named 'kubernetes'"):
         connection.connect({"host": "https://h:6443", "api_key": SECRET}, "m")
+
+
+def test_host_and_token_win_over_a_kubeconfig_as_in_kubernetes_core(tmp_path: Path) -> None:
+    env = {
+        "K8S_AUTH_KUBECONFIG": kubeconfig(tmp_path),
+        "K8S_AUTH_HOST": "https://from-token:6443/",
+        "K8S_AUTH_API_KEY": "token",
+    }
+    resolved = connection.resolve({}, env)
+    client = connection.connect(resolved, "m")
+    assert client.api.configuration.host == "https://from-token:6443"
+    assert client.api.configuration.api_key == {"authorization": "Bearer token"}
+    # the apply gets exactly the same options, so it reaches the same cluster as the same user
+    assert connection.module_args(resolved) == resolved
+    only_kubeconfig = connection.resolve({}, {"K8S_AUTH_KUBECONFIG": env["K8S_AUTH_KUBECONFIG"]})
+    assert connection.connect(only_kubeconfig, "m").api.configuration.host == (
+        "https://from-kubeconfig:6443"
+    )
+
+
+def test_role_variables_come_before_the_environment_and_env_names_follow_kubernetes_core() -> None:
+    env = {
+        "K8S_AUTH_HOST": "https://env:6443",
+        "K8S_AUTH_VERIFY_SSL": "no",
+        "K8S_AUTH_SSL_CA_CERT": "/ca.crt",
+        "K8S_AUTH_CERT_FILE": "/c.crt",
+        "K8S_AUTH_IMPERSONATE_GROUPS": "a,b",
+    }
+    resolved = connection.resolve({"host": "https://role:6443", "context": ""}, env)
+    assert resolved == {
+        "host": "https://role:6443",
+        "validate_certs": False,
+        "ca_cert": "/ca.crt",
+        "client_cert": "/c.crt",
+        "impersonate_groups": ["a", "b"],
+    }
+    assert connection.resolve({"validate_certs": None}, {"K8S_AUTH_VALIDATE_CERTS": "1"}) == {
+        "validate_certs": True
+    }
+
+
+def test_impersonation_reaches_the_engine_s_requests() -> None:
+    resolved = {"host": "https://h:6443", "api_key": "t", "impersonate_user": "alice"}
+    client = connection.connect(resolved, "m")
+    assert client.api.default_headers["Impersonate-User"] == "alice"
+
+
+def test_a_kubeconfig_that_cannot_be_loaded_is_a_clear_error(tmp_path: Path) -> None:
+    resolved = {"kubeconfig": kubeconfig(tmp_path), "context": "no-such-context"}
+    with pytest.raises(KubeError, match="no-such-context"):
+        connection.connect(resolved, "m")

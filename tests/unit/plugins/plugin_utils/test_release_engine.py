@@ -1,6 +1,6 @@
 """The release engine's pure parts: lock expiry on this client's clock, redaction, the keyed
-checksum, field-to-variable tracing, the metrics warning, the connection resolved as
-kubernetes.core resolves it. Rollout judgement and crash detection: test_rollout.py."""
+checksum, field-to-variable tracing, the metrics warning. The connection: test_connection_options.py;
+rollout judgement and crash detection: test_rollout.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import (
-    connection,
     engine,
     preflight,
 )
@@ -249,71 +248,3 @@ def test_a_no_op_does_not_ask_for_metrics_again() -> None:
     results = {"localhost": Result()}
     engine._warn_without_metrics(kube, [spec()], results)
     assert not results["localhost"].warnings
-
-
-def kubeconfig_file(tmp_path: Any) -> str:
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": "https://from-kubeconfig:6443"}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
-    return str(path)
-
-
-def test_host_and_token_win_over_a_kubeconfig_as_in_kubernetes_core(tmp_path: Any) -> None:
-    env = {
-        "K8S_AUTH_KUBECONFIG": kubeconfig_file(tmp_path),
-        "K8S_AUTH_HOST": "https://from-token:6443/",
-        "K8S_AUTH_API_KEY": "token",
-    }
-    resolved = connection.resolve({}, env)
-    client = connection.connect(resolved, "m")
-    assert client.api.configuration.host == "https://from-token:6443"
-    assert client.api.configuration.api_key == {"authorization": "Bearer token"}
-    # the apply gets exactly the same options, so it reaches the same cluster as the same user
-    assert connection.module_args(resolved) == resolved
-    only_kubeconfig = connection.resolve({}, {"K8S_AUTH_KUBECONFIG": env["K8S_AUTH_KUBECONFIG"]})
-    assert connection.connect(only_kubeconfig, "m").api.configuration.host == (
-        "https://from-kubeconfig:6443"
-    )
-
-
-def test_role_variables_come_before_the_environment_and_env_names_follow_kubernetes_core() -> None:
-    env = {
-        "K8S_AUTH_HOST": "https://env:6443",
-        "K8S_AUTH_VERIFY_SSL": "no",
-        "K8S_AUTH_SSL_CA_CERT": "/ca.crt",
-        "K8S_AUTH_CERT_FILE": "/c.crt",
-        "K8S_AUTH_IMPERSONATE_GROUPS": "a,b",
-    }
-    resolved = connection.resolve({"host": "https://role:6443", "context": ""}, env)
-    assert resolved == {
-        "host": "https://role:6443",
-        "validate_certs": False,
-        "ca_cert": "/ca.crt",
-        "client_cert": "/c.crt",
-        "impersonate_groups": ["a", "b"],
-    }
-    assert connection.resolve({"validate_certs": None}, {"K8S_AUTH_VALIDATE_CERTS": "1"}) == {
-        "validate_certs": True
-    }
-
-
-def test_impersonation_reaches_the_engine_s_requests() -> None:
-    resolved = {"host": "https://h:6443", "api_key": "t", "impersonate_user": "alice"}
-    client = connection.connect(resolved, "m")
-    assert client.api.default_headers["Impersonate-User"] == "alice"
-
-
-def test_a_kubeconfig_that_cannot_be_loaded_is_a_clear_error(tmp_path: Any) -> None:
-    resolved = {"kubeconfig": kubeconfig_file(tmp_path), "context": "no-such-context"}
-    with pytest.raises(KubeError, match="no-such-context"):
-        connection.connect(resolved, "m")
