@@ -21,7 +21,7 @@ KIND_TESTS_CLUSTER := exchange-platform-molecule
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
   molecule molecule-kind test build sanity docs docs-check ee test-build bench bench-kind differential \
-  checks cluster-build tier-kwok tier-kind kind-tests-held
+  checks cluster-build tier-kwok tier-kind kind-tests-held smoke-kwok
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -108,6 +108,10 @@ kind-tests-held: setup
 	export MOLECULE_EPHEMERAL_DIRECTORY=$(call molecule_state,default); \
 	  { molecule reset -s default >/dev/null 2>&1 || true; } && molecule test -s default
 
+smoke-kwok: ## The kwok tier's smoke checks (cluster/kwok/smoke.sh), on a throwaway kwok cluster of their own
+	$(CLUSTER) build >&2
+	cluster/kwok/smoke.sh --throwaway
+
 bench: setup ## Benchmark against the Ansible floor F, kubectl, helm and a naive role (after make cluster); writes BENCHMARKS.md
 	bench/run.sh
 
@@ -148,7 +152,9 @@ tier-kind: setup ## The kind tier's tests
 	$(MAKE) --no-print-directory molecule-kind
 
 # Everything CI runs. The checks run beside the cluster builds, then the two tiers side by side
-# (separate clusters; their waits overlap). Output is shown per target when it finishes.
+# (separate clusters; their waits overlap), and the kwok smoke checks on a cluster of their own
+# once a tier is done (the kind tier, usually: the kwok tier is the longer one). Output is shown
+# per target when it finishes.
 test: ## Everything CI runs
 	$(MAKE) --no-print-directory -j2 --output-sync=target checks cluster-build
-	$(MAKE) --no-print-directory -j2 --output-sync=target tier-kwok tier-kind
+	$(MAKE) --no-print-directory -j2 --output-sync=target tier-kwok tier-kind smoke-kwok

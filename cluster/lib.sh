@@ -62,11 +62,15 @@ check_pin() {
 go_build_cached() {
 	local name=$1 builder=$2 out=$3 ldflags=$4 tags=$5
 	shift 5
-	local stamp="${out}/.inputs-${name}" hash logf="${LOG_DIR}/build-${name}.log" start=${SECONDS}
+	local stamp="${out}/.inputs-${name}" hash logf="${LOG_DIR}/build-${name}.log" start=${SECONDS} f sources=()
 	# Asked once per script: every build's inputs include it.
 	[[ -n "${GO_TOOLCHAIN_VERSION:-}" ]] || GO_TOOLCHAIN_VERSION=$("${GO}" env GOVERSION)
-	hash=$(inputs_hash "${builder}"/go.mod "${builder}"/go.sum "${builder}"/*.go "${ldflags}" "${tags}" "$*" \
-		"${GO_TOOLCHAIN_VERSION}")
+	# The files that exist (a module without go.sum, a root without Go files): a missing one's
+	# path would make the stamp depend on where the checkout is.
+	for f in "${builder}"/go.mod "${builder}"/go.sum "${builder}"/*.go; do
+		if [[ -f "${f}" ]]; then sources+=("${f}"); fi
+	done
+	hash=$(inputs_hash "${sources[@]}" "${ldflags}" "${tags}" "$*" "${GO_TOOLCHAIN_VERSION}")
 	[[ -f "${stamp}" && "$(<"${stamp}")" == "${hash}" ]] && return 0
 	local tmp="${out}.tmp.$$" target
 	target="${tmp}/"

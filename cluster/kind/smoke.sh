@@ -9,7 +9,7 @@
 # each, and so does the node through NodePort 30443 on 127.0.0.1; the same client also gets 200
 # straight from the stand-in's pod. Then a NetworkPolicy that admits only the traefik namespace:
 # the edge still answers and the same straight request is refused. `make test` runs it
-# (tests/integration/test_cluster_smoke.py).
+# (tests/integration/test_kind_smoke.py, in the kind tier).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../kind.sh

@@ -22,7 +22,15 @@ import pytest
 import yaml
 from conftest import CLUSTER, KIND_CLUSTER_NAME, ROOT, Cluster, make_namespace
 from kubernetes import client
-from test_cluster_smoke import run_script
+
+
+def run_script(path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """One of the cluster scripts, its output kept for the assertions (30 min at most: a build
+    it starts may have much to do)."""
+    return subprocess.run(
+        [str(path), *args], capture_output=True, text=True, check=False, timeout=1800, env=env
+    )
+
 
 # What the kind tier's images are made of (cluster/kind/deployer-build.sh: the collection).
 COLLECTION = ("galaxy.yml", "meta", "plugins", "roles", "playbooks")
@@ -128,38 +136,46 @@ def test_a_second_checkout_shares_a_held_kind_cluster_only_when_its_content_is_t
     assert _kind_cluster_name(kind) == name
 
 
-def _molecule_namespaces(scenario: str, state: str, out: Path) -> list[str]:
-    """The namespaces a molecule scenario's inventory names for an ephemeral directory."""
-    env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=state)
-    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    values = "{{ [exchange_router_namespace, molecule_restricted_namespace] | to_json }}"
-    subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible"),
-            "localhost",
-            "-i",
-            str(ROOT / "molecule" / scenario / "inventory/hosts.yml"),
-            "-m",
-            "ansible.builtin.copy",
-            "-a",
-            f"dest={out} content={values}",
-        ],
-        capture_output=True,
-        check=True,
-        env=env,
-    )
-    return json.loads(out.read_text())
+# The namespaces molecule/<scenario>/inventory/hosts.yml names for each ephemeral directory, as
+# a molecule step (a separate ansible-playbook with MOLECULE_EPHEMERAL_DIRECTORY set) sees them.
+# In a process of its own: Ansible's plugin loader changes the importer of ansible_collections.
+NAMESPACES_OF = """
+import json, os, sys
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar, trust_as_template
+from ansible.vars.manager import VariableManager
+
+init_plugin_loader()
+found = []
+for state in sys.argv[2:]:
+    os.environ["MOLECULE_EPHEMERAL_DIRECTORY"] = state
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[sys.argv[1]])
+    host = inventory.get_host("localhost")
+    variables = VariableManager(loader=loader, inventory=inventory).get_vars(host=host)
+    templar = Templar(loader=loader, variables=variables)
+    names = "{{ [exchange_router_namespace, molecule_restricted_namespace] }}"
+    found.append(templar.template(trust_as_template(names)))
+print(json.dumps(found))
+"""
 
 
 @pytest.mark.parametrize("scenario", ["shared", "default"])
-def test_molecule_names_its_namespaces_after_the_checkout_s_state(
-    scenario: str, tmp_path: Path
-) -> None:
+def test_molecule_names_its_namespaces_after_the_checkout_s_state(scenario: str) -> None:
     """Two checkouts' molecule runs on one cluster never share a namespace (the Makefile gives
-    each checkout its own ephemeral directory)."""
-    one = _molecule_namespaces(scenario, "/cache/molecule/aaaa-kwok", tmp_path / "one")
-    again = _molecule_namespaces(scenario, "/cache/molecule/aaaa-kwok", tmp_path / "again")
-    other = _molecule_namespaces(scenario, "/cache/molecule/bbbb-kwok", tmp_path / "other")
+    each checkout its own ephemeral directory), and every step of one run names the same."""
+    states = ["/cache/molecule/aaaa-kwok", "/cache/molecule/aaaa-kwok", "/cache/molecule/bbbb-kwok"]
+    inventory = ROOT / "molecule" / scenario / "inventory/hosts.yml"
+    shown = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-c", NAMESPACES_OF, str(inventory), *states],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg")),
+    )
+    one, again, other = json.loads(shown.stdout.splitlines()[-1])
     assert one == again
     assert set(one).isdisjoint(other)
     assert one[0].startswith("exchange-router-molecule-")
