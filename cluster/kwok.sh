@@ -13,7 +13,7 @@ LOG_PREFIX=kwok
 
 GO="${GO:-/usr/local/go/bin/go}"
 CACHE_ROOT="${EXCHANGE_PLATFORM_CACHE:-${HOME}/.cache/exchange-platform}"
-# KWOK_CLUSTER_NAME: another cluster beside the shared one (the smoke test makes a throwaway one).
+# KWOK_CLUSTER_NAME: another cluster beside the shared one (`throwaway` makes one for a command).
 CLUSTER_NAME="${KWOK_CLUSTER_NAME:-exchange-platform}"
 LOG_DIR="${CACHE_ROOT}/logs"
 
@@ -308,6 +308,35 @@ cmd_start_apiserver() {
 	log "kube-apiserver started"
 }
 
+# throwaway COMMAND...: run COMMAND against a kwok cluster of its own (KWOK_CLUSTER_NAME=
+# exchange-platform-throwaway-<random>: the same binaries and configuration as the shared one,
+# about 7 s to make), deleted after it, however it ends. For tests that stop the apiserver: an
+# outage of the shared cluster would fail whatever another checkout runs on it at the time.
+# A throwaway cluster whose command is gone (killed before it could delete it) is deleted by the
+# next throwaway.
+cmd_throwaway() {
+	[[ $# -gt 0 ]] || die "usage: $0 throwaway COMMAND..."
+	local self="${CLUSTER_DIR}/kwok.sh" owners="${KWOK_WORKDIR}/throwaway-owners" name status=0 workdir owner
+	mkdir -p "${owners}"
+	for workdir in "${KWOK_WORKDIR}"/clusters/exchange-platform-throwaway-*; do
+		[[ -d "${workdir}" ]] || continue
+		owner=$(cat "${owners}/${workdir##*/}" 2>/dev/null || true)
+		if [[ "${owner}" =~ ^[0-9]+$ ]] && proc_alive "${owner}"; then continue; fi
+		log "deleting ${workdir##*/}: the command it was made for is gone"
+		KWOK_CLUSTER_NAME="${workdir##*/}" "${self}" down >&2 || true
+		rm -f "${owners}/${workdir##*/}"
+	done
+	name="exchange-platform-throwaway-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+	# Recorded before the cluster exists: another checkout's throwaway never takes it for a leak.
+	printf '%s\n' "$$" >"${owners}/${name}"
+	# shellcheck disable=SC2064 # expanded now: name, self and owners are this function's
+	trap "KWOK_CLUSTER_NAME=${name} $(printf '%q' "${self}") down >&2 || true; rm -f $(printf '%q' "${owners}/${name}")" EXIT
+	KWOK_CLUSTER_NAME="${name}" "${self}" up >/dev/null
+	log "running on throwaway cluster ${name}: $*"
+	KWOK_CLUSTER_NAME="${name}" "$@" || status=$?
+	return "${status}"
+}
+
 cmd_env() {
 	printf 'export KUBECONFIG=%q\n' "${KUBECONFIG_PATH}"
 	# shellcheck disable=SC2016 # $PATH is expanded by the caller's eval
@@ -332,6 +361,7 @@ usage: $0 <command> [args]
   user-kubeconfig USER GROUP OUT   write a client-cert kubeconfig for USER in GROUP
   stop-apiserver | start-apiserver stop/start only kube-apiserver (outage tests)
   env                              print export lines for KUBECONFIG and PATH
+  throwaway COMMAND...             run COMMAND on a kwok cluster of its own, deleted after it
   sealed-secrets                   (re)start the Sealed Secrets controller if needed (up does too)
   sealed-secrets-cert              print the controller's certificate (PEM)
 EOF
@@ -350,6 +380,7 @@ main() {
 	stop-apiserver) cmd_stop_apiserver "$@" ;;
 	start-apiserver) cmd_start_apiserver "$@" ;;
 	env) cmd_env "$@" ;;
+	throwaway) cmd_throwaway "$@" ;;
 	sealed-secrets) cmd_sealed_secrets "$@" ;;
 	sealed-secrets-cert) cmd_sealed_secrets_cert "$@" ;;
 	-h | --help | help) usage ;;

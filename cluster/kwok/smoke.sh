@@ -6,9 +6,8 @@
 # one, a compliant pod beside the refused one, the user allowed once bound, the apiserver back).
 # Its namespaces are its own (a suffix per run) and removed at the end; the cluster stays up.
 # KWOK_CLUSTER_NAME chooses the cluster. The outage stops that cluster's apiserver, so `make test`
-# (`make smoke-kwok`) runs it with --throwaway: on a cluster of its own, made and deleted here,
-# never the shared one another checkout's tests may be using.
-#   usage: cluster/kwok/smoke.sh [--throwaway]
+# (`make smoke-kwok`) runs it as `cluster/kwok.sh throwaway cluster/kwok/smoke.sh`: on a cluster
+# of its own, never the shared one another checkout's tests may be using.
 set -euo pipefail
 
 CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,19 +20,7 @@ NS="smoke-test-${RUN_ID}"
 NS_RESTRICTED="smoke-test-restricted-${RUN_ID}"
 GROUP="smoke-testers-${RUN_ID}"
 TMP="$(mktemp -d)"
-THROWAWAY=
-case "${1:-}" in
---throwaway) THROWAWAY=1 ;;
-"") ;;
-*) die "usage: $0 [--throwaway]" ;;
-esac
-if [[ -n "${THROWAWAY}" ]]; then export KWOK_CLUSTER_NAME="exchange-platform-smoke-${RUN_ID}"; fi
-
-finish() {
-	rm -rf "${TMP}"
-	if [[ -n "${THROWAWAY}" ]]; then "${CLUSTER}" down >/dev/null 2>&1 || log "could not delete cluster ${KWOK_CLUSTER_NAME}"; fi
-}
-trap finish EXIT
+trap 'rm -rf "${TMP}"' EXIT
 
 passed=0
 failed=0
