@@ -18,8 +18,8 @@ kubernetes.core.k8s resolves its own, and both the engine's client and the apply
 kubernetes.core's public factory, `get_api_client`, is not used: it builds a discovery client
 (GET /version and /apis when the discovery cache in the temporary directory is cold, two
 requests beside a no-op deploy's dozen), sizes the connection pool before the engine can (the
-client's default, five per CPU, for WORKERS threads), and reads K8S_AUTH_* from the controller's
-environment rather than the task's, where the apply runs.
+client's default, five per CPU, for the release threads), and reads K8S_AUTH_* from the
+controller's environment rather than the task's, where the apply runs.
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def connect(resolved: Mapping[str, Any], field_manager: str) -> ApiServerClient:
         configuration = _create_configuration(auth)
     except (kubernetes.config.ConfigException, OSError, ValueError, TypeError) as error:
         raise KubeError(0, f"cannot load {describe(resolved)}: {error}") from None
-    # One connection per engine thread (plugins/plugin_utils/engine.py WORKERS) plus the watches.
+    # Connections for a batch's release threads (plugins/plugin_utils/engine.py) and its watches;
+    # a larger batch opens more and keeps 48.
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize or 0, 48)
     api = kubernetes.client.ApiClient(configuration)
     headers = _create_headers(**{k: resolved.get(k) for k in HEADERS})

@@ -45,9 +45,6 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Wait
 Apply = Callable[[dict[str, Any], list[dict[str, Any]]], str]
 Connect = Callable[[dict[str, Any], str], Client]
 METRICS_API = "metrics.k8s.io/v1beta1"
-# Releases of one cluster handled side by side: mostly waiting on the API server (the client's
-# connection pool is as large, plugins/plugin_utils/connection.py).
-WORKERS = 32
 WRITERS = ("present", "rollback", "absent")
 LABELS = {"app.kubernetes.io/managed-by": "exchange.platform"}
 
@@ -157,9 +154,12 @@ def _locked(cfg: Configuration, spec: Spec, lease: Lease) -> Result:
 
 
 def _side_by_side(one: Callable[[Spec], Result], specs: list[Spec]) -> dict[str, Result]:
+    """One thread per release, mostly waiting on the API server: every deploy of the batch must
+    reach the shared apply, so none may wait for a free thread (a pool smaller than the batch
+    would leave the first releases waiting at the apply for ones that never start)."""
     if len(specs) <= 1:
         return {s.host: one(s) for s in specs}
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(specs))) as pool:
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         return dict(zip([s.host for s in specs], pool.map(one, specs), strict=True))
 
 

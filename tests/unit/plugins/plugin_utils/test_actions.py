@@ -447,6 +447,22 @@ def test_a_batch_that_applies_cleanly_is_one_apply(monkeypatch: pytest.MonkeyPat
     assert len(applies) == 1 and len(applies[0]) == 6
 
 
+def test_a_batch_larger_than_any_thread_pool_reaches_its_one_apply() -> None:
+    """Every deploy of a batch waits at the shared apply for the others: 40 releases (the engine
+    once ran at most 32 side by side, and the first 32 waited forever for the last 8)."""
+    namespaces = tuple(f"n{i}" for i in range(40))
+    world = World(namespaces=namespaces)
+    for ns in namespaces:
+        world.kube.put(
+            {"kind": "Secret", "metadata": {"name": SECRET.name, "namespace": ns}, "data": data(ns)}
+        )
+    applies: list[list[dict[str, Any]]] = []
+    world.apply = lambda objects: applies.append(objects) or world.kube.k8s_module(objects)
+    results = world.run_all([world.spec(namespace=ns, inventory_host=ns) for ns in namespaces])
+    assert all(r.revision == 1 and not r.failed for r in results.values()), results
+    assert len(applies) == 1 and len(applies[0]) == 3 * 40
+
+
 def test_a_dead_holder_s_lock_is_taken_over_after_this_client_saw_it_unchanged(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,6 @@
 """The release engine's pure parts: lock expiry on this client's clock, redaction, the keyed
-checksum, field-to-variable tracing, the metrics warning. The connection: test_connection_options.py;
-rollout judgement and crash detection: test_rollout.py."""
+checksum, field-to-variable tracing, the metrics warning. The connection:
+test_connection_options.py; rollout judgement and crash detection: test_rollout.py."""
 
 from __future__ import annotations
 
