@@ -3,7 +3,7 @@
 # packages and Go modules), its own dockerd when none answers, every image preloaded, CoreDNS
 # without an upstream, metrics-server and the Sealed Secrets controller in the cluster.
 # Everything is cached under ~/.cache/exchange-platform/. See cluster/README-kind.md.
-# Two checkouts can use it at once: kind/clusters.sh says which cluster each one gets.
+# Two checkouts can use it at once: kind/clusters.sh says which cluster each run gets.
 #
 # KIND_NODE_IMAGE=kindest/node:vX.Y.Z switches to kind's official node image, used unchanged
 # (for machines with their own Docker and internet); `KIND_DRY_RUN=1 kind.sh up` prints the
@@ -24,7 +24,7 @@ LOG_PREFIX=kind
 GO="${GO:-/usr/local/go/bin/go}"
 CACHE_ROOT="${EXCHANGE_PLATFORM_CACHE:-${HOME}/.cache/exchange-platform}"
 LOG_DIR="${CACHE_ROOT}/logs"
-# The cluster's name; a run whose content differs from a held cluster's gets <base>-<hash>.
+# The cluster's name; while a run holds it, another run gets <base>-<hash>.
 BASE_NAME="${KIND_CLUSTER_NAME:-exchange-platform}"
 DOCKER_DIR="${CACHE_ROOT}/docker"
 OWN_DOCKER_HOST="unix://${DOCKER_DIR}/docker.sock"
@@ -274,7 +274,7 @@ cmd_down() {
 	lock_kind
 	local name
 	for name in $(kind_ get clusters 2>/dev/null); do
-		[[ "${name}" == "${BASE_NAME}" || "${name}" =~ ^${BASE_NAME}-[0-9a-f]{8}$ ]] || continue
+		[[ "${name}" == "${BASE_NAME}" || "${name}" =~ ^${BASE_NAME}-[0-9a-f]{8}(-[0-9])?$ ]] || continue
 		if held "${name}"; then
 			log "cluster ${name} is kept: a run holds it (kind.sh with)"
 			continue

@@ -2,18 +2,21 @@
 # Which kind cluster a run uses, and holding it while it runs (sourced by cluster/kind.sh).
 #
 # Every checkout on this machine shares one dockerd, so two checkouts may want a cluster of the
-# same name (KIND_CLUSTER_NAME, "the base") at the same time, made from different content. What a
-# cluster is made from is its fingerprint (the kind configuration, the node image, the installed
-# manifests) and what it holds is its image stamp (the workload images loaded, the stand-in's and
-# the deployer's named by their content). `up` picks, under ${CACHE_ROOT}/kind.lock:
-#   1. the base, or its extra <base>-<hash of fingerprint and stamp>, when it is made from the
-#      same and holds the same: shared, as two checkouts of one commit share it;
-#   2. else the base, reloaded or recreated for this content, unless a run holds it;
-#   3. else (the base is held) the extra, made for this content.
-# `kind.sh with CMD...` holds the cluster it picked (a shared flock on its in-use.lock) until CMD
-# ends: no other checkout's `up` reloads, recreates or deletes it meanwhile, and the `up`s inside
-# CMD (pytest's fixture, molecule's create) use that same cluster. An extra nobody holds is deleted
-# by the next `up` of its base; the base stays, as the kwok tier's cluster does.
+# same name (KIND_CLUSTER_NAME, "the base") at the same time. A run holds the cluster it uses
+# (`kind.sh with CMD...`: a shared flock on its in-use.lock until CMD ends), and a held cluster
+# is never given to another run: not recreated, not reloaded, not shared either (its one node
+# has room for one run's pods: two runs' tests on it were refused for "Insufficient cpu").
+# What a cluster is made from is its fingerprint (the kind configuration, the node image, the
+# installed manifests); what it holds is its image stamp (the workload images loaded, the
+# stand-in's and the deployer's named by their content). `up` picks, under ${CACHE_ROOT}/kind.lock,
+# among the clusters no run holds:
+#   1. the base, or an extra <base>-<hash of fingerprint and stamp>[-N], made from this content
+#      and holding these images: nothing to do;
+#   2. else the base, its images loaded or, if made from other content, recreated;
+#   3. else (the base is held) the first extra no run holds, made for this content.
+# The `up`s inside CMD (pytest's fixture, molecule's create) use the held cluster as it is. An
+# extra nobody holds is deleted by the next `up` of its base; the base stays, as the kwok tier's
+# shared cluster does.
 
 kind_clusters_dir() { printf '%s' "${CACHE_ROOT}/kind/clusters"; }
 
@@ -46,7 +49,7 @@ made_for_this() {
 # with`, the cluster it holds (EXCHANGE_PLATFORM_KIND_HELD=<base>=<name>). Sets FINGERPRINT and
 # IMAGES (this checkout's, after cmd_build) for ensure_cluster.
 pick_cluster() {
-	local extra
+	local extra name free=()
 	FINGERPRINT=$(fingerprint)
 	IMAGES=$(images_stamp)
 	if [[ "${EXCHANGE_PLATFORM_KIND_HELD:-}" == "${BASE_NAME}="* ]]; then
@@ -55,23 +58,25 @@ pick_cluster() {
 	fi
 	KIND_CLUSTERS=$(kind_ get clusters 2>/dev/null || true)
 	extra="${BASE_NAME}-$(inputs_hash "${FINGERPRINT}" "${IMAGES}" | cut -c1-8)"
-	if made_for_this "${BASE_NAME}"; then
-		use_cluster "${BASE_NAME}"
-	elif made_for_this "${extra}"; then
-		use_cluster "${extra}"
-	elif held "${BASE_NAME}"; then
-		log "cluster ${BASE_NAME} is in use by another run with other content; using ${extra}"
-		use_cluster "${extra}"
-	else
-		use_cluster "${BASE_NAME}"
-	fi
+	for name in "${BASE_NAME}" "${extra}" "${extra}-2" "${extra}-3"; do
+		if ! held "${name}"; then free+=("${name}"); fi
+	done
+	((${#free[@]})) || die "${BASE_NAME} and its extras are all held by other runs; try again when one ends"
+	for name in "${free[@]}"; do
+		if made_for_this "${name}"; then
+			use_cluster "${name}"
+			return 0
+		fi
+	done
+	if [[ "${free[0]}" != "${BASE_NAME}" ]]; then log "cluster ${BASE_NAME} is held by another run; using ${free[0]}"; fi
+	use_cluster "${free[0]}"
 }
 
 # remove_unheld_extras: delete this base's extra clusters other than the one in use, unless held.
 remove_unheld_extras() {
 	local name
 	for name in ${KIND_CLUSTERS:-}; do
-		[[ "${name}" =~ ^${BASE_NAME}-[0-9a-f]{8}$ && "${name}" != "${CLUSTER_NAME}" ]] || continue
+		[[ "${name}" =~ ^${BASE_NAME}-[0-9a-f]{8}(-[0-9])?$ && "${name}" != "${CLUSTER_NAME}" ]] || continue
 		if held "${name}"; then continue; fi
 		log "deleting cluster ${name} (made for other content; no run holds it)"
 		kind_ delete cluster --name "${name}" >&2

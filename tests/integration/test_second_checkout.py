@@ -3,9 +3,9 @@
 The local cluster's identity does not depend on where the checkout lives: a second checkout of
 the same versions and configuration reuses the running kwok cluster (its `up` finds it up, prints
 the same kubeconfig, and what was deployed on it stays); one whose configuration differs says so
-and leaves the cluster alone (no EXCHANGE_PLATFORM_RECREATE). On kind, a second checkout of the
-same content shares the cluster a run holds, and one with other content gets a cluster of its own
-instead of recreating the held one. Molecule's namespaces are the checkout's own.
+and leaves the cluster alone (no EXCHANGE_PLATFORM_RECREATE). On kind, the cluster a run holds is
+never given to another checkout's run: that one gets a cluster of its own. Molecule's namespaces
+are the checkout's own.
 """
 
 from __future__ import annotations
@@ -118,24 +118,28 @@ def _which(checkout: Path) -> str:
 
 
 @pytest.mark.kind
-def test_a_second_checkout_shares_a_held_kind_cluster_only_when_its_content_is_the_same(
+def test_a_held_kind_cluster_is_never_given_to_another_checkout_s_run(
     kind: Cluster, tmp_path: Path
 ) -> None:
+    """Not recreated, not reloaded, not shared (one node's room is one run's): a clone of the same
+    content and one with a changed manifest each get an extra cluster named by their content."""
     name = _kind_cluster_name(kind)
     other = _second_checkout(tmp_path / "second-checkout", ("cluster", *COLLECTION)).parent.parent
+    extra = rf"{re.escape(KIND_CLUSTER_NAME)}-[0-9a-f]{{8}}"
     # Held as `kind.sh with` holds it (a shared lock), whether or not this run is inside one.
     cache = os.environ.get("EXCHANGE_PLATFORM_CACHE", str(Path.home() / ".cache/exchange-platform"))
     lock = Path(cache) / "kind/clusters" / name / "in-use.lock"
     uid = kind.core.read_namespace("kube-system").metadata.uid
     with lock.open("a") as held:
         fcntl.flock(held, fcntl.LOCK_SH)
-        assert _which(other) == name
-
+        same = _which(other)
         manifest = other / "cluster/kind/manifests/metrics-server.yaml"
         manifest.write_text(manifest.read_text() + "# changed by a second checkout\n")
-        own = _which(other)
-        assert own != name
-        assert re.fullmatch(rf"{re.escape(KIND_CLUSTER_NAME)}-[0-9a-f]{{8}}", own), own
+        changed = _which(other)
+    assert name not in (same, changed)
+    assert re.fullmatch(extra, same), same
+    assert re.fullmatch(extra, changed), changed
+    assert same != changed  # named by content
     assert kind.core.read_namespace("kube-system").metadata.uid == uid  # the same cluster, kept
 
 
