@@ -204,6 +204,7 @@ ensure_cluster() {
 			if [[ "$(cat "${STATE_DIR}/images" 2>/dev/null)" != "${IMAGES}" ]]; then load_images; fi
 			log "cluster ${CLUSTER_NAME} is already up"
 			record_checkout_cluster
+			mark_used
 			remove_unheld_extras
 			return 0
 		fi
@@ -219,6 +220,7 @@ ensure_cluster() {
 	install_edge
 	printf '%s\n' "${FINGERPRINT}" >"${STATE_DIR}/fingerprint"
 	record_checkout_cluster
+	mark_used
 	remove_unheld_extras
 	printf '%s %s %s %ss k8s=%s image=%s\n' "$(date -u +%FT%TZ)" "${CLUSTER_NAME}" "${mode}" "$((SECONDS - t0))" \
 		"${KUBE_VERSION}" "$(node_image)" >>"${LOG_DIR}/kind-up-times.log"
@@ -255,6 +257,7 @@ cmd_with() {
 	log "holding cluster ${CLUSTER_NAME} while: $*"
 	EXCHANGE_PLATFORM_KIND_HELD="${BASE_NAME}=${CLUSTER_NAME}" EXCHANGE_PLATFORM_KIND_TESTS="${BASE_NAME}" \
 		KIND_CLUSTER_NAME="${BASE_NAME}" "$@" 8>&- || status=$?
+	mark_used
 	return "${status}"
 }
 

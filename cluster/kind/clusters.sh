@@ -15,8 +15,8 @@
 #   2. else the base, its images loaded or, if made from other content, recreated;
 #   3. else (the base is held) the first extra no run holds, made for this content.
 # The `up`s inside CMD (pytest's fixture, molecule's create) use the held cluster as it is. An
-# extra nobody holds is deleted by the next `up` of its base; the base stays, as the kwok tier's
-# shared cluster does.
+# extra no run holds or has used for 30 minutes is deleted by the next `up` of its base; the base
+# stays, as the kwok tier's shared cluster does.
 
 kind_clusters_dir() { printf '%s' "${CACHE_ROOT}/kind/clusters"; }
 
@@ -72,17 +72,23 @@ pick_cluster() {
 	use_cluster "${free[0]}"
 }
 
-# remove_unheld_extras: delete this base's extra clusters other than the one in use, unless held.
+# remove_unheld_extras: delete this base's extra clusters other than the one in use that no run
+# holds and none has used for 30 minutes (a checkout whose runs alternate with another's finds
+# its extra again instead of waiting 2-3 min for a new one).
 remove_unheld_extras() {
-	local name
+	local name used
 	for name in ${KIND_CLUSTERS:-}; do
 		[[ "${name}" =~ ^${BASE_NAME}-[0-9a-f]{8}(-[0-9])?$ && "${name}" != "${CLUSTER_NAME}" ]] || continue
-		if held "${name}"; then continue; fi
-		log "deleting cluster ${name} (made for other content; no run holds it)"
+		used="$(kind_clusters_dir)/${name}/last-used"
+		if held "${name}" || [[ -n "$(find "${used}" -mmin -30 2>/dev/null)" ]]; then continue; fi
+		log "deleting cluster ${name} (an extra no run has held for 30 minutes)"
 		kind_ delete cluster --name "${name}" >&2
 		forget_cluster "${name}"
 	done
 }
+
+# mark_used: the picked cluster was used now (by `up`, and by `with` when its command ends).
+mark_used() { touch "${STATE_DIR}/last-used"; }
 
 # forget_cluster NAME: drop what kind.sh recorded of a deleted cluster (its lock file stays:
 # a `with` waiting for it may have it open).
