@@ -121,6 +121,26 @@ all_components_running() {
 	for c in "${COMPONENTS[@]}"; do component_running "${c}" || return 1; done
 }
 
+no_component_running() {
+	local c
+	for c in "${COMPONENTS[@]}"; do ! component_running "${c}" || return 1; done
+}
+
+# The first of the cluster's ports (kwokctl chose them at create) that something answers on, or
+# false. Only meaningful while none of its components runs: kwokctl gives a new cluster the first
+# free ports from 32766 down, so a throwaway made while this one was stopped has its ports.
+taken_port() {
+	local port ports
+	mapfile -t ports < <(sed -nE 's/^  [a-zA-Z]+Port: ([0-9]+)$/\1/p' "${CLUSTER_WORKDIR}/kwok.yaml" 2>/dev/null)
+	for port in "${ports[@]}"; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
+			printf '%s\n' "${port}"
+			return 0
+		fi
+	done
+	return 1
+}
+
 apiserver_ready() { kctl get --raw /readyz >/dev/null 2>&1; }
 
 ready_node_count() {
@@ -199,6 +219,12 @@ cmd_up() {
 		ensure_sealed_secrets
 		printf '%s\n' "${KUBECONFIG_PATH}"
 		return 0
+	fi
+	local port
+	if [[ -d "${CLUSTER_WORKDIR}" ]] && no_component_running && port=$(taken_port); then
+		log "another process listens on port ${port} of stopped cluster ${CLUSTER_NAME} (a cluster made" \
+			"while it was stopped gets its ports); recreating it"
+		delete_cluster
 	fi
 	if [[ -d "${CLUSTER_WORKDIR}" ]]; then
 		if { ((keep)) || fingerprint_matches; } && [[ -f "${KUBECONFIG_PATH}" ]]; then

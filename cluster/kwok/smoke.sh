@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the kwok tier (cluster/kwok.sh): brings the cluster up (idempotent) and checks
 # Deployment/Service/EndpointSlice/HPA, PodSecurity admission, RBAC with a signed user
-# kubeconfig, the never-ready fault injection and an apiserver outage. Every refusal it checks has
+# kubeconfig, the never-ready fault injection, an apiserver outage and a restart after every
+# component was killed (then again with its apiserver port taken). Every refusal it checks has
 # its control: the same request succeeding where it should (a Ready pod beside the never-ready
 # one, a compliant pod beside the refused one, the user allowed once bound, the apiserver back).
 # Its namespaces are its own (a suffix per run) and removed at the end; the cluster stays up.
@@ -177,6 +178,36 @@ else
 	fail "apiserver not back"
 fi
 
+# --- a stopped cluster; one whose port another process took while it was stopped ------------
+pids_dir="$(dirname "${kubeconfig}")/pids"
+apiserver_down() { ! k get --raw /readyz >/dev/null 2>&1; }
+# As a stopped machine leaves it: every component killed, its pid files left behind.
+kill_all() {
+	local f
+	for f in "${pids_dir}"/*.pid; do kill -KILL "$(<"${f}")" 2>/dev/null || true; done
+	wait_for 30 "the apiserver to go" apiserver_down
+}
+kill_all
+if out=$("${CLUSTER}" up 2>&1) && grep -q 'up (restart)' <<<"${out}" && k -n "${NS}" get deployment web >/dev/null; then
+	ok "up restarts a killed cluster; state preserved"
+else
+	fail "up after a kill: ${out}"
+fi
 k delete namespace "${NS}" "${NS_RESTRICTED}" --wait=false >/dev/null
+kill_all
+port=$(sed -nE 's/^  kubeApiserverPort: ([0-9]+)$/\1/p' "$(dirname "${kubeconfig}")/kwok.yaml")
+python3 -c 'import socket, sys, time
+s = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+time.sleep(600)' "${port}" &
+squatter=$!
+squatting() { (exec 3<>"/dev/tcp/127.0.0.1/${port}"); }
+wait_for 10 "a listener on port ${port}" squatting
+if out=$("${CLUSTER}" up 2>&1) && grep -q "port ${port} of stopped cluster" <<<"${out}" && k get --raw /readyz >/dev/null; then
+	ok "up recreates a stopped cluster whose apiserver port ${port} another process took"
+else
+	fail "up with port ${port} taken: ${out}"
+fi
+kill "${squatter}"
+
 printf '%d passed, %d failed\n' "${passed}" "${failed}"
 ((failed == 0))
