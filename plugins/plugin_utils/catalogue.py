@@ -44,6 +44,9 @@ class Kind:
     fields: dict[str, str] = field(default_factory=dict)
     secret_values: bool = False  # its data are secret values: masked in diffs, kept in history
     wait: str = ""  # ROLLOUT, UNSEALED, CERTIFICATE, ACCEPTED or '' (applied is done)
+    # It writes other members' fields (an HPA, the Deployment's replicas): when a revision drops
+    # it, it goes before the apply, never after, so it cannot undo what the apply sets.
+    removed_before_apply: bool = False
 
     @property
     def api_prefix(self) -> str:
@@ -124,7 +127,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("Deployment", "apps/v1", "deployments", "deployment.yaml.j2", "deployment",
          _suffixed("-deployment"), fields=DEPLOYMENT_FIELDS, wait=ROLLOUT),
     Kind("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers", "hpa.yaml.j2",
-         "hpa", _suffixed("-hpa"), _switched("autoscaling"), {"spec": "autoscaling"}),
+         "hpa", _suffixed("-hpa"), _switched("autoscaling"), {"spec": "autoscaling"},
+         removed_before_apply=True),
     Kind("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", "pdb.yaml.j2", "pdb",
          _suffixed("-pdb"), _switched("pdb"), {"": "pdb"}),
     Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", "networkpolicy.yaml.j2",

@@ -167,6 +167,9 @@ def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, resul
     RevisionFailed (recorded as failed) when its writes or waits fail, LockError when the lock
     was lost (nothing recorded)."""
     failure = _prepare(cfg, spec, cand)
+    early = [r for r in cand.prune if catalogue.entry(r.kind).removed_before_apply]
+    if not failure:
+        delete(cfg, early)
     if not failure and cand.writes():
         applied = cfg.apply(cand.writes())
         result.warnings += [cfg.redact(w) for w in applied.warnings]
@@ -174,7 +177,7 @@ def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, resul
     if cfg.lock_lost():
         raise LockError(cfg.lock_lost())
     if not failure:
-        delete(cfg, cand.prune)
+        delete(cfg, [r for r in cand.prune if r not in early])
         if spec.wait:
             failure = _wait(cfg, spec, cand, result)
     if cfg.lock_lost():  # another run owns the release now: write nothing more

@@ -293,9 +293,14 @@ def test_replicas_hand_off_between_the_release_and_the_hpa(world: World) -> None
     world.kube.scale("ns", DEPLOYMENT.name, 2)
     world.run(image="router:v2")  # a re-deploy never undoes a scale-out
     assert world.live(DEPLOYMENT)["spec"]["replicas"] == 2  # type: ignore[index]
+    mark = len(world.kube.calls)
     world.run(image="router:v2", autoscaling={"enabled": False}, replicas=1)
     assert world.live(DEPLOYMENT)["spec"]["replicas"] == 1  # type: ignore[index]
     assert world.live(Ref("HorizontalPodAutoscaler", "ns", f"{NAME}-hpa")) is None
+    # the HPA goes before the Deployment's replicas are set: after, it could scale them again
+    calls = world.kube.calls[mark:]
+    hpa_deleted = calls.index(("delete:Background", "HorizontalPodAutoscaler", f"{NAME}-hpa"))
+    assert ("apply:exchange.platform", "Deployment", DEPLOYMENT.name) in calls[hpa_deleted:]
 
 
 # ---------------------------------------------------------------- uninstall
