@@ -507,9 +507,10 @@ class FakeCluster:
 
     def _select(self, kind: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         wanted = dict(p.split("=", 1) for p in selector.split(",") if p)
+        # a snapshot: a waiter's thread (follow.py) lists while the deploy's thread writes
         return [
             o
-            for r, o in self.objects.items()
+            for r, o in list(self.objects.items())
             if r.kind == kind
             and r.namespace == namespace
             and wanted.items() <= (o["metadata"].get("labels") or {}).items()
