@@ -21,7 +21,8 @@ KIND_TESTS_CLUSTER := exchange-platform-molecule
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
   molecule molecule-kind test build sanity docs docs-check ee test-build bench bench-kind differential \
-  checks cluster-build tier-kwok tier-kind kind-tests-held smoke-kwok
+  checks cluster-build tier-kwok tier-kind kind-tests-held smoke-kwok \
+  integration-first-half integration-second-half
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -86,11 +87,22 @@ else
 	ansible-playbook -i $(INVENTORY) playbooks/remove.yml
 endif
 
-# On a kwok cluster of their own (`kwok.sh throwaway`, deleted after): the outage test stops its
-# apiserver, which on the shared cluster would fail whatever another checkout runs there.
-integration: setup ## Safety tests (secrets, failures, RBAC) and the client contract, on a kwok cluster of their own
+# On kwok clusters of their own (`kwok.sh throwaway`, deleted after): the outage test stops its
+# apiserver, which on the shared cluster would fail whatever another checkout runs there. Two
+# halves side by side, each on its own cluster: the tests mostly wait (rollouts, timeouts), so
+# their waits overlap. The first half is these files; the second, every other file.
+INTEGRATION_FIRST_HALF := tests/integration/test_secrets.py tests/integration/test_release.py \
+  tests/integration/test_sealing.py tests/contract
+integration: setup ## Safety tests (secrets, failures, RBAC) and the client contract, on kwok clusters of their own
 	$(CLUSTER) build >&2
-	$(CLUSTER) throwaway pytest -m 'not kind' tests/integration tests/contract
+	$(MAKE) --no-print-directory -j2 --output-sync=target integration-first-half integration-second-half
+
+integration-first-half: setup
+	$(CLUSTER) throwaway pytest --durations=10 -m 'not kind' $(INTEGRATION_FIRST_HALF)
+
+integration-second-half: setup
+	$(CLUSTER) throwaway pytest --durations=10 -m 'not kind' tests/integration \
+	  $(addprefix --ignore=,$(INTEGRATION_FIRST_HALF))
 
 molecule: setup ## The molecule scenario on the local cluster
 	$(CLUSTER) build >&2
