@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.catalogue import FIELD_SOURCES
+from ansible_collections.exchange.platform.plugins.plugin_utils.catalogue import field_sources
 from ansible_collections.exchange.platform.plugins.plugin_utils.connection_options import (
     CONNECTION_OPTIONS,
 )
@@ -96,6 +96,6 @@ def from_variables(
         "revision": v[P + "rollback_revision"],
         "connection": {key: v[P + key] for key in CONNECTION_OPTIONS},
         "field_manager": FIELD_MANAGER,
-        "sources": FIELD_SOURCES,
+        "sources": field_sources(v),
     }
     return Spec.of(host, values)
