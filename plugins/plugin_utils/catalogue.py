@@ -42,6 +42,9 @@ class Kind:
     enabled: Callable[[Variables], bool] = lambda v: True  # whether the release has one
     # field path prefix -> the role variable (without exchange_router_) behind it; '' is any field
     fields: dict[str, str] = field(default_factory=dict)
+    # the same for the entries of a list that more than one variable fills, by index: from the
+    # release's values, in the order its template renders them
+    entries: Callable[[Variables], dict[str, str]] = lambda v: {}
     secret_values: bool = False  # its data are secret values: masked in diffs, kept in history
     wait: str = ""  # ROLLOUT, UNSEALED, CERTIFICATE, ACCEPTED or '' (applied is done)
     # It writes other members' fields (an HPA, the Deployment's replicas): when a revision drops
@@ -105,11 +108,18 @@ DEPLOYMENT_FIELDS = {
     f"{_CONTAINER}.image": "image",
     f"{_CONTAINER}.ports": "container_port",
     f"{_CONTAINER}.resources": "resources",
-    f"{_CONTAINER}.env": "secret_env",
+    f"{_CONTAINER}.env": "secret_env",  # the list as a whole (each entry: _env_entries)
     f"{_CONTAINER}.readinessProbe": "readiness_probe",
     f"{_CONTAINER}.livenessProbe": "liveness_probe",
     f"{_CONTAINER}.securityContext": "pod_security_level",
 }
+
+
+def _env_entries(v: Variables) -> dict[str, str]:
+    """The container's env: exchange_router_secret_env's entries, then exchange_router_env's."""
+    owners = ["secret_env"] * len(v[P + "secret_env"] or {}) + ["env"] * len(v[P + "env"] or [])
+    return {f"{_CONTAINER}.env[{i}]": owner for i, owner in enumerate(owners)}
+
 
 # One row per kind (a table, so kept as one: ruff's formatter would give each argument a line).
 # fmt: off
@@ -125,7 +135,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("Service", "v1", "services", "service.yaml.j2", "service", _suffixed("-service"),
          fields={"spec.ports": "service_port", "spec.type": "service_type"}),
     Kind("Deployment", "apps/v1", "deployments", "deployment.yaml.j2", "deployment",
-         _suffixed("-deployment"), fields=DEPLOYMENT_FIELDS, wait=ROLLOUT),
+         _suffixed("-deployment"), fields=DEPLOYMENT_FIELDS, entries=_env_entries,
+         wait=ROLLOUT),
     Kind("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers", "hpa.yaml.j2",
          "hpa", _suffixed("-hpa"), _switched("autoscaling"), {"spec": "autoscaling"},
          removed_before_apply=True),
@@ -173,16 +184,14 @@ def holds_secret_values(kind: str) -> bool:
     return kind in BY_KIND and BY_KIND[kind].secret_values
 
 
-def field_sources() -> dict[str, str]:
-    """ "Kind:path prefix" ("*" is any kind) -> the role variable behind that field."""
+def field_sources(v: Variables) -> dict[str, str]:
+    """ "Kind:path prefix" ("*" is any kind) -> the role variable behind that field, in the
+    release whose variables are `v`."""
     sources = {"namespace": P + "namespace"}
     sources |= {f"*:{path}": P + var for path, var in COMMON_FIELDS.items()}
     for k in RELEASE_KINDS:
-        sources |= {f"{k.kind}:{path}": P + var for path, var in k.fields.items()}
+        sources |= {f"{k.kind}:{path}": P + var for path, var in (k.fields | k.entries(v)).items()}
     return sources
-
-
-FIELD_SOURCES = field_sources()
 
 
 def templates(v: Variables) -> list[str]:

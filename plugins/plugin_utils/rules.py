@@ -3,7 +3,8 @@
 """The rules on one host's role variables that no type in meta/argument_specs.yml can express:
 names, ports, timeouts and secret keys; the edge (edge_rules.py); autoscaling and resources
 (validation.py). Pure Python over the variables (defaults filled in by Ansible, each already
-templated). Every message names the variable and its value."""
+templated, ints and bools typed by variables.typed). Every message names the variable and its
+value."""
 
 from __future__ import annotations
 
@@ -16,13 +17,12 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import (
     validation,
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
+    INVALID,
     P,
     filled,
     needed_keys,
-    to_int,
 )
 
-INVALID = "Invalid exchange.platform.exchange_router values:\n"
 EDGE = ("ingress", "httproute", "pdb", "network_policy")
 
 
@@ -44,11 +44,11 @@ def _basic_problems(v: dict[str, Any]) -> list[str]:
     if not names.is_dns1123_subdomain(secret):
         found.append(f"{P}secret_name: {json.dumps(secret)} is not a DNS-1123 subdomain")
     for port in ("container_port", "service_port"):
-        if not 1 <= to_int(v[P + port]) <= 65535:
+        if not 1 <= v[P + port] <= 65535:
             found.append(f"{P}{port}: {v[P + port]} is not a port number (1-65535)")
-    if to_int(v[P + "replicas"]) < 0:
+    if v[P + "replicas"] < 0:
         found.append(f"{P}replicas: {v[P + 'replicas']} must be 0 or more")
-    timeout, deadline = to_int(v[P + "rollout_timeout"]), to_int(v[P + "progress_deadline_seconds"])
+    timeout, deadline = v[P + "rollout_timeout"], v[P + "progress_deadline_seconds"]
     if timeout < 0 or 0 < timeout < deadline:
         found.append(
             f"{P}rollout_timeout: {v[P + 'rollout_timeout']} is below {P}progress_deadline_seconds"
@@ -106,7 +106,7 @@ def check(v: dict[str, Any]) -> dict[str, Any]:
     scaling = filled(v, "autoscaling")
     if edge_enabled(v):
         edge = {name: filled(v, name) for name in (*EDGE, "service_account", "autoscaling")}
-        found = edge_rules.problems(dict(edge, replicas=to_int(v[P + "replicas"])))
+        found = edge_rules.problems(dict(edge, replicas=v[P + "replicas"]))
         if found:
             raise ValueError(INVALID + "\n".join(found))
     hpa = {}

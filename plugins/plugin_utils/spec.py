@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils.catalogue import FIELD_SOURCES
+from ansible_collections.exchange.platform.plugins.plugin_utils.catalogue import field_sources
 from ansible_collections.exchange.platform.plugins.plugin_utils.connection_options import (
     CONNECTION_OPTIONS,
 )
@@ -18,7 +18,6 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.variables import
     P,
     filled,
     needed_keys,
-    to_int,
 )
 
 STATES = ("present", "absent", "rollback", "history", "rendered")
@@ -75,7 +74,7 @@ def from_variables(
 ) -> Spec:
     """One host's Spec: its role variables, the objects its templates rendered and, in plain
     mode, its Secret."""
-    timeout = to_int(v[P + "rollout_timeout"])
+    timeout = v[P + "rollout_timeout"]
     values = {
         "name": v[P + "name"],
         "namespace": v[P + "namespace"],
@@ -87,16 +86,16 @@ def from_variables(
         "secret_name": v[P + "secret_name"],
         "secret_adopt": v[P + "secret_adopt"],
         "required_keys": needed_keys(v),
-        "autoscaling": bool(filled(v, "autoscaling")["enabled"]),
+        "autoscaling": filled(v, "autoscaling")["enabled"],
         "wait": v[P + "wait"],
-        "timeout": timeout if timeout > 0 else to_int(v[P + "progress_deadline_seconds"]) + 30,
-        "edge_timeout": to_int(v[P + "edge_timeout"]),
+        "timeout": timeout if timeout > 0 else v[P + "progress_deadline_seconds"] + 30,
+        "edge_timeout": v[P + "edge_timeout"],
         "rollback_on_failure": v[P + "rollback_on_failure"],
         "history_max": v[P + "history_max"],
         "lock_seconds": LOCK_SECONDS,
         "revision": v[P + "rollback_revision"],
         "connection": {key: v[P + key] for key in CONNECTION_OPTIONS},
         "field_manager": FIELD_MANAGER,
-        "sources": FIELD_SOURCES,
+        "sources": field_sources(v),
     }
     return Spec.of(host, values)

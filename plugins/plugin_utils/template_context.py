@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from ansible.template import trust_as_template
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, rules
+from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, rules, variables
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec, from_variables
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
     LOADER,
@@ -81,10 +81,12 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
 
 
 def spec_of(host: str, v: dict[str, Any], render: Callable[[str, dict[str, Any]], str]) -> Spec:
-    """One host's Spec from its templated role variables: checked (rules.py, raising ValueError
-    with every problem), then its templates rendered by `render(template, context)` (Ansible's
-    templar in the release action; the unit tests render the same files). Removal, rollback and
-    history render nothing: they get every object the release can make, by name."""
+    """One host's Spec from its templated role variables: typed (variables.typed: the one place
+    an int or bool given as a string is converted) and checked (rules.py), each raising
+    ValueError with every problem, then its templates rendered by `render(template, context)`
+    (Ansible's templar in the release action; the unit tests render the same files). Removal,
+    rollback and history render nothing: they get every object the release can make, by name."""
+    v = variables.typed(v)
     if v[P + "state"] != "present":
         return from_variables(host, v, catalogue.refs(v), None)
     template_vars = dict(v, **context(v, rules.check(v)))

@@ -2,15 +2,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading one host's role variables: the prefix, the role's defaults (a mapping variable a user
 sets only in part takes the keys it leaves out from there: Ansible replaces a mapping variable
-whole), and numbers as Jinja's `int` filter reads them."""
+whole), and the ints and bools the argument spec types, converted once (`typed`)."""
 
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible.module_utils.common.validation import check_type_bool, check_type_int
 
 # libyaml's safe loader where PyYAML has it (the pure-Python one takes 20 ms for the defaults)
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -19,23 +22,60 @@ RENDER_DIR_NEEDED = "Set exchange_router_render_dir (for example -e exchange_rou
 # Variables read only when the release is deployed: removal, rollback and history never template
 # them (so a vaulted exchange_router_secret_data needs no vault password there).
 DEPLOY_ONLY = (f"{P}secret_data",)
-ROLE_DEFAULTS = Path(__file__).resolve().parents[2] / "roles/exchange_router/defaults/main.yml"
-
-
-def to_int(value: Any) -> int:
-    """Jinja's `int` filter: a number or its string, else 0."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return 0
+ROLE = Path(__file__).resolve().parents[2] / "roles/exchange_router"
+ROLE_DEFAULTS = ROLE / "defaults/main.yml"
+INVALID = "Invalid exchange.platform.exchange_router values:\n"
+# An argument spec type -> Ansible's own converter (the one the role's argument spec checks
+# with) and what a value that does not convert is not.
+CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "int": (check_type_int, "an integer"),
+    "bool": (check_type_bool, "a boolean (true/false, yes/no, on/off, 1/0)"),
+}
 
 
 @functools.cache
 def role_defaults() -> dict[str, Any]:
     return yaml.load(ROLE_DEFAULTS.read_text(), LOADER)
+
+
+@functools.cache
+def role_options() -> dict[str, Any]:
+    """The role's options as meta/argument_specs.yml types them (entry point main has them all)."""
+    specs = yaml.load((ROLE / "meta/argument_specs.yml").read_text(), LOADER)
+    return specs["argument_specs"]["main"]["options"]
+
+
+def typed(v: dict[str, Any]) -> dict[str, Any]:
+    """The role variables with every int and bool of the argument spec (a mapping's options
+    included) converted: `-e key=value` and quoted YAML give strings, which the role's argument
+    spec checks but hands on unconverted. Raises ValueError naming each value that does not
+    convert."""
+    problems: list[str] = []
+    out = _converted(v, role_options(), "", problems)
+    if problems:
+        raise ValueError(INVALID + "\n".join(problems))
+    return out
+
+
+def _converted(
+    values: dict[str, Any], options: dict[str, Any], parent: str, problems: list[str]
+) -> dict[str, Any]:
+    out = dict(values)
+    for name, value in values.items():
+        option = options.get(name) or {}
+        kind = option.get("type")
+        if value is None:  # unset: an option without a default
+            continue
+        if kind in CONVERTERS:
+            convert, wanted = CONVERTERS[kind]
+            try:
+                out[name] = convert(value)
+            except TypeError:
+                shown = "(hidden)" if option.get("no_log") else json.dumps(value, default=str)
+                problems.append(f"{parent}{name}: {shown} is not {wanted}")
+        elif isinstance(value, dict) and "options" in option:
+            out[name] = _converted(value, option["options"], f"{parent}{name}.", problems)
+    return out
 
 
 def filled(v: dict[str, Any], name: str) -> dict[str, Any]:

@@ -38,12 +38,16 @@ def test_values_the_api_server_rejects_write_nothing_and_name_each_variable(
             exchange_router_image="example/changed:2",
             exchange_router_readiness_probe={"tcpSocket": {"port": 70000}},
             exchange_router_tolerations=[{"key": "k", "operator": "Sometimes"}],
+            # the container's env[3], after exchange_router_secret_env's three entries
+            exchange_router_env=[{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "no"}}}],
         )
     )
     assert not run.ok
     assert "nothing was written" in run.output
     assert "exchange_router_readiness_probe:" in run.output
     assert "exchange_router_tolerations:" in run.output
+    assert "exchange_router_env: Deployment" in run.output
+    assert "exchange_router_secret_env:" not in run.output
     assert "redis://new-value" not in run.output
     # Every object, the Secret included, is exactly as it was.
     assert cluster.resource_versions(empty_namespace) == before

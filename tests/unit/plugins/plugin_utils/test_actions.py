@@ -173,6 +173,25 @@ def test_values_the_api_server_rejects_write_nothing_and_name_each_variable(worl
     assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
 
 
+@pytest.mark.parametrize(("entry", "variable"), [("DATABASE_URL", "secret_env"), ("EXTRA", "env")])
+def test_a_rejected_env_entry_names_the_variable_that_renders_it(
+    world: World, entry: str, variable: str
+) -> None:
+    world.existing()
+
+    def deny(obj: dict[str, Any], dry_run: bool) -> KubeError | None:
+        if obj["kind"] != "Deployment":
+            return None
+        env = obj["spec"]["template"]["spec"]["containers"][0]["env"]
+        path = f"spec.template.spec.containers[0].env[{[e['name'] for e in env].index(entry)}]"
+        return KubeError(422, "invalid", [{"field": f"{path}.name", "message": "bad"}])
+
+    world.kube.denials.append(deny)
+    rel = world.run(env=[{"name": "EXTRA", "value": "x"}])
+    assert rel.failed and "nothing was written" in rel.msg
+    assert f"{P}{variable}: Deployment ns/{DEPLOYMENT.name} spec.template" in rel.msg
+
+
 def test_a_missing_namespace_names_the_variable_at_once() -> None:
     world = World(namespaces=())
     rel = world.run(namespace="nowhere")

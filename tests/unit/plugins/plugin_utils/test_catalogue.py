@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, template_context
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    catalogue,
+    preflight,
+    template_context,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import P, role_defaults
 
 TEMPLATES = Path(__file__).resolve().parents[4] / "roles/exchange_router/templates"
@@ -67,13 +71,33 @@ def test_api_paths_of_core_and_group_kinds() -> None:
 
 
 def test_field_sources_name_a_role_variable_for_each_field() -> None:
-    sources = catalogue.FIELD_SOURCES
+    sources = catalogue.field_sources(dict(role_defaults()))
     assert sources["namespace"] == "exchange_router_namespace"
     assert sources["*:metadata.labels"] == "exchange_router_labels"
     assert sources["Service:spec.ports"] == "exchange_router_service_port"
     assert sources["HTTPRoute:"] == "exchange_router_httproute"
     assert all(variable in role_defaults() for variable in sources.values())
     assert all(v.startswith(P) for v in sources.values())
+
+
+def test_each_env_entry_is_traced_to_the_variable_that_renders_it() -> None:
+    """The template renders exchange_router_secret_env's entries (3 by default), then
+    exchange_router_env's: both once mapped to the whole env field, so a rejected extra entry
+    was blamed on exchange_router_secret_env."""
+    extra = [{"name": f"E{i}", "value": "x"} for i in range(9)]
+    sources = catalogue.field_sources(dict(role_defaults(), **{P + "env": extra}))
+    env = "spec.template.spec.containers[0].env"
+    owner = {
+        path: preflight.field_variable("Deployment", path, sources)
+        for path in (f"{env}[2].name", f"{env}[3].name", f"{env}[11].value", f"{env}[12]", env)
+    }
+    assert owner == {
+        f"{env}[2].name": P + "secret_env",
+        f"{env}[3].name": P + "env",
+        f"{env}[11].value": P + "env",  # env[1]'s prefix is no prefix of env[11]
+        f"{env}[12]": P + "secret_env",  # no such entry: the list's own variable
+        env: P + "secret_env",
+    }
 
 
 def test_only_the_secret_holds_secret_values() -> None:

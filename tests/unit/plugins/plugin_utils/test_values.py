@@ -113,9 +113,9 @@ def test_existing_mode_needs_no_keys_and_given_keys_pass() -> None:
     rules.check(v(secret_mode="sealed", sealed_secret_encrypted_data=KEYS))
 
 
-def test_a_timeout_at_least_the_deadline_and_numbers_as_strings_pass() -> None:
+def test_a_timeout_at_least_the_deadline_and_numbers_as_strings_typed_pass() -> None:
     rules.check(v(rollout_timeout=600))
-    rules.check(v(container_port="8080", replicas="2"))
+    rules.check(variables.typed(v(container_port="8080", replicas="2")))
 
 
 def test_the_edge_rules_run_only_when_an_edge_object_is_on() -> None:
@@ -219,7 +219,3 @@ def test_the_release_spec_has_exactly_the_engines_keys() -> None:
     spec = from_variables("h", v(rollout_timeout=900, render_dir="/out"), [], None)
     assert (spec.timeout, spec.state) == (900, "rendered")
     assert not from_variables("h", v(autoscaling={"enabled": False}), [], None).autoscaling
-
-
-def test_to_int_is_jinjas_int_filter() -> None:
-    assert [variables.to_int(x) for x in (3, "4", "5.0", None, "x")] == [3, 4, 5, 0, 0]
