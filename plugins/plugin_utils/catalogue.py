@@ -76,6 +76,11 @@ def _secret_mode(mode: str) -> Callable[[Variables], bool]:
     return lambda v: v[P + "secret_mode"] == mode
 
 
+def _given(variable: str) -> Callable[[Variables], bool]:
+    """On when the variable is set (not empty)."""
+    return lambda v: bool(v.get(P + variable))
+
+
 def _switched(variable: str) -> Callable[[Variables], bool]:
     """On when the mapping variable's `enabled` (or `create`) key is true."""
     key = "create" if variable == "service_account" else "enabled"
@@ -127,6 +132,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("SealedSecret", "bitnami.com/v1alpha1", "sealedsecrets", "sealedsecret.yaml.j2",
          name=_secret_name, enabled=_secret_mode("sealed"),
          fields={"": "sealed_secret_encrypted_data"}, wait=UNSEALED),
+    Kind("ConfigMap", "v1", "configmaps", "configmap.yaml.j2", "config", _suffixed("-config"),
+         _given("config_files"), {"data": "config_files"}),
     Kind("Service", "v1", "services", "service.yaml.j2", "service", _suffixed("-service"),
          fields={"spec.ports": "service_port", "spec.type": "service_type"}),
     Kind("Deployment", "apps/v1", "deployments", "deployment.yaml.j2", "deployment",
