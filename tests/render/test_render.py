@@ -160,6 +160,10 @@ INVALID = {
         {"exchange_router_config_files": {"a": "x"}, "exchange_router_config_mount_path": "etc"},
         ["exchange_router_config_mount_path", '"etc" is not an absolute path'],
     ),
+    "a volume mount of no volume": (
+        {"exchange_router_volume_mounts": [{"name": "scratch", "mountPath": "/scratch"}]},
+        ["exchange_router_volume_mounts[0].name", '"scratch" names no volume of the pods'],
+    ),
     "wrong type": (
         {"exchange_router_replicas": "many"},
         ["exchange_router_replicas", "many"],
