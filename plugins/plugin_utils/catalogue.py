@@ -10,7 +10,8 @@ variable to change); whether it holds secret values; how a deploy waits on it. T
 only reads (pods, events, the deploy lock, cert-manager's objects) follow, with their API only.
 
 Adding a kind to the release is one entry here, its template in roles/exchange_router/templates/,
-and its variables (defaults/main.yml and meta/argument_specs.yml).
+and its variables (defaults/main.yml and meta/argument_specs.yml); playbooks/rbac.yml grants it
+from here (rbac_rules, through the release_rbac_rules filter).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class Kind:
     # It writes other members' fields (an HPA, the Deployment's replicas): when a revision drops
     # it, it goes before the apply, never after, so it cannot undo what the apply sets.
     removed_before_apply: bool = False
+    # playbooks/rbac.yml grants it by name only, in rules of its own (the deployer may not touch
+    # other ServiceAccounts or Secrets); every other kind is granted by rbac_rules().
+    rbac_by_name: bool = False
 
     @property
     def api_prefix(self) -> str:
@@ -73,6 +77,11 @@ def _service_account_name(v: Variables) -> str:
 
 def _secret_mode(mode: str) -> Callable[[Variables], bool]:
     return lambda v: v[P + "secret_mode"] == mode
+
+
+def _given(variable: str) -> Callable[[Variables], bool]:
+    """On when the variable is set (not empty)."""
+    return lambda v: bool(v.get(P + variable))
 
 
 def _switched(variable: str) -> Callable[[Variables], bool]:
@@ -103,7 +112,9 @@ DEPLOYMENT_FIELDS = {
     f"{_POD}.affinity": "affinity",
     f"{_POD}.topologySpreadConstraints": "topology_spread_constraints",
     f"{_POD}.serviceAccountName": "service_account",
+    f"{_POD}.volumes": "volumes",
     f"{_CONTAINER}.envFrom": "env_from",
+    f"{_CONTAINER}.volumeMounts": "volume_mounts",
     f"{_CONTAINER}.startupProbe": "startup_probe",
     f"{_CONTAINER}.image": "image",
     f"{_CONTAINER}.ports": "container_port",
@@ -126,12 +137,15 @@ def _env_entries(v: Variables) -> dict[str, str]:
 KINDS: tuple[Kind, ...] = (
     Kind("ServiceAccount", "v1", "serviceaccounts", "serviceaccount.yaml.j2",
          name=_service_account_name, enabled=_switched("service_account"),
-         fields={"": "service_account"}),
+         fields={"": "service_account"}, rbac_by_name=True),
     Kind("Secret", "v1", "secrets", "secret.yaml.j2", name=_secret_name,
-         enabled=_secret_mode("plain"), fields={"": "secret_data"}, secret_values=True),
+         enabled=_secret_mode("plain"), fields={"": "secret_data"}, secret_values=True,
+         rbac_by_name=True),
     Kind("SealedSecret", "bitnami.com/v1alpha1", "sealedsecrets", "sealedsecret.yaml.j2",
          name=_secret_name, enabled=_secret_mode("sealed"),
          fields={"": "sealed_secret_encrypted_data"}, wait=UNSEALED),
+    Kind("ConfigMap", "v1", "configmaps", "configmap.yaml.j2", "config", _suffixed("-config"),
+         _given("config_files"), {"data": "config_files"}),
     Kind("Service", "v1", "services", "service.yaml.j2", "service", _suffixed("-service"),
          fields={"spec.ports": "service_port", "spec.type": "service_type"}),
     Kind("Deployment", "apps/v1", "deployments", "deployment.yaml.j2", "deployment",
@@ -211,4 +225,17 @@ def refs(v: Variables) -> list[dict[str, Any]]:
     return [
         {"apiVersion": k.api_version, "kind": k.kind, "metadata": {"name": k.name(v)}}
         for k in RELEASE_KINDS
+    ]
+
+
+def rbac_rules(verbs: list[str]) -> list[dict[str, Any]]:
+    """The Role rules that let a deployer use `verbs` on every release kind not granted by name:
+    one rule per API group ("" the core group), in apply order."""
+    groups: dict[str, list[str]] = {}
+    for k in RELEASE_KINDS:
+        if not k.rbac_by_name:
+            groups.setdefault(k.api_version.rpartition("/")[0], []).append(k.plural)
+    return [
+        {"apiGroups": [group], "resources": plurals, "verbs": list(verbs)}
+        for group, plurals in groups.items()
     ]

@@ -132,3 +132,40 @@ def test_a_deployer_without_watch_waits_for_a_slow_rollout_by_polling(
     pod = cluster.core.list_namespaced_pod(namespace, label_selector="app=exchange-router").items
     ready = next(c for c in pod[0].status.conditions if c.type == "Ready")
     assert ready.status == "True"
+
+
+def test_the_shipped_serviceaccount_creates_changes_prunes_and_removes_the_config_map(
+    cluster: Cluster, namespace: str
+) -> None:
+    """The release's ConfigMap (exchange_router_config_files) as the deployer rbac.yml makes,
+    granted by the catalogue alone: created, changed (the pods roll), pruned when the files
+    are dropped, made again and removed by removal."""
+    grant_deployer(cluster, namespace)
+    kubeconfig = cluster.service_account_kubeconfig(namespace, "exchange-router-deployer")
+    values = {"exchange_router_namespace": namespace}
+
+    def deploy(files: dict[str, str]) -> str:
+        run = cluster.deploy(
+            dict(values, exchange_router_config_files=files), kubeconfig=kubeconfig
+        )
+        assert run.ok and "forbidden" not in run.output.lower(), run.output
+        template = cluster.apps.read_namespaced_deployment(
+            "exchange-router-deployment", namespace
+        ).spec.template
+        return (template.metadata.annotations or {}).get("exchange.platform/config-checksum", "")
+
+    def config() -> dict[str, str] | None:
+        found = cluster.core.list_namespaced_config_map(
+            namespace, field_selector="metadata.name=exchange-router-config"
+        ).items
+        return found[0].data if found else None
+
+    first = deploy({"app.yaml": "level: info\n"})
+    assert config() == {"app.yaml": "level: info\n"} and first
+    second = deploy({"app.yaml": "level: debug\n"})
+    assert config() == {"app.yaml": "level: debug\n"} and second not in ("", first)
+    assert deploy({}) == "" and config() is None  # pruned
+    deploy({"app.yaml": "level: info\n"})
+    removed = cluster.playbook("remove", values, kubeconfig=kubeconfig)
+    assert removed.ok, removed.output
+    assert config() is None

@@ -90,6 +90,24 @@ def test_replicas_apply_when_autoscaling_is_off(tmp_path: Path) -> None:
     assert yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["replicas"] == 3
 
 
+def test_config_files_render_a_config_map_mounted_read_only_with_a_checksum(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    files = {"app.yaml": "level: info\n", "motd": "hello"}
+    result = render(out, {"exchange_router_config_files": files})
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = ["configmap.yaml", "deployment.yaml", "horizontalpodautoscaler.yaml", "service.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == names
+    config = yaml.safe_load((out / "configmap.yaml").read_text())
+    assert config["metadata"]["name"] == "exchange-router-config" and config["data"] == files
+    pod = yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["template"]
+    assert pod["spec"]["volumes"] == [
+        {"name": "config", "configMap": {"name": "exchange-router-config"}}
+    ]
+    mount = {"name": "config", "mountPath": "/etc/exchange-router", "readOnly": True}
+    assert pod["spec"]["containers"][0]["volumeMounts"] == [mount]
+    assert len(pod["metadata"]["annotations"]["exchange.platform/config-checksum"]) == 64
+
+
 INVALID = {
     "cpu request above limit": (
         {"exchange_router_resources": {"requests": {"cpu": "3"}, "limits": {"cpu": "2000m"}}},
@@ -133,6 +151,18 @@ INVALID = {
             "exchange_router_secret_data": {"server_addr": "0.0.0.0:8080"},
         },
         ["exchange_router_secret_data", "database_url", "redis_url"],
+    ),
+    "a config file name with a slash": (
+        {"exchange_router_config_files": {"conf/app.yaml": "x"}},
+        ["exchange_router_config_files", "conf/app.yaml", "is not a ConfigMap key"],
+    ),
+    "a relative config mount path": (
+        {"exchange_router_config_files": {"a": "x"}, "exchange_router_config_mount_path": "etc"},
+        ["exchange_router_config_mount_path", '"etc" is not an absolute path'],
+    ),
+    "a volume mount of no volume": (
+        {"exchange_router_volume_mounts": [{"name": "scratch", "mountPath": "/scratch"}]},
+        ["exchange_router_volume_mounts[0].name", '"scratch" names no volume of the pods'],
     ),
     "wrong type": (
         {"exchange_router_replicas": "many"},

@@ -4,7 +4,8 @@
 //	standin                 the application: binds SERVER_ADDR (host:port), checks that
 //	                        DATABASE_URL and REDIS_URL are set and accept TCP, and about 1 s
 //	                        after it started (as the real one, which creates its table) serves
-//	                        GET /api/v1/health, GET /env-hashes and GET /burn?seconds=N
+//	                        GET /api/v1/health, GET /env-hashes, GET /burn?seconds=N, and
+//	                        GET /files/{path...} and GET /env/ECHO_{name} (files.go)
 //	standin listen PORT...  accept TCP connections on each port (Postgres/Redis stand-in)
 //	standin get URL         GET URL, retrying for up to 60 s; print the body; exit 0 on 200
 //
@@ -116,6 +117,8 @@ func serve() {
 	})
 	mux.HandleFunc("GET /env-hashes", envHashes)
 	mux.HandleFunc("GET /burn", burn)
+	mux.HandleFunc("GET /files/{path...}", files)
+	mux.HandleFunc("GET /env/{name}", echoEnv)
 	fmt.Println("standin: listening")
 	go func() {
 		stop := make(chan os.Signal, 1)

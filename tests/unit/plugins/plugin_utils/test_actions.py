@@ -801,6 +801,7 @@ EVERY_KIND = {
     "service_account": {"create": True},
     "pdb": {"enabled": True},
     "network_policy": {"enabled": True, "edge_namespace": "edge"},
+    "config_files": {"app.yaml": "level: info\n"},
     "wait": False,  # no controllers here for the edge to wait on
 }
 
@@ -820,7 +821,7 @@ def test_removal_without_history_removes_every_kind_the_release_made(
     assert not rel.failed, rel.msg
     made = {ref.kind for ref in world.kube.objects} - {"Lease"}
     enabled = [k.kind for k in catalogue.RELEASE_KINDS if k.enabled(spec_variables(variables))]
-    assert made >= set(enabled) and len(enabled) == 8
+    assert made >= set(enabled) and len(enabled) == 9
     world.stores["ns"] = MemoryStore()  # the history Secret deleted by hand
     rel = world.run(state="absent")
     assert not rel.failed and rel.changed, rel.msg

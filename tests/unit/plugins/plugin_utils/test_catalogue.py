@@ -47,6 +47,7 @@ def test_the_release_kinds_in_apply_order_what_the_pods_need_first() -> None:
         "ServiceAccount",
         "Secret",
         "SealedSecret",
+        "ConfigMap",
         "Service",
         "Deployment",
         "HorizontalPodAutoscaler",
@@ -55,7 +56,7 @@ def test_the_release_kinds_in_apply_order_what_the_pods_need_first() -> None:
         "Ingress",
         "HTTPRoute",
     ]
-    assert catalogue.apply_order({"kind": "ConfigMap"}) == len(catalogue.ORDER)
+    assert catalogue.apply_order({"kind": "Job"}) == len(catalogue.ORDER)
     assert catalogue.templates(dict(role_defaults())) == [
         "service.yaml.j2",
         "deployment.yaml.j2",
@@ -76,6 +77,7 @@ def test_field_sources_name_a_role_variable_for_each_field() -> None:
     assert sources["*:metadata.labels"] == "exchange_router_labels"
     assert sources["Service:spec.ports"] == "exchange_router_service_port"
     assert sources["HTTPRoute:"] == "exchange_router_httproute"
+    assert sources["ConfigMap:data"] == "exchange_router_config_files"
     assert all(variable in role_defaults() for variable in sources.values())
     assert all(v.startswith(P) for v in sources.values())
 
@@ -103,7 +105,8 @@ def test_each_env_entry_is_traced_to_the_variable_that_renders_it() -> None:
 def test_only_the_secret_holds_secret_values() -> None:
     holders = [k.kind for k in catalogue.KINDS if catalogue.holds_secret_values(k.kind)]
     assert holders == ["Secret"]
-    assert not catalogue.holds_secret_values("ConfigMap")  # not a kind of the catalogue
+    assert not catalogue.holds_secret_values("ConfigMap")  # its files are no secret
+    assert not catalogue.holds_secret_values("Job")  # not a kind of the catalogue
 
 
 def test_refs_name_every_object_a_release_can_own() -> None:
@@ -116,6 +119,7 @@ def test_refs_name_every_object_a_release_can_own() -> None:
         "ServiceAccount": "xr",
         "Secret": "s",
         "SealedSecret": "s",
+        "ConfigMap": "xr-config",
         "Service": "xr-service",
         "Deployment": "xr-deployment",
         "HorizontalPodAutoscaler": "xr-hpa",
@@ -124,3 +128,14 @@ def test_refs_name_every_object_a_release_can_own() -> None:
         "Ingress": "xr-ingress",
         "HTTPRoute": "xr-route",
     }
+
+
+def test_the_config_map_goes_before_the_pods_that_mount_it_only_when_files_are_given() -> None:
+    v = dict(role_defaults(), **{P + "config_files": {"app.yaml": "a: 1\n"}})
+    assert catalogue.templates(v) == [
+        "configmap.yaml.j2",
+        "service.yaml.j2",
+        "deployment.yaml.j2",
+        "hpa.yaml.j2",
+    ]
+    assert catalogue.entry("ConfigMap").name(v) == "exchange-router-config"
