@@ -70,10 +70,20 @@ def _basic_problems(v: dict[str, Any]) -> list[str]:
     return found
 
 
+# The role variable (under exchange_router_autoscaling) behind each metric's target, in order.
+TARGETS = (("cpu", "target_cpu_utilization"), ("memory", "target_memory_utilization"))
+
+
+def _utilization(resource: str, target: Any) -> dict[str, Any]:
+    target = {"type": "Utilization", "averageUtilization": target}
+    return {"type": "Resource", "resource": {"name": resource, "target": target}}
+
+
 def hpa_spec(v: dict[str, Any]) -> dict[str, Any]:
-    """The HPA spec the scaling rules validate and the HPA template renders."""
+    """The HPA spec the scaling rules validate and the HPA template renders: CPU, then memory
+    when its target is set; behavior when given."""
     scaling = filled(v, "autoscaling")
-    return {
+    spec = {
         "scaleTargetRef": {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -82,18 +92,23 @@ def hpa_spec(v: dict[str, Any]) -> dict[str, Any]:
         "minReplicas": scaling["min_replicas"],
         "maxReplicas": scaling["max_replicas"],
         "metrics": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {
-                        "type": "Utilization",
-                        "averageUtilization": scaling["target_cpu_utilization"],
-                    },
-                },
-            }
+            _utilization(resource, scaling[key])
+            for resource, key in TARGETS
+            if scaling[key] is not None
         ],
     }
+    if scaling["behavior"]:
+        spec["behavior"] = scaling["behavior"]
+    return spec
+
+
+def _scaling_message(text: str, scaling: dict[str, Any]) -> str:
+    """validate_scaling's field paths of the metrics' targets as the variables that set them."""
+    present = [key for _resource, key in TARGETS if scaling[key] is not None]
+    for index, key in enumerate(present):
+        metric = f"{P}autoscaling.metrics[{index}].resource.target.averageUtilization"
+        text = text.replace(metric, f"{P}autoscaling.{key}")
+    return text
 
 
 def check(v: dict[str, Any]) -> dict[str, Any]:
@@ -111,11 +126,14 @@ def check(v: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(INVALID + "\n".join(found))
     hpa = {}
     if scaling["enabled"]:
-        hpa = validation.validate_scaling(
-            hpa_spec(v),
-            resources=v[P + "resources"],
-            path=P + "autoscaling",
-            resources_path=P + "resources",
-        )
+        try:
+            hpa = validation.validate_scaling(
+                hpa_spec(v),
+                resources=v[P + "resources"],
+                path=P + "autoscaling",
+                resources_path=P + "resources",
+            )
+        except ValueError as error:
+            raise ValueError(_scaling_message(str(error), scaling)) from None
     resources = validation.validate_resources(v[P + "resources"], path=P + "resources")
     return {"__exchange_router_resources": resources, "__exchange_router_hpa": hpa}

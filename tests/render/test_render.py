@@ -109,7 +109,14 @@ INVALID = {
     ),
     "utilization 0": (
         {"exchange_router_autoscaling": {"target_cpu_utilization": 0}},
-        ["exchange_router_autoscaling", "averageUtilization", "0"],
+        ["exchange_router_autoscaling.target_cpu_utilization", "0"],
+    ),
+    "a memory target without a memory request": (
+        {"exchange_router_autoscaling": {"target_memory_utilization": 80}},
+        [
+            "exchange_router_autoscaling.target_memory_utilization",
+            "exchange_router_resources.requests.memory is not set",
+        ],
     ),
     "container port 70000": (
         {"exchange_router_container_port": 70000},

@@ -169,6 +169,8 @@ def test_derived_names_labels_and_filled_mappings() -> None:
         "min_replicas": 1,
         "max_replicas": 4,
         "target_cpu_utilization": 95,
+        "target_memory_utilization": None,
+        "behavior": {},
     }
     assert c["__exchange_router_security_contexts"]["restricted"]["runAsUser"] == 65532
 
@@ -223,3 +225,36 @@ def test_the_release_spec_has_exactly_the_engines_keys() -> None:
 
 def test_to_int_is_jinjas_int_filter() -> None:
     assert [variables.to_int(x) for x in (3, "4", "5.0", None, "x")] == [3, 4, 5, 0, 0]
+
+
+MEMORY = {"requests": {"cpu": "300m", "memory": "256Mi"}, "limits": {"cpu": "2"}}
+
+
+def test_a_memory_target_and_behavior_join_the_hpa_spec() -> None:
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 600}}
+    scaling = {"target_memory_utilization": 80, "behavior": behavior}
+    hpa = rules.check(v(autoscaling=scaling, resources=MEMORY))["__exchange_router_hpa"]
+    assert [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu", "memory"]
+    assert hpa["metrics"][1]["resource"]["target"] == {
+        "type": "Utilization",
+        "averageUtilization": 80,
+    }
+    assert hpa["behavior"] == behavior
+    assert "behavior" not in rules.check(v())["__exchange_router_hpa"]
+
+
+def test_a_memory_target_needs_a_memory_request_naming_both_variables() -> None:
+    text = problems(autoscaling={"target_memory_utilization": 80})
+    assert (
+        "exchange_router_autoscaling.target_memory_utilization: Resource metric memory targets "
+        "80% utilization, but exchange_router_resources.requests.memory is not set" in text
+    )
+    assert "metrics[" not in text
+
+
+def test_scaling_messages_name_the_variables_behind_the_metrics() -> None:
+    text = problems(autoscaling={"target_cpu_utilization": 0, "target_memory_utilization": 0})
+    assert "exchange_router_autoscaling.target_cpu_utilization: invalid value 0" in text
+    assert "exchange_router_autoscaling.target_memory_utilization: invalid value 0" in text
+    text = problems(autoscaling={"behavior": {"scaleDown": {"selectPolicy": "Least"}}})
+    assert "exchange_router_autoscaling.behavior.scaleDown.selectPolicy: unsupported value" in text
