@@ -1,8 +1,8 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rules on one host's role variables that no type in meta/argument_specs.yml can express:
-names, ports, timeouts and secret keys; the edge (edge_rules.py); autoscaling and resources
-(validation.py). Pure Python over the variables (defaults filled in by Ansible, each already
+names, ports, timeouts and secret keys; the pod's and Service's chart values (pod_rules.py); the
+edge (edge_rules.py); autoscaling and resources (validation.py). Pure Python over the variables (defaults filled in by Ansible, each already
 templated). Every message names the variable and its value."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from ansible_collections.exchange.platform.plugins.plugin_utils import (
     edge_rules,
     names,
+    pod_rules,
     validation,
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
@@ -67,7 +68,7 @@ def _basic_problems(v: dict[str, Any]) -> list[str]:
                 f"{P}{variable}: missing the keys {', '.join(missing)} that {P}secret_env needs "
                 f"(secret mode {mode})"
             )
-    return found
+    return found + pod_rules.problems(v)
 
 
 # The role variable (under exchange_router_autoscaling) behind each metric's target, in order.

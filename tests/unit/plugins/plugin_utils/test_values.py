@@ -172,7 +172,11 @@ def test_derived_names_labels_and_filled_mappings() -> None:
         "target_memory_utilization": None,
         "behavior": {},
     }
-    assert c["__exchange_router_security_contexts"]["restricted"]["runAsUser"] == 65532
+    assert c["__exchange_router_pod_labels"] == {**c["__exchange_router_labels"], "app": "xr"}
+    restricted = context(pod_security_level="restricted")["__exchange_router_security_contexts"]
+    assert restricted["container"]["runAsUser"] == 65532
+    assert restricted["pod"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert c["__exchange_router_security_contexts"]["pod"] == {}
 
 
 @pytest.mark.parametrize(
