@@ -6,7 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, template_context
+import pytest
+
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    catalogue,
+    preflight,
+    template_context,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import P, role_defaults
 
 TEMPLATES = Path(__file__).resolve().parents[4] / "roles/exchange_router/templates"
@@ -100,3 +106,34 @@ def test_refs_name_every_object_a_release_can_own() -> None:
         "Ingress": "xr-ingress",
         "HTTPRoute": "xr-route",
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "variable"),
+    [
+        ("Deployment", "spec.template.spec.containers[0].imagePullPolicy", "image_pull_policy"),
+        ("Deployment", "spec.template.spec.containers[0].image", "image"),
+        ("Deployment", "spec.template.spec.securityContext.fsGroup", "pod_security_context"),
+        (
+            "Deployment",
+            "spec.template.spec.containers[0].securityContext.runAsUser",
+            "container_security_context",
+        ),
+        ("Deployment", "spec.template.metadata.labels", "pod_labels"),
+        ("Deployment", "spec.template.spec.containers[0].lifecycle.preStop", "lifecycle"),
+        (
+            "Deployment",
+            "spec.template.spec.terminationGracePeriodSeconds",
+            "termination_grace_period_seconds",
+        ),
+        ("Service", "spec.ports[0].nodePort", "service_node_port"),
+        ("Service", "spec.ports[0].port", "service_port"),
+        ("Service", "metadata.annotations", "service_annotations"),
+        ("ServiceAccount", "metadata.annotations", "service_account"),
+        ("HorizontalPodAutoscaler", "spec.behavior.scaleDown", "autoscaling"),
+    ],
+)
+def test_a_dry_run_rejection_of_a_chart_value_names_its_variable(
+    kind: str, path: str, variable: str
+) -> None:
+    assert preflight.field_variable(kind, path, catalogue.FIELD_SOURCES) == P + variable
