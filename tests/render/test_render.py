@@ -120,15 +120,15 @@ INVALID = {
     ),
     "a pull policy of no kind": (
         {"exchange_router_image_pull_policy": "Sometimes"},
-        ["exchange_router_image_pull_policy", "Sometimes"],
+        ["value of exchange_router_image_pull_policy must be one of", "got: Sometimes"],
     ),
     "a pod label over the selector": (
         {"exchange_router_pod_labels": {"app": "other"}},
-        ["exchange_router_pod_labels", "app", "other"],
+        ['exchange_router_pod_labels["app"]: "other" would replace the release\'s own label app'],
     ),
     "a node port on a ClusterIP Service": (
         {"exchange_router_service_node_port": 30080},
-        ["exchange_router_service_node_port: 30080", "ClusterIP"],
+        ["exchange_router_service_node_port: 30080 needs exchange_router_service_type NodePort"],
     ),
     "a preStop sleep past the grace period": (
         {
