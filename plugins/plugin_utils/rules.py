@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rules on one host's role variables that no type in meta/argument_specs.yml can express:
 names, ports, timeouts and secret keys; the pod's and Service's chart values (pod_rules.py); the
-edge (edge_rules.py); autoscaling and resources (validation.py). Pure Python over the variables (defaults filled in by Ansible, each already
-templated). Every message names the variable and its value."""
+edge (edge_rules.py); autoscaling and resources (validation.py). Pure Python over the variables
+(defaults filled in by Ansible, each already templated). Every message names the variable and its
+value."""
 
 from __future__ import annotations
 

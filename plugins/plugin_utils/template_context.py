@@ -72,10 +72,10 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         "pod_labels": pod_rules.pod_labels(v, labels, selector),
         "security_contexts": pod_rules.security_contexts(v),
         "termination_grace_period_seconds": pod_rules.grace_seconds(v),
-        "service_annotations": {**v[P + "annotations"], **v[P + "service_annotations"]},
+        "service_annotations": {**v[P + "annotations"], **(v[P + "service_annotations"] or {})},
         "service_account_annotations": {
             **v[P + "annotations"],
-            **filled(v, "service_account")["annotations"],
+            **(filled(v, "service_account")["annotations"] or {}),
         },
     }
     return {f"__exchange_router_{key}": value for key, value in out.items()} | checked

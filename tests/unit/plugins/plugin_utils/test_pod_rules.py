@@ -242,3 +242,9 @@ def test_annotations_per_object_and_the_grace_period_as_a_number() -> None:
     }
     assert c["__exchange_router_termination_grace_period_seconds"] == 45
     assert context()["__exchange_router_termination_grace_period_seconds"] is None
+    # null (YAML's ~) is empty, as {} is
+    unset = context(
+        service_annotations=None, service_account={"annotations": None}, pod_labels=None
+    )
+    assert unset["__exchange_router_service_annotations"] == {}
+    assert unset["__exchange_router_service_account_annotations"] == {}
