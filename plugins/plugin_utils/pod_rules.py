@@ -140,7 +140,24 @@ def _security_problems(v: dict[str, Any]) -> list[str]:
             f"{P}pod_security_level, or yours): the kubelet would refuse to start the container; "
             "give a non-zero runAsUser, or runAsNonRoot: null in each context that sets it"
         )
+    # containerd starts no process with a group but no user ("user group is specified without
+    # user"): the pod's sandbox takes the pod's context alone, the container the two merged.
+    if "runAsGroup" in pod and "runAsUser" not in pod:
+        found.append(
+            _group_without_user("pod_security_context", pod["runAsGroup"], "pod's sandbox")
+        )
+    elif "runAsGroup" in container and user is None:
+        found.append(
+            _group_without_user("container_security_context", container["runAsGroup"], "container")
+        )
     return found
+
+
+def _group_without_user(name: str, group: Any, what: str) -> str:
+    return (
+        f"{P}{name}.runAsGroup: {group} without a runAsUser for the {what}: containerd refuses "
+        'to start it ("user group is specified without user"); give runAsUser beside it'
+    )
 
 
 def _label_problems(v: dict[str, Any]) -> list[str]:

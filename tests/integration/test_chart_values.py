@@ -21,9 +21,13 @@ def chart_values(namespace: str, node_port: int) -> dict[str, Any]:
         "exchange_router_namespace": namespace,
         "exchange_router_image_pull_policy": "Always",
         "exchange_router_pod_security_level": "restricted",
-        "exchange_router_pod_security_context": {"fsGroup": 2000, "runAsGroup": 3000},
-        "exchange_router_container_security_context": {
+        "exchange_router_pod_security_context": {
             "runAsUser": 1000,
+            "runAsGroup": 3000,
+            "fsGroup": 2000,
+        },
+        "exchange_router_container_security_context": {
+            "runAsUser": 1001,
             "readOnlyRootFilesystem": True,
         },
         "exchange_router_service_account": {
@@ -71,7 +75,7 @@ def test_every_chart_value_is_accepted_read_back_and_rolled_back(
     assert pod.security_context.run_as_group == 3000
     assert pod.security_context.seccomp_profile.type == "RuntimeDefault"
     security = container.security_context
-    assert (security.run_as_user, security.read_only_root_filesystem) == (1000, True)
+    assert (security.run_as_user, security.read_only_root_filesystem) == (1001, True)
     assert security.capabilities.drop == ["ALL"]  # the restricted preset's, kept
     assert template.metadata.labels["team"] == "trading"
     assert template.metadata.labels["app"] == "exchange-router"

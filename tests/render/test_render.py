@@ -213,7 +213,11 @@ def test_invalid_values_stop_render_and_write_nothing(
 CHART = {
     "exchange_router_image_pull_policy": "IfNotPresent",
     "exchange_router_pod_security_level": "restricted",
-    "exchange_router_pod_security_context": {"fsGroup": 2000, "runAsGroup": 3000},
+    "exchange_router_pod_security_context": {
+        "runAsUser": 1000,
+        "runAsGroup": 3000,
+        "fsGroup": 2000,
+    },
     "exchange_router_container_security_context": {
         "runAsUser": 1000,
         "readOnlyRootFilesystem": True,
@@ -252,8 +256,9 @@ def test_every_chart_value_renders_where_kubernetes_reads_it(tmp_path: Path) -> 
     assert pod["spec"]["securityContext"] == {
         "runAsNonRoot": True,
         "seccompProfile": {"type": "RuntimeDefault"},
-        "fsGroup": 2000,
+        "runAsUser": 1000,
         "runAsGroup": 3000,
+        "fsGroup": 2000,
     }
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,

@@ -56,6 +56,16 @@ INVALID = {
         {"pod_security_context": {"runAsNonRoot": True, "runAsUser": 0}},
         "runAsUser 0 (root) with runAsNonRoot true (the baseline preset",
     ),
+    "a pod group without a pod user": (
+        {"pod_security_context": {"runAsGroup": 3000, "fsGroup": 2000}},
+        "exchange_router_pod_security_context.runAsGroup: 3000 without a runAsUser for the pod's "
+        'sandbox: containerd refuses to start it ("user group is specified without user")',
+    ),
+    "a container group without any user": (
+        {"container_security_context": {"runAsGroup": 3000}},
+        "exchange_router_container_security_context.runAsGroup: 3000 without a runAsUser for "
+        "the container",
+    ),
     "pod labels not a mapping": (
         {"pod_labels": "team=a"},
         'exchange_router_pod_labels: "team=a" is not a mapping',
@@ -169,6 +179,14 @@ VALID = {
             "pod_security_context": {"runAsNonRoot": None},
             "container_security_context": {"runAsUser": 0, "runAsNonRoot": None},
         }
+    ],
+    "groups with users": [
+        {"pod_security_context": {"runAsUser": 1000, "runAsGroup": 3000}},
+        {"pod_security_level": "restricted", "container_security_context": {"runAsGroup": 3000}},
+        {
+            "pod_security_context": {"runAsUser": 1000},
+            "container_security_context": {"runAsGroup": 1},
+        },
     ],
     "pod labels": [{"pod_labels": {"team": "trading", "example.com/tier": "", "v": "1.2_a-b"}}],
     "node ports": [
