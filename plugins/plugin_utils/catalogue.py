@@ -103,9 +103,10 @@ COMMON_FIELDS = {
 DEPLOYMENT_FIELDS = {
     "spec.replicas": "replicas",
     "spec.progressDeadlineSeconds": "progress_deadline_seconds",
-    "spec.template.metadata.labels": "labels",
+    "spec.template.metadata.labels": "pod_labels",
     "spec.template.metadata.annotations": "pod_annotations",
-    f"{_POD}.securityContext": "pod_security_level",
+    f"{_POD}.securityContext": "pod_security_context",
+    f"{_POD}.terminationGracePeriodSeconds": "termination_grace_period_seconds",
     f"{_POD}.imagePullSecrets": "image_pull_secrets",
     f"{_POD}.nodeSelector": "node_selector",
     f"{_POD}.tolerations": "tolerations",
@@ -116,13 +117,15 @@ DEPLOYMENT_FIELDS = {
     f"{_CONTAINER}.envFrom": "env_from",
     f"{_CONTAINER}.volumeMounts": "volume_mounts",
     f"{_CONTAINER}.startupProbe": "startup_probe",
+    f"{_CONTAINER}.imagePullPolicy": "image_pull_policy",
     f"{_CONTAINER}.image": "image",
     f"{_CONTAINER}.ports": "container_port",
     f"{_CONTAINER}.resources": "resources",
     f"{_CONTAINER}.env": "secret_env",  # the list as a whole (each entry: _env_entries)
     f"{_CONTAINER}.readinessProbe": "readiness_probe",
     f"{_CONTAINER}.livenessProbe": "liveness_probe",
-    f"{_CONTAINER}.securityContext": "pod_security_level",
+    f"{_CONTAINER}.lifecycle": "lifecycle",
+    f"{_CONTAINER}.securityContext": "container_security_context",
 }
 
 
@@ -137,7 +140,8 @@ def _env_entries(v: Variables) -> dict[str, str]:
 KINDS: tuple[Kind, ...] = (
     Kind("ServiceAccount", "v1", "serviceaccounts", "serviceaccount.yaml.j2",
          name=_service_account_name, enabled=_switched("service_account"),
-         fields={"": "service_account"}, rbac_by_name=True),
+         fields={"": "service_account", "metadata.annotations": "service_account"},
+         rbac_by_name=True),
     Kind("Secret", "v1", "secrets", "secret.yaml.j2", name=_secret_name,
          enabled=_secret_mode("plain"), fields={"": "secret_data"}, secret_values=True,
          rbac_by_name=True),
@@ -147,7 +151,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("ConfigMap", "v1", "configmaps", "configmap.yaml.j2", "config", _suffixed("-config"),
          _given("config_files"), {"data": "config_files"}),
     Kind("Service", "v1", "services", "service.yaml.j2", "service", _suffixed("-service"),
-         fields={"spec.ports": "service_port", "spec.type": "service_type"}),
+         fields={"spec.ports": "service_port", "spec.ports[0].nodePort": "service_node_port",
+                 "spec.type": "service_type", "metadata.annotations": "service_annotations"}),
     Kind("Deployment", "apps/v1", "deployments", "deployment.yaml.j2", "deployment",
          _suffixed("-deployment"), fields=DEPLOYMENT_FIELDS, entries=_env_entries,
          wait=ROLLOUT),

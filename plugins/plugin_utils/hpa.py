@@ -1,7 +1,8 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An autoscaling/v2 HorizontalPodAutoscalerSpec as the API server checks it (replica bounds,
-scaleTargetRef, metrics and their targets), with the target types the HPA controller honours.
+scaleTargetRef, metrics and their targets, behavior's scaling rules), with the target types the
+HPA controller honours.
 The checks against the pods' resources and replicas are in plugins/plugin_utils/validation.py.
 """
 
@@ -56,6 +57,13 @@ _TARGET_TYPES_BY_SOURCE = {
     "external": ("Value", "AverageValue"),
 }
 _RESOURCE_SOURCES = ("resource", "containerResource")
+_BEHAVIOR_FIELDS = ("scaleUp", "scaleDown")
+_RULES_FIELDS = ("stabilizationWindowSeconds", "selectPolicy", "policies", "tolerance")
+_POLICY_FIELDS = ("type", "value", "periodSeconds")
+_SELECT_POLICIES = ("Max", "Min", "Disabled")
+_POLICY_TYPES = ("Pods", "Percent")
+_MAX_WINDOW_SECONDS = 3600  # MaxStabilizationWindowSeconds
+_MAX_PERIOD_SECONDS = 1800  # MaxPeriodSeconds
 # autoscaling/v2 defaulting: no metrics means 80% average CPU utilization.
 _DEFAULT_CPU_UTILIZATION = 80
 _DEFAULT_MIN_REPLICAS = 1
@@ -365,3 +373,65 @@ def _positive_int32(
         problems.add(path, f"invalid value {value}: must fit in a 32-bit integer")
         return None
     return value
+
+
+def check_behavior(data: object, path: str, problems: Problems) -> None:
+    """``validateBehavior``: the scaling rules' window, select policy and policies (a scale-up
+    tolerance is checked against the pods' resources in validation.py)."""
+    if not isinstance(data, dict):
+        problems.add(path, f"must be a mapping, got {show(data)}")
+        return
+    check_unknown_fields(data, _BEHAVIOR_FIELDS, path, problems)
+    for direction in _BEHAVIOR_FIELDS:
+        rules = data.get(direction)
+        if rules is not None:
+            _check_scaling_rules(rules, child(path, direction), problems)
+
+
+def _check_scaling_rules(data: object, path: str, problems: Problems) -> None:
+    if not isinstance(data, dict):
+        problems.add(path, f"must be a mapping (HPAScalingRules), got {show(data)}")
+        return
+    check_unknown_fields(data, _RULES_FIELDS, path, problems)
+    window = data.get("stabilizationWindowSeconds")
+    if window is not None and not (is_int(window) and 0 <= window <= _MAX_WINDOW_SECONDS):
+        problems.add(
+            child(path, "stabilizationWindowSeconds"),
+            f"invalid value {show(window)}: must be a whole number from 0 to {_MAX_WINDOW_SECONDS}",
+        )
+    select = data.get("selectPolicy")
+    if select is not None and select not in _SELECT_POLICIES:
+        problems.add(
+            child(path, "selectPolicy"),
+            f"unsupported value {show(select)}: supported values: {', '.join(_SELECT_POLICIES)}",
+        )
+    policies = data.get("policies")
+    if policies is None:
+        return
+    if not isinstance(policies, list):
+        problems.add(child(path, "policies"), f"must be a list of policies, got {show(policies)}")
+        return
+    for index, policy in enumerate(policies):
+        _check_policy(policy, f"{child(path, 'policies')}[{index}]", problems)
+
+
+def _check_policy(data: object, path: str, problems: Problems) -> None:
+    if not isinstance(data, dict):
+        problems.add(path, f"must be a mapping (HPAScalingPolicy), got {show(data)}")
+        return
+    check_unknown_fields(data, _POLICY_FIELDS, path, problems)
+    if data.get("type") not in _POLICY_TYPES:
+        problems.add(
+            child(path, "type"),
+            f"unsupported value {show(data.get('type'))}: supported values: "
+            f"{', '.join(_POLICY_TYPES)}",
+        )
+    _positive_int32(
+        data.get("value"), child(path, "value"), problems, "an integer", "greater than 0"
+    )
+    period = data.get("periodSeconds")
+    if not (is_int(period) and 1 <= period <= _MAX_PERIOD_SECONDS):
+        problems.add(
+            child(path, "periodSeconds"),
+            f"invalid value {show(period)}: must be a whole number from 1 to {_MAX_PERIOD_SECONDS}",
+        )

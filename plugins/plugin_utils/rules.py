@@ -1,10 +1,10 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rules on one host's role variables that no type in meta/argument_specs.yml can express:
-names, ports, timeouts, secret keys and the pods' files (pod_files.py); the edge (edge_rules.py);
-autoscaling and resources (validation.py). Pure Python over the variables (defaults filled in by
-Ansible, each already templated, ints and bools typed by variables.typed). Every message names the
-variable and its value."""
+names, ports, timeouts, secret keys, the pods' files (pod_files.py) and the pod's and Service's
+chart values (pod_rules.py); the edge (edge_rules.py); autoscaling and resources (validation.py).
+Pure Python over the variables (defaults filled in by Ansible, each already templated, ints and
+bools typed by variables.typed). Every message names the variable and its value."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import (
     edge_rules,
     names,
     pod_files,
+    pod_rules,
     validation,
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
@@ -68,13 +69,23 @@ def _basic_problems(v: dict[str, Any]) -> list[str]:
                 f"{P}{variable}: missing the keys {', '.join(missing)} that {P}secret_env needs "
                 f"(secret mode {mode})"
             )
-    return found + pod_files.problems(v)
+    return found + pod_files.problems(v) + pod_rules.problems(v)
+
+
+# The role variable (under exchange_router_autoscaling) behind each metric's target, in order.
+TARGETS = (("cpu", "target_cpu_utilization"), ("memory", "target_memory_utilization"))
+
+
+def _utilization(resource: str, target: Any) -> dict[str, Any]:
+    target = {"type": "Utilization", "averageUtilization": target}
+    return {"type": "Resource", "resource": {"name": resource, "target": target}}
 
 
 def hpa_spec(v: dict[str, Any]) -> dict[str, Any]:
-    """The HPA spec the scaling rules validate and the HPA template renders."""
+    """The HPA spec the scaling rules validate and the HPA template renders: CPU, then memory
+    when its target is set; behavior when given."""
     scaling = filled(v, "autoscaling")
-    return {
+    spec = {
         "scaleTargetRef": {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -83,18 +94,23 @@ def hpa_spec(v: dict[str, Any]) -> dict[str, Any]:
         "minReplicas": scaling["min_replicas"],
         "maxReplicas": scaling["max_replicas"],
         "metrics": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {
-                        "type": "Utilization",
-                        "averageUtilization": scaling["target_cpu_utilization"],
-                    },
-                },
-            }
+            _utilization(resource, scaling[key])
+            for resource, key in TARGETS
+            if scaling[key] is not None
         ],
     }
+    if scaling["behavior"]:
+        spec["behavior"] = scaling["behavior"]
+    return spec
+
+
+def _scaling_message(text: str, scaling: dict[str, Any]) -> str:
+    """validate_scaling's field paths of the metrics' targets as the variables that set them."""
+    present = [key for _resource, key in TARGETS if scaling[key] is not None]
+    for index, key in enumerate(present):
+        metric = f"{P}autoscaling.metrics[{index}].resource.target.averageUtilization"
+        text = text.replace(metric, f"{P}autoscaling.{key}")
+    return text
 
 
 def check(v: dict[str, Any]) -> dict[str, Any]:
@@ -112,11 +128,14 @@ def check(v: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(INVALID + "\n".join(found))
     hpa = {}
     if scaling["enabled"]:
-        hpa = validation.validate_scaling(
-            hpa_spec(v),
-            resources=v[P + "resources"],
-            path=P + "autoscaling",
-            resources_path=P + "resources",
-        )
+        try:
+            hpa = validation.validate_scaling(
+                hpa_spec(v),
+                resources=v[P + "resources"],
+                path=P + "autoscaling",
+                resources_path=P + "resources",
+            )
+        except ValueError as error:
+            raise ValueError(_scaling_message(str(error), scaling)) from None
     resources = validation.validate_resources(v[P + "resources"], path=P + "resources")
     return {"__exchange_router_resources": resources, "__exchange_router_hpa": hpa}

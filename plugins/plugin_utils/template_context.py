@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The values the role's templates use beyond the variables themselves
 (`__exchange_router_*`): the objects' names and which templates render (both from the
-catalogue), labels, selector, the edge's derived values and the security contexts."""
+catalogue), labels, selector, the edge's derived values, the security contexts (pod_rules.py)
+and the annotations merged per object."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from typing import Any
 import yaml
 from ansible.template import trust_as_template
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue, rules, variables
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    catalogue,
+    pod_rules,
+    rules,
+    variables,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.spec import Spec, from_variables
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import (
     LOADER,
@@ -49,14 +55,7 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         "app.kubernetes.io/instance": name,
         "app.kubernetes.io/managed-by": "exchange.platform",
     }
-    baseline = {"allowPrivilegeEscalation": False, "seccompProfile": {"type": "RuntimeDefault"}}
-    restricted = {
-        "allowPrivilegeEscalation": False,
-        "runAsNonRoot": True,
-        "runAsUser": v[P + "run_as_user"],
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    selector = {"app": name}
     out = {
         "autoscaling": filled(v, "autoscaling"),
         "service_account": filled(v, "service_account"),
@@ -74,8 +73,15 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         "ingress_annotations": annotations,
         "network_peers": peers,
         "labels": labels,
-        "selector": {"app": name},
-        "security_contexts": {"baseline": baseline, "restricted": restricted},
+        "selector": selector,
+        "pod_labels": pod_rules.pod_labels(v, labels, selector),
+        "security_contexts": pod_rules.security_contexts(v),
+        "termination_grace_period_seconds": pod_rules.grace_seconds(v),
+        "service_annotations": {**v[P + "annotations"], **(v[P + "service_annotations"] or {})},
+        "service_account_annotations": {
+            **v[P + "annotations"],
+            **(filled(v, "service_account")["annotations"] or {}),
+        },
     }
     return {f"__exchange_router_{key}": value for key, value in out.items()} | checked
 

@@ -26,6 +26,7 @@ from typing import cast
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.hpa import (
     UtilizationTarget,
+    check_behavior,
     check_metrics,
     check_object_reference,
     check_replica_bounds,
@@ -82,7 +83,7 @@ def validate_scaling(
     """Validate an autoscaling/v2 HorizontalPodAutoscalerSpec; return a plain copy.
 
     Applies the API server's rules for the spec (``minReplicas``, ``maxReplicas``,
-    ``scaleTargetRef``, ``metrics``; ``behavior`` is passed through), stricter
+    ``scaleTargetRef``, ``metrics``, ``behavior``'s scaling rules), stricter
     target-type rules the HPA controller relies on, and, when given, checks against
     the pods' ``resources`` (a ResourceRequirements mapping: a Utilization target
     needs a request, and the utilization a pod can reach below its limit must leave
@@ -100,11 +101,8 @@ def validate_scaling(
         bounds = check_replica_bounds(data, path, problems)
         if data.get("scaleTargetRef") is not None:
             check_object_reference(data["scaleTargetRef"], child(path, "scaleTargetRef"), problems)
-        if data.get("behavior") is not None and not isinstance(data["behavior"], dict):
-            problems.add(
-                child(path, "behavior"),
-                f"must be a mapping, got {show(data['behavior'])}",
-            )
+        if data.get("behavior") is not None:
+            check_behavior(data["behavior"], child(path, "behavior"), problems)
         targets = check_metrics(data.get("metrics"), child(path, "metrics"), problems)
         tolerance = _scale_up_tolerance(data.get("behavior"), path, problems)
     else:

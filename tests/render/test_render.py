@@ -127,7 +127,33 @@ INVALID = {
     ),
     "utilization 0": (
         {"exchange_router_autoscaling": {"target_cpu_utilization": 0}},
-        ["exchange_router_autoscaling", "averageUtilization", "0"],
+        ["exchange_router_autoscaling.target_cpu_utilization", "0"],
+    ),
+    "a memory target without a memory request": (
+        {"exchange_router_autoscaling": {"target_memory_utilization": 80}},
+        [
+            "exchange_router_autoscaling.target_memory_utilization",
+            "exchange_router_resources.requests.memory is not set",
+        ],
+    ),
+    "a pull policy of no kind": (
+        {"exchange_router_image_pull_policy": "Sometimes"},
+        ["value of exchange_router_image_pull_policy must be one of", "got: Sometimes"],
+    ),
+    "a pod label over the selector": (
+        {"exchange_router_pod_labels": {"app": "other"}},
+        ['exchange_router_pod_labels["app"]: "other" would replace the release\'s own label app'],
+    ),
+    "a node port on a ClusterIP Service": (
+        {"exchange_router_service_node_port": 30080},
+        ["exchange_router_service_node_port: 30080 needs exchange_router_service_type NodePort"],
+    ),
+    "a preStop sleep past the grace period": (
+        {
+            "exchange_router_lifecycle": {"preStop": {"sleep": {"seconds": 20}}},
+            "exchange_router_termination_grace_period_seconds": 10,
+        },
+        ["exchange_router_lifecycle.preStop.sleep.seconds: 20", "(10)"],
     ),
     "container port 70000": (
         {"exchange_router_container_port": 70000},
@@ -210,6 +236,87 @@ def test_invalid_values_stop_render_and_write_nothing(
     for word in expected:
         assert word in output, f"{word!r} not in:\n{output}"
     assert not out.exists() or not any(out.iterdir())
+
+
+# Every chart value beyond the seed's, at once (tests/integration/test_chart_values.py deploys the
+# same on kwok).
+CHART = {
+    "exchange_router_image_pull_policy": "IfNotPresent",
+    "exchange_router_pod_security_level": "restricted",
+    "exchange_router_pod_security_context": {
+        "runAsUser": 1000,
+        "runAsGroup": 3000,
+        "fsGroup": 2000,
+    },
+    "exchange_router_container_security_context": {
+        "runAsUser": 1000,
+        "readOnlyRootFilesystem": True,
+        "seccompProfile": None,
+    },
+    "exchange_router_service_account": {
+        "create": True,
+        "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/router"},
+    },
+    "exchange_router_pod_labels": {"team": "trading"},
+    "exchange_router_service_annotations": {"example.com/lb": "internal"},
+    "exchange_router_service_type": "NodePort",
+    "exchange_router_service_node_port": 30080,
+    "exchange_router_resources": {
+        "requests": {"cpu": "300m", "memory": "128Mi"},
+        "limits": {"cpu": "2", "memory": "512Mi"},
+    },
+    "exchange_router_autoscaling": {
+        "target_memory_utilization": 80,
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
+    },
+    "exchange_router_lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
+    "exchange_router_termination_grace_period_seconds": 45,
+}
+
+
+def test_every_chart_value_renders_where_kubernetes_reads_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = render(out, CHART)
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = {p.name: yaml.safe_load(p.read_text()) for p in out.iterdir()}
+    pod = files["deployment.yaml"]["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    # the restricted preset, then the user's keys (null removed seccompProfile)
+    assert pod["spec"]["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsUser": 1000,
+        "runAsGroup": 3000,
+        "fsGroup": 2000,
+    }
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+    }
+    assert pod["metadata"]["labels"]["team"] == "trading"
+    assert pod["metadata"]["labels"]["app"] == "exchange-router"
+    assert "team" not in files["deployment.yaml"]["metadata"]["labels"]
+    assert files["deployment.yaml"]["spec"]["selector"] == {
+        "matchLabels": {"app": "exchange-router"}
+    }
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 45
+    account = files["serviceaccount.yaml"]["metadata"]["annotations"]
+    assert account == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/router"}
+    service = files["service.yaml"]
+    assert service["metadata"]["annotations"] == {"example.com/lb": "internal"}
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"][0]["nodePort"] == 30080
+    hpa = files["horizontalpodautoscaler.yaml"]["spec"]
+    assert hpa["metrics"][1] == {
+        "type": "Resource",
+        "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}},
+    }
+    assert hpa["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 600}}
 
 
 EDGE = yaml.safe_load((ROOT / "tests/fixtures/edge-values.yml").read_text())

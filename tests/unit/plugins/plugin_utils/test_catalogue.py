@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from ansible_collections.exchange.platform.plugins.plugin_utils import (
     catalogue,
     preflight,
@@ -139,3 +141,37 @@ def test_the_config_map_goes_before_the_pods_that_mount_it_only_when_files_are_g
         "hpa.yaml.j2",
     ]
     assert catalogue.entry("ConfigMap").name(v) == "exchange-router-config"
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "variable"),
+    [
+        ("Deployment", "spec.template.spec.containers[0].imagePullPolicy", "image_pull_policy"),
+        ("Deployment", "spec.template.spec.containers[0].image", "image"),
+        ("Deployment", "spec.template.spec.securityContext.fsGroup", "pod_security_context"),
+        (
+            "Deployment",
+            "spec.template.spec.containers[0].securityContext.runAsUser",
+            "container_security_context",
+        ),
+        ("Deployment", "spec.template.metadata.labels", "pod_labels"),
+        ("Deployment", "spec.template.spec.containers[0].lifecycle.preStop", "lifecycle"),
+        (
+            "Deployment",
+            "spec.template.spec.terminationGracePeriodSeconds",
+            "termination_grace_period_seconds",
+        ),
+        ("Service", "spec.ports[0].nodePort", "service_node_port"),
+        ("Service", "spec.ports[0].port", "service_port"),
+        ("Service", "metadata.annotations", "service_annotations"),
+        ("ServiceAccount", "metadata.annotations", "service_account"),
+        ("HorizontalPodAutoscaler", "spec.behavior.scaleDown", "autoscaling"),
+    ],
+)
+def test_a_dry_run_rejection_of_a_chart_value_names_its_variable(
+    kind: str, path: str, variable: str
+) -> None:
+    assert (
+        preflight.field_variable(kind, path, catalogue.field_sources(role_defaults()))
+        == P + variable
+    )

@@ -667,3 +667,62 @@ def test_resources_return_what_the_api_server_stores() -> None:
         "requests": {"cpu": "1.500", "memory": "+1Gi"},
         "limits": {"cpu": "2"},
     }
+
+
+# --- behavior (hpa.check_behavior) --------------------------------------------------
+
+SCALE_DOWN = {
+    "stabilizationWindowSeconds": 600,
+    "selectPolicy": "Min",
+    "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
+}
+
+
+def test_scaling_behavior_that_the_api_server_accepts_is_returned() -> None:
+    behavior = {"scaleDown": SCALE_DOWN, "scaleUp": {"policies": [], "selectPolicy": "Disabled"}}
+    assert validate_scaling(hpa(behavior=behavior))["behavior"] == behavior
+
+
+@pytest.mark.parametrize(
+    ("behavior", "expected"),
+    [
+        pytest.param({"scaledown": {}}, ["spec.behavior.scaledown: unknown field 'scaledown' "
+                     "(did you mean 'scaleDown'?)"], id="unknown-direction"),
+        pytest.param({"scaleDown": 600}, ["spec.behavior.scaleDown: must be a mapping "
+                     "(HPAScalingRules), got 600"], id="rules-not-a-mapping"),
+        pytest.param({"scaleDown": {"stabilizationWindow": 60}}, [
+            "spec.behavior.scaleDown.stabilizationWindow: unknown field 'stabilizationWindow' "
+            "(did you mean 'stabilizationWindowSeconds'?)"], id="unknown-rule"),
+        pytest.param({"scaleDown": {"stabilizationWindowSeconds": 3601}}, [
+            "spec.behavior.scaleDown.stabilizationWindowSeconds: invalid value 3601: must be a "
+            "whole number from 0 to 3600"], id="window-too-long"),
+        pytest.param({"scaleUp": {"stabilizationWindowSeconds": "60"}}, [
+            "spec.behavior.scaleUp.stabilizationWindowSeconds: invalid value '60': must be a "
+            "whole number from 0 to 3600"], id="window-not-a-number"),
+        pytest.param({"scaleUp": {"selectPolicy": "max"}}, [
+            "spec.behavior.scaleUp.selectPolicy: unsupported value 'max': supported values: "
+            "Max, Min, Disabled"], id="select-policy"),
+        pytest.param({"scaleUp": {"policies": {"type": "Pods"}}}, [
+            "spec.behavior.scaleUp.policies: must be a list of policies, got a dict"],
+            id="policies-not-a-list"),
+        pytest.param({"scaleUp": {"policies": ["Pods"]}}, [
+            "spec.behavior.scaleUp.policies[0]: must be a mapping (HPAScalingPolicy), got 'Pods'"],
+            id="policy-not-a-mapping"),
+        pytest.param({"scaleUp": {"policies": [{"type": "Replicas", "value": 0, "periods": 1}]}}, [
+            "spec.behavior.scaleUp.policies[0].periods: unknown field 'periods' (did you mean "
+            "'periodSeconds'?)",
+            "spec.behavior.scaleUp.policies[0].type: unsupported value 'Replicas': supported "
+            "values: Pods, Percent",
+            "spec.behavior.scaleUp.policies[0].value: invalid value 0: must be greater than 0",
+            "spec.behavior.scaleUp.policies[0].periodSeconds: invalid value None: must be a "
+            "whole number from 1 to 1800"], id="policy-fields"),
+        pytest.param({"scaleUp": {"policies": [{"type": "Pods", "value": 4,
+                                                "periodSeconds": 1801}]}}, [
+            "spec.behavior.scaleUp.policies[0].periodSeconds: invalid value 1801: must be a "
+            "whole number from 1 to 1800"], id="period-too-long"),
+    ],
+)  # fmt: skip
+def test_scaling_behavior_rules(behavior: dict[str, Any], expected: list[str]) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_scaling(hpa(behavior=behavior))
+    assert problems(excinfo) == expected

@@ -169,8 +169,14 @@ def test_derived_names_labels_and_filled_mappings() -> None:
         "min_replicas": 1,
         "max_replicas": 4,
         "target_cpu_utilization": 95,
+        "target_memory_utilization": None,
+        "behavior": {},
     }
-    assert c["__exchange_router_security_contexts"]["restricted"]["runAsUser"] == 65532
+    assert c["__exchange_router_pod_labels"] == {**c["__exchange_router_labels"], "app": "xr"}
+    restricted = context(pod_security_level="restricted")["__exchange_router_security_contexts"]
+    assert restricted["container"]["runAsUser"] == 65532
+    assert restricted["pod"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert c["__exchange_router_security_contexts"]["pod"] == {}
 
 
 @pytest.mark.parametrize(
@@ -219,3 +225,37 @@ def test_the_release_spec_has_exactly_the_engines_keys() -> None:
     spec = from_variables("h", v(rollout_timeout=900, render_dir="/out"), [], None)
     assert (spec.timeout, spec.state) == (900, "rendered")
     assert not from_variables("h", v(autoscaling={"enabled": False}), [], None).autoscaling
+
+
+
+MEMORY = {"requests": {"cpu": "300m", "memory": "256Mi"}, "limits": {"cpu": "2"}}
+
+
+def test_a_memory_target_and_behavior_join_the_hpa_spec() -> None:
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 600}}
+    scaling = {"target_memory_utilization": 80, "behavior": behavior}
+    hpa = rules.check(v(autoscaling=scaling, resources=MEMORY))["__exchange_router_hpa"]
+    assert [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu", "memory"]
+    assert hpa["metrics"][1]["resource"]["target"] == {
+        "type": "Utilization",
+        "averageUtilization": 80,
+    }
+    assert hpa["behavior"] == behavior
+    assert "behavior" not in rules.check(v())["__exchange_router_hpa"]
+
+
+def test_a_memory_target_needs_a_memory_request_naming_both_variables() -> None:
+    text = problems(autoscaling={"target_memory_utilization": 80})
+    assert (
+        "exchange_router_autoscaling.target_memory_utilization: Resource metric memory targets "
+        "80% utilization, but exchange_router_resources.requests.memory is not set" in text
+    )
+    assert "metrics[" not in text
+
+
+def test_scaling_messages_name_the_variables_behind_the_metrics() -> None:
+    text = problems(autoscaling={"target_cpu_utilization": 0, "target_memory_utilization": 0})
+    assert "exchange_router_autoscaling.target_cpu_utilization: invalid value 0" in text
+    assert "exchange_router_autoscaling.target_memory_utilization: invalid value 0" in text
+    text = problems(autoscaling={"behavior": {"scaleDown": {"selectPolicy": "Least"}}})
+    assert "exchange_router_autoscaling.behavior.scaleDown.selectPolicy: unsupported value" in text
