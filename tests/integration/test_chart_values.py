@@ -7,48 +7,22 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from conftest import SECRET_VALUES, Cluster, create_secret, grant_deployer, make_namespace
+import yaml
+from conftest import ROOT, SECRET_VALUES, Cluster, create_secret, grant_deployer, make_namespace
 from kubernetes import client
 
 DEPLOYMENT = "exchange-router-deployment"
 HOSTNAME = "kubernetes.io/hostname"
-ROLE_ARN = "arn:aws:iam::123456789012:role/router"
+ROLE_ARN = "arn:aws:iam::123456789012:role/router"  # as tests/fixtures/chart-values.yml has it
 
 
 def chart_values(namespace: str, node_port: int) -> dict[str, Any]:
-    """Every chart value beyond the seed's (tests/render deploys none of them to a cluster)."""
-    return {
-        "exchange_router_namespace": namespace,
-        "exchange_router_image_pull_policy": "Always",
-        "exchange_router_pod_security_level": "restricted",
-        "exchange_router_pod_security_context": {
-            "runAsUser": 1000,
-            "runAsGroup": 3000,
-            "fsGroup": 2000,
-        },
-        "exchange_router_container_security_context": {
-            "runAsUser": 1001,
-            "readOnlyRootFilesystem": True,
-        },
-        "exchange_router_service_account": {
-            "create": True,
-            "annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN},
-        },
-        "exchange_router_pod_labels": {"team": "trading"},
-        "exchange_router_service_annotations": {"example.com/lb": "internal"},
-        "exchange_router_service_type": "NodePort",
-        "exchange_router_service_node_port": node_port,
-        "exchange_router_resources": {
-            "requests": {"cpu": "300m", "memory": "128Mi"},
-            "limits": {"cpu": "2", "memory": "512Mi"},
-        },
-        "exchange_router_autoscaling": {
-            "target_memory_utilization": 80,
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
-        },
-        "exchange_router_lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-        "exchange_router_termination_grace_period_seconds": 45,
-    }
+    """Every chart value beyond the seed's (tests/fixtures/chart-values.yml, which tests/render
+    renders), in this namespace with this node port."""
+    values = yaml.safe_load((ROOT / "tests/fixtures/chart-values.yml").read_text())
+    return dict(
+        values, exchange_router_namespace=namespace, exchange_router_service_node_port=node_port
+    )
 
 
 def _hpa(cluster: Cluster, namespace: str) -> client.V2HorizontalPodAutoscaler:
@@ -70,12 +44,12 @@ def test_every_chart_value_is_accepted_read_back_and_rolled_back(
 
     template = cluster.apps.read_namespaced_deployment(DEPLOYMENT, namespace).spec.template
     pod, container = template.spec, template.spec.containers[0]
-    assert container.image_pull_policy == "Always"
+    assert container.image_pull_policy == "IfNotPresent"
     assert (pod.security_context.run_as_non_root, pod.security_context.fs_group) == (True, 2000)
     assert pod.security_context.run_as_group == 3000
     assert pod.security_context.seccomp_profile.type == "RuntimeDefault"
     security = container.security_context
-    assert (security.run_as_user, security.read_only_root_filesystem) == (1001, True)
+    assert (security.run_as_user, security.read_only_root_filesystem) == (1000, True)
     assert security.capabilities.drop == ["ALL"]  # the restricted preset's, kept
     assert template.metadata.labels["team"] == "trading"
     assert template.metadata.labels["app"] == "exchange-router"

@@ -238,40 +238,7 @@ def test_invalid_values_stop_render_and_write_nothing(
     assert not out.exists() or not any(out.iterdir())
 
 
-# Every chart value beyond the seed's, at once (tests/integration/test_chart_values.py deploys the
-# same on kwok).
-CHART = {
-    "exchange_router_image_pull_policy": "IfNotPresent",
-    "exchange_router_pod_security_level": "restricted",
-    "exchange_router_pod_security_context": {
-        "runAsUser": 1000,
-        "runAsGroup": 3000,
-        "fsGroup": 2000,
-    },
-    "exchange_router_container_security_context": {
-        "runAsUser": 1000,
-        "readOnlyRootFilesystem": True,
-        "seccompProfile": None,
-    },
-    "exchange_router_service_account": {
-        "create": True,
-        "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/router"},
-    },
-    "exchange_router_pod_labels": {"team": "trading"},
-    "exchange_router_service_annotations": {"example.com/lb": "internal"},
-    "exchange_router_service_type": "NodePort",
-    "exchange_router_service_node_port": 30080,
-    "exchange_router_resources": {
-        "requests": {"cpu": "300m", "memory": "128Mi"},
-        "limits": {"cpu": "2", "memory": "512Mi"},
-    },
-    "exchange_router_autoscaling": {
-        "target_memory_utilization": 80,
-        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
-    },
-    "exchange_router_lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-    "exchange_router_termination_grace_period_seconds": 45,
-}
+CHART = yaml.safe_load((ROOT / "tests/fixtures/chart-values.yml").read_text())
 
 
 def test_every_chart_value_renders_where_kubernetes_reads_it(tmp_path: Path) -> None:

@@ -227,7 +227,6 @@ def test_the_release_spec_has_exactly_the_engines_keys() -> None:
     assert not from_variables("h", v(autoscaling={"enabled": False}), [], None).autoscaling
 
 
-
 MEMORY = {"requests": {"cpu": "300m", "memory": "256Mi"}, "limits": {"cpu": "2"}}
 
 
