@@ -214,8 +214,7 @@ def _lifecycle_problems(v: dict[str, Any]) -> list[str]:
     grace = grace_seconds(v)
     if grace is not None and grace < 0:
         found.append(
-            f"{P}termination_grace_period_seconds: {grace} is not a number of seconds "
-            "(0 or more)"
+            f"{P}termination_grace_period_seconds: {grace} is not a number of seconds (0 or more)"
         )
         grace = None
     lifecycle = v[P + "lifecycle"] or {}

@@ -45,7 +45,8 @@ def test_every_int_and_bool_of_the_spec_given_as_a_string_comes_back_typed() -> 
     assert given[P + "wait"] == "true"
     converted = typed(given)
     assert converted == defaults
-    assert type(converted[P + "history_max"]) is int
+    assert isinstance(converted[P + "history_max"], int)
+    assert not isinstance(converted[P + "history_max"], bool)
     assert converted[P + "autoscaling"]["enabled"] is True
     assert converted[P + "ingress"]["enabled"] is False
 
