@@ -122,7 +122,8 @@ class Cluster:
             )
         self.kubectl(
             "apply", "--server-side", "--field-manager=xr-bench-setup", "-f", "-",
-            stdin=yaml.safe_dump_all(docs),
+            # JSON: as YAML, a run id such as 0271e6 is a number to kubectl (and no label value)
+            stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
         )  # fmt: skip
 
     def delete_namespaces(self, selector: str, wait: float = 240) -> None:
