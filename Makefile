@@ -166,10 +166,10 @@ tier-kwok: setup ## The kwok tier's tests
 tier-kind: setup ## The kind tier's tests
 	$(MAKE) --no-print-directory molecule-kind
 
-# Everything CI runs. The checks run beside the cluster builds, then the two tiers side by side
-# (separate clusters; their waits overlap), and the kwok smoke checks on a cluster of their own
-# once a tier is done (the kind tier, usually: the kwok tier is the longer one). Output is shown
-# per target when it finishes.
+# Everything CI runs. The cluster builds first (seconds when cached), then the two tiers side by
+# side (separate clusters; their tests mostly wait), the checks one at a time beside them, and the
+# kwok smoke checks on a cluster of their own. The kind tier is the longest path: it starts first.
+# Output is shown per target when it finishes.
 test: ## Everything CI runs
-	$(MAKE) --no-print-directory -j2 --output-sync=target checks cluster-build
-	$(MAKE) --no-print-directory -j2 --output-sync=target tier-kwok tier-kind smoke-kwok
+	$(MAKE) --no-print-directory cluster-build
+	$(MAKE) --no-print-directory -j4 --output-sync=target tier-kind tier-kwok checks smoke-kwok
