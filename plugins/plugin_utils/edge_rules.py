@@ -10,21 +10,17 @@ problem, each naming the variable and its value; the filter validate_edge raises
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.names import (
     is_dns1123_subdomain,
 )
+from ansible_collections.exchange.platform.plugins.plugin_utils.problems import as_json
 
 INGRESS_PATH_TYPES = ("Prefix", "Exact", "ImplementationSpecific")
 ROUTE_PATH_TYPES = ("PathPrefix", "Exact", "RegularExpression")
 PERCENT = re.compile(r"(\d{1,3})%")
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value, default=str)
 
 
 def _host_ok(host: Any) -> bool:
@@ -38,34 +34,34 @@ def _ingress(ingress: dict[str, Any]) -> list[str]:
         out.append(f"{var}.hosts: empty; an Ingress needs at least one host")
     for i, entry in enumerate(ingress.get("hosts") or []):
         if not isinstance(entry, dict):
-            out.append(f"{var}.hosts[{i}]: {_show(entry)} is not a mapping of host and paths")
+            out.append(f"{var}.hosts[{i}]: {as_json(entry)} is not a mapping of host and paths")
             continue
         host = entry.get("host")
         if not _host_ok(host):
             out.append(
-                f"{var}.hosts[{i}].host: {_show(host)} is not a DNS name (DNS-1123 subdomain)"
+                f"{var}.hosts[{i}].host: {as_json(host)} is not a DNS name (DNS-1123 subdomain)"
             )
         for j, path in enumerate(entry.get("paths") or []):
             where = f"{var}.hosts[{i}].paths[{j}]"
             if not isinstance(path, dict):
-                out.append(f"{where}: {_show(path)} is not a mapping of path and path_type")
+                out.append(f"{where}: {as_json(path)} is not a mapping of path and path_type")
                 continue
             kind = path.get("path_type", "Prefix")
             if kind not in INGRESS_PATH_TYPES:
                 out.append(
-                    f"{where}.path_type: {_show(kind)} is not one of "
+                    f"{where}.path_type: {as_json(kind)} is not one of "
                     + ", ".join(INGRESS_PATH_TYPES)
                 )
             if kind != "ImplementationSpecific" and not str(path.get("path", "/")).startswith("/"):
-                out.append(f"{where}.path: {_show(path.get('path'))} must start with /")
+                out.append(f"{where}.path: {as_json(path.get('path'))} must start with /")
     if ingress.get("issuer") and ingress.get("cluster_issuer"):
         out.append(
-            f"{var}: issuer {_show(ingress['issuer'])} and cluster_issuer "
-            f"{_show(ingress['cluster_issuer'])} are both set; cert-manager takes one"
+            f"{var}: issuer {as_json(ingress['issuer'])} and cluster_issuer "
+            f"{as_json(ingress['cluster_issuer'])} are both set; cert-manager takes one"
         )
     tls = ingress.get("tls_secret_name")
     if tls and not is_dns1123_subdomain(tls):
-        out.append(f"{var}.tls_secret_name: {_show(tls)} is not a DNS-1123 subdomain")
+        out.append(f"{var}.tls_secret_name: {as_json(tls)} is not a DNS-1123 subdomain")
     return out
 
 
@@ -77,17 +73,17 @@ def _route(route: dict[str, Any]) -> list[str]:
         out.append(f"{var}.parent_refs: empty; an HTTPRoute attaches to at least one Gateway")
     for i, parent in enumerate(parents):
         if not isinstance(parent, dict) or not is_dns1123_subdomain(parent.get("name")):
-            out.append(f"{var}.parent_refs[{i}]: {_show(parent)} needs the Gateway's name")
+            out.append(f"{var}.parent_refs[{i}]: {as_json(parent)} needs the Gateway's name")
     for i, host in enumerate(route.get("hostnames") or []):
         if not _host_ok(host):
-            out.append(f"{var}.hostnames[{i}]: {_show(host)} is not a DNS name")
+            out.append(f"{var}.hostnames[{i}]: {as_json(host)} is not a DNS name")
     if route.get("path_type") not in ROUTE_PATH_TYPES:
         out.append(
-            f"{var}.path_type: {_show(route.get('path_type'))} is not one of "
+            f"{var}.path_type: {as_json(route.get('path_type'))} is not one of "
             f"{', '.join(ROUTE_PATH_TYPES)}"
         )
     if not str(route.get("path", "")).startswith("/"):
-        out.append(f"{var}.path: {_show(route.get('path'))} must start with /")
+        out.append(f"{var}.path: {as_json(route.get('path'))} must start with /")
     return out
 
 
@@ -109,20 +105,20 @@ def _pdb(pdb: dict[str, Any], floor: int, floor_var: str) -> list[str]:
     if least is not None:
         amount = _amount(least)
         if amount is None:
-            return [f"{var}.min_available: {_show(least)} is not a count or a percentage"]
+            return [f"{var}.min_available: {as_json(least)} is not a count or a percentage"]
         number, percent = amount
         if (percent and number == 100) or (not percent and number >= floor):
             return [
-                f"{var}.min_available: {_show(least)} with {floor_var} {floor}: when the "
+                f"{var}.min_available: {as_json(least)} with {floor_var} {floor}: when the "
                 "release runs that few pods, no pod may ever be evicted (node drains block); "
                 f"use a value below {floor}, or max_unavailable"
             ]
         return []
     amount = _amount(most)
     if amount is None:
-        return [f"{var}.max_unavailable: {_show(most)} is not a count or a percentage"]
+        return [f"{var}.max_unavailable: {as_json(most)} is not a count or a percentage"]
     if amount[0] == 0:
-        return [f"{var}.max_unavailable: {_show(most)} blocks every voluntary eviction"]
+        return [f"{var}.max_unavailable: {as_json(most)} blocks every voluntary eviction"]
     return []
 
 
@@ -135,7 +131,7 @@ def _network_policy(policy: dict[str, Any], exposed: bool) -> list[str]:
             []
             if exposed
             else [
-                f"{var}: edge_namespace {_show(policy['edge_namespace'])} is used only with an "
+                f"{var}: edge_namespace {as_json(policy['edge_namespace'])} is used only with an "
                 "exposure (exchange_router_ingress or exchange_router_httproute); name the peers "
                 "that may reach the router in from"
             ]
@@ -172,7 +168,7 @@ def problems(values: dict[str, Any]) -> list[str]:
     account = values["service_account"]
     if account.get("name") and not is_dns1123_subdomain(account["name"]):
         out.append(
-            f"exchange_router_service_account.name: {_show(account['name'])} is not a DNS-1123 "
+            f"exchange_router_service_account.name: {as_json(account['name'])} is not a DNS-1123 "
             "subdomain"
         )
     return out

@@ -9,14 +9,13 @@ Deployment's template renders."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.names import (
     is_dns1123_subdomain,
 )
-from ansible_collections.exchange.platform.plugins.plugin_utils.problems import is_int
+from ansible_collections.exchange.platform.plugins.plugin_utils.problems import as_json, is_int
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import P, filled
 
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -42,10 +41,6 @@ RELEASE_LABELS = (
     "app.kubernetes.io/managed-by",
 )
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value, default=str)
 
 
 def presets(v: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -95,19 +90,19 @@ def pod_labels(
 
 def _mapping_problems(name: str, value: Any, allowed: tuple[str, ...] = ()) -> list[str]:
     if not isinstance(value, dict):
-        return [f"{P}{name}: {_show(value)} is not a mapping"]
+        return [f"{P}{name}: {as_json(value)} is not a mapping"]
     unknown = [key for key in value if allowed and key not in allowed]
     return [
-        f"{P}{name}: unknown field {_show(key)} (expected one of {', '.join(allowed)})"
+        f"{P}{name}: unknown field {as_json(key)} (expected one of {', '.join(allowed)})"
         for key in unknown
     ]
 
 
 def _string_values(name: str, value: Any) -> list[str]:
     if not isinstance(value, dict):
-        return [f"{P}{name}: {_show(value)} is not a mapping"]
+        return [f"{P}{name}: {as_json(value)} is not a mapping"]
     return [
-        f"{P}{name}[{_show(key)}]: {_show(item)} is not a string (quote it)"
+        f"{P}{name}[{as_json(key)}]: {as_json(item)} is not a string (quote it)"
         for key, item in value.items()
         if not isinstance(item, str)
     ]
@@ -126,7 +121,7 @@ def _security_problems(v: dict[str, Any]) -> list[str]:
         for key in _IDS:
             value = given.get(key)
             if value is not None and not (is_int(value) and 0 <= value <= 2**31 - 1):
-                found.append(f"{P}{name}.{key}: {_show(value)} is not an ID (0 to 2147483647)")
+                found.append(f"{P}{name}.{key}: {as_json(value)} is not an ID (0 to 2147483647)")
     if found:
         return found
     merged = security_contexts(v)
@@ -167,10 +162,10 @@ def _label_problems(v: dict[str, Any]) -> list[str]:
         return found
     reserved = ("app", *RELEASE_LABELS)
     for key, value in given.items():
-        where = f"{P}pod_labels[{_show(key)}]"
+        where = f"{P}pod_labels[{as_json(key)}]"
         if key in reserved:
             found.append(
-                f"{where}: {_show(value)} would replace the release's own label {key} (the "
+                f"{where}: {as_json(value)} would replace the release's own label {key} (the "
                 "selector app and the app.kubernetes.io labels are the release's); use another key"
             )
             continue
@@ -178,7 +173,7 @@ def _label_problems(v: dict[str, Any]) -> list[str]:
         if (prefix and not is_dns1123_subdomain(prefix)) or not _is_label_name(label):
             found.append(f"{where}: the key is not a label key ([prefix/]name, name at most 63)")
         if not isinstance(value, str) or (value and not _is_label_name(value)):
-            found.append(f"{where}: {_show(value)} is not a label value (a string of at most 63)")
+            found.append(f"{where}: {as_json(value)} is not a label value (a string of at most 63)")
     return found
 
 
@@ -195,11 +190,13 @@ def _service_problems(v: dict[str, Any]) -> list[str]:
     if not port:
         return found
     if port not in NODE_PORTS:
-        found.append(f"{P}service_node_port: {_show(port)} is not a node port (30000-32767), or 0")
+        found.append(
+            f"{P}service_node_port: {as_json(port)} is not a node port (30000-32767), or 0"
+        )
     elif kind not in ("NodePort", "LoadBalancer"):
         found.append(
             f"{P}service_node_port: {port} needs {P}service_type NodePort or LoadBalancer "
-            f"(it is {_show(kind)})"
+            f"(it is {as_json(kind)})"
         )
     return found
 
@@ -240,17 +237,17 @@ def _lifecycle_problems(v: dict[str, Any]) -> list[str]:
 
 def _handler_problems(where: str, handler: Any) -> list[str]:
     if not isinstance(handler, dict):
-        return [f"{where}: {_show(handler)} is not a mapping (a core/v1 LifecycleHandler)"]
+        return [f"{where}: {as_json(handler)} is not a mapping (a core/v1 LifecycleHandler)"]
     given = [key for key in handler if key in HANDLERS]
     unknown = [key for key in handler if key not in HANDLERS]
     if unknown or len(given) != 1:
-        return [f"{where}: {_show(handler)} must hold exactly one of {', '.join(HANDLERS)}"]
+        return [f"{where}: {as_json(handler)} must hold exactly one of {', '.join(HANDLERS)}"]
     sleep = handler.get("sleep")
     if "sleep" in handler:
         seconds = sleep.get("seconds") if isinstance(sleep, dict) else None
         if not (is_int(seconds) and seconds >= 0):
             return [
-                f"{where}.sleep.seconds: {_show(seconds)} is not a number of seconds (0 or more)"
+                f"{where}.sleep.seconds: {as_json(seconds)} is not a number of seconds (0 or more)"
             ]
     return []
 
@@ -261,7 +258,7 @@ def problems(v: dict[str, Any]) -> list[str]:
     policy = v[P + "image_pull_policy"]
     if policy not in ("", None, *PULL_POLICIES):
         found.append(
-            f"{P}image_pull_policy: {_show(policy)} is not one of "
+            f"{P}image_pull_policy: {as_json(policy)} is not one of "
             f"{', '.join(PULL_POLICIES)} (or empty)"
         )
     return (

@@ -9,6 +9,7 @@ values as messages show them; quantities parsed with their problem recorded.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import TypeGuard
@@ -64,6 +65,11 @@ def child(path: str, key: object) -> str:
     if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{key!r}]"
+
+
+def as_json(value: object) -> str:
+    """A value for a message as the user wrote it: JSON, strings quoted."""
+    return json.dumps(value, default=str)
 
 
 def show(value: object) -> str:
