@@ -170,6 +170,10 @@ tier-kind: setup ## The kind tier's tests
 # side (separate clusters; their tests mostly wait), the checks one at a time beside them, and the
 # kwok smoke checks on a cluster of their own. The kind tier is the longest path: it starts first.
 # Output is shown per target when it finishes.
+# The log is kept (.cache/test.log, ignored by git) and what failed is printed again at its end.
+TEST_LOG := .cache/test.log
 test: ## Everything CI runs
 	$(MAKE) --no-print-directory cluster-build
-	$(MAKE) --no-print-directory -j4 --output-sync=target tier-kind tier-kwok checks smoke-kwok
+	mkdir -p $(dir $(TEST_LOG))
+	set -o pipefail; $(MAKE) --no-print-directory -k -j4 --output-sync=target tier-kind tier-kwok checks smoke-kwok 2>&1 \
+	  | tee $(TEST_LOG) || { tools/what_failed.sh $(TEST_LOG); exit 1; }
