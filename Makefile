@@ -119,7 +119,7 @@ molecule-kind: setup ## The kind tests and molecule scenario (cluster/kind.sh: o
 # molecule-kind's tests, on the cluster `kind.sh with` holds for them: no other checkout's
 # `kind.sh up` recreates or reloads it meanwhile.
 kind-tests-held: setup
-	pytest -m kind tests/integration
+	pytest --durations=15 -m kind tests/integration
 	export MOLECULE_EPHEMERAL_DIRECTORY=$(call molecule_state,default); \
 	  { molecule reset -s default >/dev/null 2>&1 || true; } && molecule test -s default
 

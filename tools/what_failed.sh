@@ -8,4 +8,4 @@ log=${1:?usage: what_failed.sh <make test log>}
 echo
 echo "=== What failed (from $log) ==="
 grep -n -E '^(FAILED|ERROR) |^FAIL |^make(\[[0-9]+\])?: \*\*\*|fatal: \[.*FAILED!|failed=[1-9]|^E +[A-Za-z]*(Error|assert)' "$log" \
-  | grep -v -- '...ignoring' | cut -c1-600 | tail -n 80 || echo "(no failure line found; read $log)"
+  | grep -v -e '...ignoring' -e 'RETRYING' | cut -c1-600 | tail -n 80 || echo "(no failure line found; read $log)"
