@@ -354,8 +354,9 @@ def test_installed_render_playbook_writes_the_manifests(
         env=env,
         cwd=collections,
     )
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in (out / "default" / "exchange-router").iterdir()) == [
         "deployment.yaml",
         "horizontalpodautoscaler.yaml",
+        "kustomization.yaml",
         "service.yaml",
     ]
