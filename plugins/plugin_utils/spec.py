@@ -20,7 +20,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.variables import
     needed_keys,
 )
 
-STATES = ("present", "absent", "rollback", "history", "rendered")
+STATES = ("present", "absent", "rollback", "history", "diff", "rendered")
 FIELD_MANAGER = "exchange.platform"
 LOCK_SECONDS = 30  # the deploy lock expires this long after its holder stopped renewing
 
