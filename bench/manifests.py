@@ -40,7 +40,8 @@ def render_role(out: Path, env: dict[str, str] | None = None) -> Rendered:
     )
     if proc.returncode:
         raise RuntimeError(f"make render failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
-    files = sorted(out.glob("*.yaml"))
+    release = out / "default" / "exchange-router"  # render's <render_dir>/<namespace>/<name>
+    files = [p for p in sorted(release.glob("*.yaml")) if p.name != "kustomization.yaml"]
     if not files:
         raise RuntimeError(f"make render wrote nothing into {out}")
     rendered = [(p.name, yaml.safe_load(p.read_text())) for p in files]

@@ -28,6 +28,12 @@ class ActionModule(ActionBase):
             self._display.warning(f"{host}: {warning}")
         result.update({k: outcome[k] for k in SHOWN if outcome.get(k) not in (None, [], "")})
         result.setdefault("changed", False)
+        # A message of several lines (history's table) as a list of them: Ansible's default
+        # callback prints a list one line per item, a string as one line with its newlines
+        # escaped. A failure's message stays one string, as Ansible's own modules give it (a
+        # playbook searches a registered failure's msg).
+        if not result.get("failed") and "\n" in result.get("msg", ""):
+            result["msg"] = result["msg"].splitlines()
         # Like helm's NOTES: what was deployed and where it answers, without -v.
         result["_ansible_verbose_always"] = True
         if not result.get("diff"):

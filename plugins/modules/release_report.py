@@ -36,6 +36,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: >-
+    What happened. A message of several lines that is not a failure (history's table) is a list
+    of its lines, so Ansible's default callback prints one line each; a failure's is one string.
+  returned: always
+  type: raw
 revision:
   description: The revision this run recorded.
   returned: when a revision was recorded

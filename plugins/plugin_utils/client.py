@@ -19,7 +19,7 @@ class KubeError(Exception):
     def __init__(
         self, status: int, message: str, causes: list[dict[str, Any]] | None = None
     ) -> None:
-        super().__init__(f"{status} {message}")
+        super().__init__(f"{status} {message}" if status else message)  # 0: no HTTP answer
         self.status = status
         self.message = message
         self.causes = causes or []

@@ -20,6 +20,7 @@ from typing import Any
 from ansible_collections.exchange.platform.plugins.plugin_utils import connection
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
+from ansible_collections.exchange.platform.plugins.plugin_utils.drift import Drift
 from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower
 from ansible_collections.exchange.platform.plugins.plugin_utils.history import ListHistory
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
@@ -150,6 +151,8 @@ def _locked(cfg: Configuration, spec: Spec, lease: Lease) -> Result:
         return Rollback(cfg, spec, spec.revision).run()
     if spec.state == "absent":
         return Uninstall(cfg, spec).run()
+    if spec.state == "diff":
+        return Drift(cfg, spec).run()
     return ListHistory(cfg, spec).run()  # a rendered release never reaches the engine
 
 

@@ -20,7 +20,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.variables import
     needed_keys,
 )
 
-STATES = ("present", "absent", "rollback", "history", "rendered")
+STATES = ("present", "absent", "rollback", "history", "diff", "rendered")
 FIELD_MANAGER = "exchange.platform"
 LOCK_SECONDS = 30  # the deploy lock expires this long after its holder stopped renewing
 
@@ -36,6 +36,8 @@ class Spec:
     namespace: str
     state: str
     render_dir: str
+    render_secret_in_git: bool
+    render_sync_waves: bool
     objects: list[dict[str, Any]]
     secret: dict[str, Any] | None
     secret_mode: str
@@ -80,6 +82,8 @@ def from_variables(
         "namespace": v[P + "namespace"],
         "state": "rendered" if v[P + "render_dir"] else v[P + "state"],
         "render_dir": v[P + "render_dir"],
+        "render_secret_in_git": v[P + "render_secret_in_git"],
+        "render_sync_waves": v[P + "render_sync_waves"],
         "objects": objects,
         "secret": secret,
         "secret_mode": v[P + "secret_mode"],

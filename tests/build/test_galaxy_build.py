@@ -45,7 +45,7 @@ EXACT_CONTENT = {
     "meta": {"meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt"},
     "playbooks": {
         f"playbooks/{name}.yml"
-        for name in ("deploy", "history", "rbac", "remove", "render", "rollback")
+        for name in ("deploy", "diff", "history", "rbac", "remove", "render", "rollback")
     },
 }
 # The plugin types shipped since 2.0.0: the release engine is an action plugin documented by a
@@ -354,8 +354,40 @@ def test_installed_render_playbook_writes_the_manifests(
         env=env,
         cwd=collections,
     )
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in (out / "default" / "exchange-router").iterdir()) == [
         "deployment.yaml",
         "horizontalpodautoscaler.yaml",
+        "kustomization.yaml",
         "service.yaml",
     ]
+
+
+def test_a_report_of_several_lines_reads_one_line_each_under_ansible_s_default_callback(
+    installed: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """history.yml's table, reported by the installed collection outside the checkout, with
+    Ansible's defaults (no callback_result_format = yaml): one printed line per revision, not
+    one string with its newlines escaped."""
+    _collections, env = installed
+    table = [
+        "REVISION  STATUS      IMAGE",
+        "1         superseded  router:a",
+        "2         deployed    router:b",
+    ]
+    playbook = tmp_path / "report.yml"
+    outcome = {"releases": {"localhost": {"msg": "\n".join(table), "history": []}}}
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [{f"{FQCN}.release_report": {"result": outcome}}],
+                }
+            ]
+        )
+    )
+    result = run([tool("ansible-playbook"), str(playbook)], env=env, cwd=tmp_path)
+    printed = [line.strip().strip('",') for line in result.stdout.splitlines()]
+    for line in table:
+        assert line in printed, result.stdout

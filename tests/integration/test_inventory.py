@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import Cluster
 
-PLAYBOOKS = ["deploy", "remove", "render", "rbac", "rollback", "history"]
+PLAYBOOKS = ["deploy", "remove", "render", "rbac", "rollback", "history", "diff"]
 
 
 def _hosts(cluster: Cluster, playbook: str, *args: str) -> list[str]:

@@ -27,6 +27,17 @@ def _load_seed_filter() -> Any:
 seed_subset = _load_seed_filter()
 
 
+# Where render writes the release of the role's defaults: <render_dir>/<namespace>/<name>/.
+RELEASE = Path("default/exchange-router")
+
+
+def manifests(out: Path) -> dict[str, dict[str, Any]]:
+    """The release's manifests render wrote under `out`, by file name (its kustomization.yaml
+    apart)."""
+    files = sorted((out / RELEASE).glob("*.yaml"))
+    return {p.name: yaml.safe_load(p.read_text()) for p in files if p.name != "kustomization.yaml"}
+
+
 def render(out: Path, values: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
     command = ["make", "--no-print-directory", "-C", str(ROOT), "render", f"OUT={out}"]
     if values is not None:
@@ -41,7 +52,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     out = tmp_path_factory.mktemp("render") / "out"
     result = render(out)
     assert result.returncode == 0, result.stdout + result.stderr
-    return {p.name: yaml.safe_load(p.read_text()) for p in sorted(out.iterdir())}
+    return manifests(out)
 
 
 def test_defaults_render_one_file_per_object(rendered: dict[str, dict[str, Any]]) -> None:
@@ -86,8 +97,8 @@ def test_replicas_apply_when_autoscaling_is_off(tmp_path: Path) -> None:
         out, {"exchange_router_autoscaling": {"enabled": False}, "exchange_router_replicas": 3}
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["deployment.yaml", "service.yaml"]
-    assert yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["replicas"] == 3
+    assert sorted(manifests(out)) == ["deployment.yaml", "service.yaml"]
+    assert yaml.safe_load((out / RELEASE / "deployment.yaml").read_text())["spec"]["replicas"] == 3
 
 
 def test_config_files_render_a_config_map_mounted_read_only_with_a_checksum(tmp_path: Path) -> None:
@@ -96,10 +107,10 @@ def test_config_files_render_a_config_map_mounted_read_only_with_a_checksum(tmp_
     result = render(out, {"exchange_router_config_files": files})
     assert result.returncode == 0, result.stdout + result.stderr
     names = ["configmap.yaml", "deployment.yaml", "horizontalpodautoscaler.yaml", "service.yaml"]
-    assert sorted(p.name for p in out.iterdir()) == names
-    config = yaml.safe_load((out / "configmap.yaml").read_text())
+    assert sorted(manifests(out)) == names
+    config = yaml.safe_load((out / RELEASE / "configmap.yaml").read_text())
     assert config["metadata"]["name"] == "exchange-router-config" and config["data"] == files
-    pod = yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["template"]
+    pod = yaml.safe_load((out / RELEASE / "deployment.yaml").read_text())["spec"]["template"]
     assert pod["spec"]["volumes"] == [
         {"name": "config", "configMap": {"name": "exchange-router-config"}}
     ]
@@ -245,7 +256,7 @@ def test_every_chart_value_renders_where_kubernetes_reads_it(tmp_path: Path) -> 
     out = tmp_path / "out"
     result = render(out, CHART)
     assert result.returncode == 0, result.stdout + result.stderr
-    files = {p.name: yaml.safe_load(p.read_text()) for p in out.iterdir()}
+    files = manifests(out)
     pod = files["deployment.yaml"]["spec"]["template"]
     container = pod["spec"]["containers"][0]
     assert container["imagePullPolicy"] == "IfNotPresent"
@@ -297,7 +308,7 @@ def test_the_production_edge_renders_one_file_per_object_as_the_seed_s_ops_repo_
     out = tmp_path / "out"
     result = render(out, EDGE)
     assert result.returncode == 0, result.stdout + result.stderr
-    files = {p.name: yaml.safe_load(p.read_text()) for p in out.iterdir()}
+    files = manifests(out)
     assert sorted(files) == [
         "deployment.yaml",
         "horizontalpodautoscaler.yaml",

@@ -199,17 +199,19 @@ def test_a_render_writes_one_manifest_per_object_and_touches_no_cluster(
     values = dict(PLAIN, render_dir=str(tmp_path / "out"))
     batch = Batch({"h1": values}, check_mode=check, vars={"__exchange_router_render_only": True})
     out = cluster.run(batch)["h1"]
+    release = tmp_path / "out" / "ns" / "exchange-router"  # <render_dir>/<namespace>/<name>
     names = ["deployment.yaml", "service.yaml", "horizontalpodautoscaler.yaml", "secret.yaml"]
-    assert sorted(out["files"]) == sorted(str(tmp_path / "out" / n) for n in names)
+    names.append("kustomization.yaml")
+    assert sorted(out["files"]) == sorted(str(release / n) for n in names)
     assert out["changed"] and not out["failed"]
     assert cluster.connects == [] and cluster.kube.calls == []
     if check:
         assert out["msg"].startswith("would write 4 manifests") and not (tmp_path / "out").exists()
         return
-    secret = tmp_path / "out/secret.yaml"
+    secret = release / "secret.yaml"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert yaml.safe_load(secret.read_text())["data"]["server_addr"] == b64(":8080")
-    deployment = yaml.safe_load((tmp_path / "out/deployment.yaml").read_text())
+    deployment = yaml.safe_load((release / "deployment.yaml").read_text())
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "router:v1"
 
 

@@ -74,6 +74,17 @@ def test_an_outcome_without_changed_or_diff_reports_unchanged_and_no_diff() -> N
     }
 
 
+def test_a_message_of_several_lines_is_reported_one_line_per_item() -> None:
+    table = "REVISION  STATUS\n1         superseded\n2         deployed"
+    outcome = {"msg": table, "history": [{"revision": 1}, {"revision": 2}]}
+    result = report({"result": {"releases": {"h1": outcome}}})
+    assert result["msg"] == ["REVISION  STATUS", "1         superseded", "2         deployed"]
+    assert result["history"] == outcome["history"]
+    failed = {"failed": True, "msg": "Rollout failed: Crash\n  condition Available=False"}
+    result = report({"result": {"releases": {"h1": failed}}})
+    assert result["msg"] == failed["msg"]  # a failure's msg stays searchable as one string
+
+
 @pytest.mark.parametrize(
     "args",
     [{"result": {"releases": {"h2": DEPLOYED}}}, {"result": {}}, {"result": None}, {}],

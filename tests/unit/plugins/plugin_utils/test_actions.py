@@ -615,30 +615,6 @@ def test_history_lists_one_aligned_line_per_revision_like_helm_history(world: Wo
     assert "objects" not in rel.history[0]
 
 
-def test_render_writes_nothing_in_check_mode_and_the_secret_0600_whatever_was_there(
-    tmp_path: Any,
-) -> None:
-    from ansible_collections.exchange.platform.plugins.plugin_utils.render import render
-
-    out = tmp_path / "out"
-    s = spec(render_dir=str(out), **plain("x"))
-    result = render(s, check=True)
-    assert result.changed and not out.exists()
-    out.mkdir()
-    (out / "secret.yaml").write_text("old\n")
-    (out / "secret.yaml").chmod(0o644)
-    assert render(s, check=False).changed
-    assert (out / "secret.yaml").stat().st_mode & 0o777 == 0o600
-    assert (out / "service.yaml").stat().st_mode & 0o777 == 0o644
-    assert not render(s, check=False).changed
-    assert sorted(p.name for p in out.iterdir()) == [
-        "deployment.yaml",
-        "horizontalpodautoscaler.yaml",
-        "secret.yaml",
-        "service.yaml",
-    ]
-
-
 def test_history_keeps_history_max_revisions(world: World) -> None:
     world.existing()
     for tag in "abcd":

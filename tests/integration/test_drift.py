@@ -1,0 +1,66 @@
+"""playbooks/diff.yml on kwok: the live fields that differ from each release's last deployed
+revision, for a fleet in one run; a hand edit is reported, a redeploy puts it back and the report
+is clean again; a release without history, a namespace that is gone and an unreachable cluster
+each get one line while the others are still reported."""
+
+from __future__ import annotations
+
+from conftest import Cluster, make_namespace
+
+DEPLOYMENT = "exchange-router-deployment"
+
+
+def test_a_fleet_s_drift_is_reported_per_release_and_a_redeploy_clears_it(
+    cluster: Cluster, namespace: str
+) -> None:
+    values = {"exchange_router_namespace": namespace}
+    assert cluster.deploy(values).ok
+    clean = cluster.playbook("diff", values)
+    assert clean.ok and "changed=0" in clean.output, clean.output  # the control
+    assert f"exchange-router in namespace {namespace}: no drift from revision 1" in clean.output
+
+    cluster.apps.patch_namespaced_deployment(  # kubectl edit, as a user would
+        DEPLOYMENT,
+        namespace,
+        {
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"name": "exchange-router", "image": "x/hand:1"}]}
+                }
+            }
+        },
+    )
+    never_deployed = make_namespace(cluster)
+    cluster.core.delete_namespace(gone := make_namespace(cluster))
+    hosts = {
+        "drifted": {"exchange_router_namespace": namespace},
+        "new": {"exchange_router_namespace": never_deployed},
+        "gone": {"exchange_router_namespace": gone},
+        "unreachable": {
+            "exchange_router_namespace": namespace,
+            "exchange_router_host": "https://127.0.0.1:1",
+        },
+    }
+    fleet = cluster.playbook("diff", {}, "-i", str(cluster.inventory(hosts)))
+    out = fleet.output
+    assert f"exchange-router in namespace {namespace}: 1 field drifted from revision 1" in out, out
+    assert "spec.template.spec.containers[0].image" in out and '"x/hand:1" live' in out, out
+    for ns in (never_deployed, gone):
+        assert f"exchange-router in namespace {ns}: no deployed revision in its history" in out
+    recap = {
+        line.split(":")[0].strip(): line for line in out.split("PLAY RECAP", 1)[1].splitlines()
+    }
+    assert "changed=1" in recap["drifted"] and "failed=0" in recap["drifted"], out
+    assert "changed=0" in recap["new"] and "failed=0" in recap["gone"], out
+    assert "failed=1" in recap["unreachable"], out
+    # the unreachable cluster's own line says so (no HTTP status: no "0 " before it)
+    assert (
+        "msg: 'Cannot reach the API server: HTTPSConnectionPool(host=''127.0.0.1'', port=1)" in out
+    )
+    image = cluster.apps.read_namespaced_deployment(DEPLOYMENT, namespace)
+    assert image.spec.template.spec.containers[0].image == "x/hand:1"  # diff writes nothing
+
+    assert cluster.deploy(values).ok  # the release puts its field back
+    again = cluster.playbook("diff", values)
+    assert again.ok and "no drift from revision" in again.output, again.output
+    cluster.core.delete_namespace(never_deployed)
