@@ -1,9 +1,9 @@
 """The production edge on the kind tier (cluster/kind/edge.sh: Traefik, cert-manager with the CA
 ClusterIssuer exchange-platform-ca, the Gateway API CRDs, kube-network-policies): the release's
 Ingress or HTTPRoute answers HTTPS with a certificate cert-manager issued, verified against the
-CA by a client pod; the seed's nginx rewrite works; the NetworkPolicy keeps every pod but the
-edge's out; an issuer that cannot issue fails the deploy with cert-manager's reason and the
-whole revision is rolled back."""
+CA by a client pod; the seed's nginx rewrite works; an issuer that cannot issue fails the deploy
+with cert-manager's reason and the whole revision is rolled back. (The NetworkPolicy, with its
+controls: test_kind_network_policy.py.)"""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def _ca_configmap(kind: Cluster, namespace: str) -> None:
     )
 
 
-def _curl(kind: Cluster, namespace: str, urls: list[str], also_pod: str = "") -> str:
+def _curl(kind: Cluster, namespace: str, urls: list[str]) -> str:
     """Run curl in a pod of the node's Debian image (kube-proxy's) trusting only the kind CA:
-    each URL through Traefik's Service, then (if given) straight to a pod IP. Its log."""
+    each URL through Traefik's Service. Its log."""
     ip = _edge_ip(kind)
     lines = ["set -u"]
     for url in urls:
@@ -56,11 +56,6 @@ def _curl(kind: Cluster, namespace: str, urls: list[str], also_pod: str = "") ->
             f"for i in $(seq 30); do code=$(curl -sS --max-time 5 --cacert /ca/ca.crt "
             f"--resolve {host}:443:{ip} -o /dev/null -w '%{{http_code}}' {url}); "
             f'[ "$code" = 200 ] && break; sleep 1; done; echo "$code {url}"'
-        )
-    if also_pod:
-        lines.append(
-            f"curl -sS --max-time 5 -o /dev/null -w '%{{http_code}} pod\\n' "
-            f"http://{also_pod}:8080/api/v1/health || echo 'refused pod'"
         )
     name = f"client-{uuid.uuid4().hex[:6]}"
     kind.core.create_namespaced_pod(
@@ -105,26 +100,14 @@ def ingress(host: str, issuer: str = CA_ISSUER, **extra: object) -> dict[str, ob
     }
 
 
-def test_https_through_the_edge_the_seed_s_rewrite_and_the_network_policy(
-    kind: Cluster, kind_namespace: str
-) -> None:
+def test_https_through_the_edge_and_the_seed_s_rewrite(kind: Cluster, kind_namespace: str) -> None:
     _ca_configmap(kind, kind_namespace)
     host = f"{kind_namespace}.kind.test"
-    values = dict(
-        ingress(host),
-        exchange_router_network_policy={"enabled": True, "edge_namespace": "traefik"},
-    )
-    run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(values))
+    run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(ingress(host)))
     assert run.ok, run.output
     assert f"it answers at https://{host}/" in run.output
-    out = _curl(
-        kind,
-        kind_namespace,
-        [f"https://{host}/api/v1/health"],
-        _router_pod_ip(kind, kind_namespace),
-    )
+    out = _curl(kind, kind_namespace, [f"https://{host}/api/v1/health"])
     assert f"200 https://{host}/api/v1/health" in out, out
-    assert "refused pod" in out, out  # not from this namespace: the NetworkPolicy keeps it out
 
     seed = ingress(
         host,

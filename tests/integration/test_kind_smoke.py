@@ -1,8 +1,8 @@
 """The kind tier's edge smoke check (cluster/kind/smoke.sh) in `make test`: the stand-in behind
 Traefik with three certificates from the CA ClusterIssuer, and the NetworkPolicy with its control:
-the same client reaches the stand-in's pod straight before the policy is applied and is refused
-after it, while the edge answers both times. (The kwok tier's smoke checks run as `make
-smoke-kwok`, on a throwaway cluster of their own.)
+the same client reaches the stand-in's pod straight before the policy is applied and is blocked
+after it (curl timed out or was refused), while the edge answers both times. (The kwok tier's
+smoke checks run as `make smoke-kwok`, on a throwaway cluster of their own.)
 """
 
 from __future__ import annotations
@@ -22,5 +22,6 @@ def test_the_edge_end_to_end_and_the_network_policy_with_its_control(kind: Clust
     assert smoke.returncode == 0, smoke.stderr[-6000:]
     before, after = smoke.stderr.split("client pod (after the NetworkPolicy):", 1)
     assert "straight to the pod: 200" in before, smoke.stderr[-6000:]
-    assert "straight to the pod: refused" in after, smoke.stderr[-6000:]
+    blocked = ("straight to the pod: timeout", "straight to the pod: refused")
+    assert any(line in after for line in blocked), smoke.stderr[-6000:]
     assert "edge smoke test passed" in after

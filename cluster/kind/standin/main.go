@@ -3,9 +3,11 @@
 //
 //	standin                 the application: binds SERVER_ADDR (host:port), checks that
 //	                        DATABASE_URL and REDIS_URL are set and accept TCP, and about 1 s
-//	                        after it started (as the real one, which creates its table) serves
-//	                        GET /api/v1/health, GET /env-hashes, GET /burn?seconds=N, and
-//	                        GET /files/{path...} and GET /env/ECHO_{name} (files.go)
+//	                        after it started (as the real one, which creates its table; or
+//	                        STARTUP_DELAY_SECONDS, a slow start for a startupProbe) serves
+//	                        GET /api/v1/health, GET /env-hashes, GET /burn?seconds=N,
+//	                        GET /files/{path...} and GET /env/ECHO_{name} (files.go), and
+//	                        GET /dial?addr=host:port (dial.go: can the pod connect there)
 //	standin listen PORT...  accept TCP connections on each port (Postgres/Redis stand-in)
 //	standin get URL         GET URL, retrying for up to 60 s; print the body; exit 0 on 200
 //
@@ -30,8 +32,19 @@ import (
 
 var envNames = []string{"SERVER_ADDR", "DATABASE_URL", "REDIS_URL"}
 
-// startupDelay is the real application's time from start to listening (its table creation).
-const startupDelay = time.Second
+// startupDelay is the real application's time from start to listening (its table creation),
+// unless STARTUP_DELAY_SECONDS (a whole number) asks for a slower start.
+func startupDelay() time.Duration {
+	raw, ok := os.LookupEnv("STARTUP_DELAY_SECONDS")
+	if !ok {
+		return time.Second
+	}
+	seconds, err := strconv.Atoi(raw)
+	if err != nil || seconds < 0 {
+		fail(2, "STARTUP_DELAY_SECONDS must be a whole number of seconds")
+	}
+	return time.Duration(seconds) * time.Second
+}
 
 func fail(code int, format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "standin: "+format+"\n", args...)
@@ -102,11 +115,12 @@ func serve() {
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 		fail(2, "SERVER_ADDR must be host:port (invalid socket address)")
 	}
+	delay := startupDelay()
 	checkBackend("DATABASE_URL")
 	checkBackend("REDIS_URL")
 	// The real application creates its table before it listens: it answers about 1 s after it
 	// starts, which is what makes a readiness probe's period show in every rollout.
-	time.Sleep(startupDelay)
+	time.Sleep(delay)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fail(1, "cannot bind SERVER_ADDR: %v", err.(*net.OpError).Err)
@@ -119,6 +133,7 @@ func serve() {
 	mux.HandleFunc("GET /burn", burn)
 	mux.HandleFunc("GET /files/{path...}", files)
 	mux.HandleFunc("GET /env/{name}", echoEnv)
+	mux.HandleFunc("GET /dial", dial)
 	fmt.Println("standin: listening")
 	go func() {
 		stop := make(chan os.Signal, 1)

@@ -137,3 +137,20 @@ func TestServesHealthAndEnvHashes(t *testing.T) {
 		t.Fatalf("burn: %v %v", resp, err)
 	}
 }
+
+func TestStartsAfterStartupDelaySeconds(t *testing.T) {
+	start := time.Now()
+	base := serving(t, "STARTUP_DELAY_SECONDS=3")
+	if waited := time.Since(start); waited < 3*time.Second {
+		t.Fatalf("answered after %s, before STARTUP_DELAY_SECONDS=3", waited)
+	}
+	if code, _ := fetch(t, base+"/api/v1/health"); code != 200 {
+		t.Fatalf("health: %d", code)
+	}
+	cmd := standin(t, "SERVER_ADDR=127.0.0.1:0", "STARTUP_DELAY_SECONDS=soon")
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "STARTUP_DELAY_SECONDS must be a whole number") ||
+		strings.Contains(string(out), "soon") {
+		t.Fatalf("bad STARTUP_DELAY_SECONDS: %v %q", err, out)
+	}
+}
