@@ -8,7 +8,7 @@ once a second:
     counts <epoch seconds> sent=<n> failed=<n> streak=<n> [<why>=<n> ...]
 
 where `why` is `http<code>` for an answer other than 200 and `curl<exit code>` when curl itself
-failed (7: refused, 28: timed out, 35/60: TLS). Each failure also gets a line of its own
+failed (7: refused, 28: no answer within 5 s, 35/60: TLS). Each failure also gets a line of its own
 (`failed <epoch> <why> <curl's message>`). A test takes `counts()` at its phase boundaries:
 
     with SteadyClient(kind, namespace, host) as steady:
@@ -165,7 +165,7 @@ class SteadyClient:
         *,
         path: str = "/api/v1/health",
         interval: float = 0.02,
-        max_time: float = 2,
+        max_time: float = 5,
     ) -> None:
         self.kind, self.namespace, self.host = kind, namespace, host
         self.name = f"steady-{uuid.uuid4().hex[:6]}"
