@@ -90,7 +90,7 @@ class Phases:
         phase, since, self.mark = now - self.mark, self.mark.at, now
         self.counted.append((name, phase))
         print(f"{name}: {phase} in {now.at - since:.0f} s")
-        for line in self.steady.failures(since) if phase.failed else []:
+        for line in (self.steady.failures(since) if phase.failed else [])[:10]:
             print(f"  {line}")
         return phase
 
