@@ -119,9 +119,13 @@ molecule-kind: setup ## The kind tests and molecule scenario (cluster/kind.sh: o
 # molecule-kind's tests, on the cluster `kind.sh with` holds for them: no other checkout's
 # `kind.sh up` recreates or reloads it meanwhile.
 kind-tests-held: setup
-	pytest --durations=15 -m kind tests/integration
+	pytest --durations=15 -m 'kind and not race' tests/integration
 	export MOLECULE_EPHEMERAL_DIRECTORY=$(call molecule_state,default); \
 	  { molecule reset -s default >/dev/null 2>&1 || true; } && molecule test -s default
+
+kind-races: setup ## The kind tests that show a race (lost with some probability): not in make test
+	cluster/kind.sh build >&2
+	KIND_CLUSTER_NAME=$(KIND_TESTS_CLUSTER) cluster/kind.sh with pytest -m 'kind and race' tests/integration
 
 smoke-kwok: ## The kwok tier's smoke checks (cluster/kwok/smoke.sh), on a kwok cluster of their own
 	$(CLUSTER) build >&2

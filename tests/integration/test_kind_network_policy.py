@@ -23,8 +23,9 @@ from conftest import Cluster
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
+from steady_client import ca_configmap, client_pod, edge_ip
 from test_kind import GOOD, IMAGE, deploy_plain
-from test_kind_edge import KUBE_VERSION, _ca_configmap, _edge_ip, _router_pod_ip, ingress
+from test_kind_edge import ingress
 
 pytestmark = pytest.mark.kind
 
@@ -69,36 +70,23 @@ def client_namespace(kind: Cluster) -> Iterator[str]:
     image, trusting only the kind CA)."""
     name = f"xr-kind-client-{uuid.uuid4().hex[:8]}"
     kind.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    _ca_configmap(kind, name)
-    kind.core.create_namespaced_pod(
-        name,
-        {
-            "metadata": {"name": "client"},
-            "spec": {
-                "terminationGracePeriodSeconds": 0,
-                "volumes": [{"name": "ca", "configMap": {"name": "edge-ca"}}],
-                "containers": [
-                    {
-                        "name": "curl",
-                        "image": f"registry.k8s.io/kube-proxy:{KUBE_VERSION}",
-                        "imagePullPolicy": "Never",
-                        "volumeMounts": [{"name": "ca", "mountPath": "/ca"}],
-                        "command": ["sleep", "infinity"],
-                    }
-                ],
-            },
-        },
-    )
+    ca_configmap(kind, name)
+    kind.core.create_namespaced_pod(name, client_pod("client", "sleep infinity", "Always"))
     _wait_running(kind, name, "client")
     yield name
     kind.core.delete_namespace(name)
 
 
-def _curl(kind: Cluster, namespace: str, url: str, edge_ip: str = "") -> str:
+def _router_pod_ip(kind: Cluster, namespace: str) -> str:
+    pods = kind.core.list_namespaced_pod(namespace, label_selector="app=exchange-router").items
+    return next(p.status.pod_ip for p in pods if p.status.phase == "Running")
+
+
+def _curl(kind: Cluster, namespace: str, url: str, edge: str = "") -> str:
     """One request from the client pod: the HTTP status, or "timeout" (curl exit 28),
-    "refused" (7), "curl exit N" for any other failure. Through Traefik's Service if edge_ip."""
+    "refused" (7), "curl exit N" for any other failure. Through Traefik's Service (IP edge)."""
     host = url.split("/")[2]
-    resolve = f"--cacert /ca/ca.crt --resolve {host}:443:{edge_ip} " if edge_ip else ""
+    resolve = f"--cacert /ca/ca.crt --resolve {host}:443:{edge} " if edge else ""
     script = (
         f"code=$(curl -sS --max-time 4 {resolve}-o /dev/null -w '%{{http_code}}' {url} "
         '2>/dev/null); echo "$? $code"'
@@ -134,7 +122,7 @@ def test_the_ingress_policy_blocks_a_client_that_reached_the_pod_before_and_keep
     edge = f"https://{host}/api/v1/health"
     run = deploy_plain(kind, kind_namespace, GOOD, "-e", json.dumps(ingress(host)))
     assert run.ok, run.output
-    ip = _edge_ip(kind)
+    ip = edge_ip(kind)
     straight = f"http://{_router_pod_ip(kind, kind_namespace)}:8080/api/v1/health"
 
     # The control: without a policy, the client reaches the pod straight and through the edge
