@@ -7,45 +7,23 @@ whole revision is rolled back."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
 
 import pytest
-from conftest import ROOT, Cluster
+from conftest import Cluster
 from kubernetes import client
+from steady_client import CA_ISSUER, ca_configmap, client_pod, edge_ip
 from test_kind import GOOD, deploy_plain
 
 pytestmark = pytest.mark.kind
-
-CA_ISSUER = "exchange-platform-ca"
-KUBE_VERSION = next(
-    line.split("=", 1)[1].strip()
-    for line in (ROOT / "cluster/versions.env").read_text().splitlines()
-    if line.startswith("KUBE_VERSION=")
-)
-
-
-def _edge_ip(kind: Cluster) -> str:
-    return kind.core.read_namespaced_service("traefik", "traefik").spec.cluster_ip
-
-
-def _ca_configmap(kind: Cluster, namespace: str) -> None:
-    secret = kind.core.read_namespaced_secret(CA_ISSUER, "cert-manager")
-    kind.core.create_namespaced_config_map(
-        namespace,
-        client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name="edge-ca"),
-            data={"ca.crt": base64.b64decode(secret.data["ca.crt"]).decode()},
-        ),
-    )
 
 
 def _curl(kind: Cluster, namespace: str, urls: list[str], also_pod: str = "") -> str:
     """Run curl in a pod of the node's Debian image (kube-proxy's) trusting only the kind CA:
     each URL through Traefik's Service, then (if given) straight to a pod IP. Its log."""
-    ip = _edge_ip(kind)
+    ip = edge_ip(kind)
     lines = ["set -u"]
     for url in urls:
         host = url.split("/")[2]
@@ -63,25 +41,7 @@ def _curl(kind: Cluster, namespace: str, urls: list[str], also_pod: str = "") ->
             f"http://{also_pod}:8080/api/v1/health || echo 'refused pod'"
         )
     name = f"client-{uuid.uuid4().hex[:6]}"
-    kind.core.create_namespaced_pod(
-        namespace,
-        {
-            "metadata": {"name": name},
-            "spec": {
-                "restartPolicy": "Never",
-                "volumes": [{"name": "ca", "configMap": {"name": "edge-ca"}}],
-                "containers": [
-                    {
-                        "name": "curl",
-                        "image": f"registry.k8s.io/kube-proxy:{KUBE_VERSION}",
-                        "imagePullPolicy": "Never",
-                        "volumeMounts": [{"name": "ca", "mountPath": "/ca"}],
-                        "command": ["bash", "-c", "\n".join(lines)],
-                    }
-                ],
-            },
-        },
-    )
+    kind.core.create_namespaced_pod(namespace, client_pod(name, "\n".join(lines)))
     for _attempt in range(240):
         phase = kind.core.read_namespaced_pod(name, namespace).status.phase
         if phase in ("Succeeded", "Failed"):
@@ -108,7 +68,7 @@ def ingress(host: str, issuer: str = CA_ISSUER, **extra: object) -> dict[str, ob
 def test_https_through_the_edge_the_seed_s_rewrite_and_the_network_policy(
     kind: Cluster, kind_namespace: str
 ) -> None:
-    _ca_configmap(kind, kind_namespace)
+    ca_configmap(kind, kind_namespace)
     host = f"{kind_namespace}.kind.test"
     values = dict(
         ingress(host),
@@ -161,7 +121,7 @@ def test_an_issuer_that_cannot_issue_fails_the_deploy_and_rolls_back_the_whole_r
 def test_an_httproute_on_the_user_s_gateway_answers_https(
     kind: Cluster, kind_namespace: str
 ) -> None:
-    _ca_configmap(kind, kind_namespace)
+    ca_configmap(kind, kind_namespace)
     host = f"gw-{kind_namespace}.kind.test"
     client.CustomObjectsApi(kind.api).create_namespaced_custom_object(
         "gateway.networking.k8s.io",
