@@ -177,9 +177,12 @@ def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, resul
     if not failure:
         failure = _apply(cfg, [o for o in cand.writes() if o not in gated], result)
     if not failure and gated and spec.wait:  # the Ingress waits for its certificates
-        objects = cand.record.objects
         failure = edge_readiness.wait(
-            cfg.client, objects, spec.edge_timeout, cfg.waiter, (catalogue.CERTIFICATE,)
+            cfg.client,
+            cand.record.objects,
+            spec.edge_timeout,
+            cfg.waiter,
+            (catalogue.CERTIFICATE,),
         )
     if not failure and not cfg.lock_lost():
         failure = _apply(cfg, gated, result)
