@@ -261,6 +261,11 @@ def test_an_httproute_left_out_of_a_revision_is_deleted_and_removal_deletes_it(
     assert _routes(kind, kind_namespace) == []
 
 
+def _first_failures(steady: SteadyClient) -> list[str]:
+    """The client's failed requests, the first ten (when, why, curl's message)."""
+    return steady.failures()[:10]
+
+
 def _ingress_version(kind: Cluster, namespace: str) -> tuple[str, list[str]]:
     live = client.NetworkingV1Api(kind.api).read_namespaced_ingress(
         "exchange-router-ingress", namespace
@@ -290,6 +295,11 @@ def test_the_same_client_sees_no_failure_through_a_certificate_refused_and_one_i
         start = steady.counts()
         run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(refused))
         failed_deploy = steady.counts() - start
+        print(f"certificate refused: {failed_deploy}")
+        assert failed_deploy.failed == 0 and failed_deploy.sent > 100, (
+            failed_deploy,
+            _first_failures(steady),
+        )
         assert not run.ok
         assert "Certificate " + kind_namespace + "/renewed-tls: " in run.output, run.output
         assert "Rolled back to revision 1" in run.output, run.output
@@ -298,10 +308,11 @@ def test_the_same_client_sees_no_failure_through_a_certificate_refused_and_one_i
         start = steady.counts()
         run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(issued))
         issued_deploy = steady.counts() - start
+        print(f"certificate issued: {issued_deploy}")
+        assert issued_deploy.failed == 0 and issued_deploy.sent > 100, (
+            issued_deploy,
+            _first_failures(steady),
+        )
         assert run.ok, run.output
         assert _ingress_version(kind, kind_namespace)[1] == ["renewed-tls"]
         assert _certificates(kind, kind_namespace) == ["renewed-tls"]  # the old one pruned
-        failures = steady.failures()
-    print(f"certificate refused: {failed_deploy}; certificate issued: {issued_deploy}")
-    assert failed_deploy.failed == 0 and failed_deploy.sent > 100, (failed_deploy, failures)
-    assert issued_deploy.failed == 0 and issued_deploy.sent > 100, (issued_deploy, failures)
