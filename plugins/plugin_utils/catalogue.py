@@ -6,8 +6,9 @@ A release's own kinds (those with a template) are listed in apply order, as Helm
 orders its kinds: what the pods need, the pods, then what leads to them. For each: its API group,
 version and plural; the role template that renders it; when the release has one; its name; the
 role variable behind each of its fields (so a rejection by the API server's dry-run names the
-variable to change); whether it holds secret values; how a deploy waits on it. The kinds the engine
-only reads (pods, events, the deploy lock, cert-manager's objects) follow, with their API only.
+variable to change); whether it holds secret values; how a deploy waits on it; whether it carries
+traffic that must wait for the revision's certificates. The kinds the engine only reads (pods,
+events, the deploy lock, cert-manager's requests) follow, with their API only.
 
 Adding a kind to the release is one entry here, its template in roles/exchange_router/templates/,
 and its variables (defaults/main.yml and meta/argument_specs.yml); playbooks/rbac.yml grants it
@@ -27,7 +28,7 @@ Variables = dict[str, Any]
 # How a deploy waits on a kind once it is applied (plugins/plugin_utils/upgrade.py).
 ROLLOUT = "rollout"  # the Deployment's rollout (rollout.py)
 UNSEALED = "unsealed"  # the Sealed Secrets controller made its Secret (sealed_secret_sync.py)
-CERTIFICATE = "certificate"  # cert-manager issued the Ingress's certificates (edge_readiness.py)
+CERTIFICATE = "certificate"  # cert-manager issued the Certificate (edge_readiness.py)
 ACCEPTED = "accepted"  # every parent Gateway accepted the route (edge_readiness.py)
 
 
@@ -54,6 +55,10 @@ class Kind:
     # playbooks/rbac.yml grants it by name only, in rules of its own (the deployer may not touch
     # other ServiceAccounts or Secrets); every other kind is granted by rbac_rules().
     rbac_by_name: bool = False
+    # It points clients at the revision's certificates (an Ingress's TLS secret): applied only
+    # after the revision's certificates are Ready (revision.put), so a certificate that cannot be
+    # issued fails the deploy before any client is sent to it.
+    after_certificates: bool = False
 
     @property
     def api_prefix(self) -> str:
@@ -67,6 +72,18 @@ def _suffixed(suffix: str) -> Callable[[Variables], str]:
 
 def _secret_name(v: Variables) -> str:
     return v[P + "secret_name"]
+
+
+def tls_secret_name(v: Variables) -> str:
+    """The Ingress's TLS secret: the name given, else `<name>-tls`; also the name of the
+    Certificate that issues it (cert-manager's ingress-shim names it so too)."""
+    return filled(v, "ingress")["tls_secret_name"] or f"{v[P + 'name']}-tls"
+
+
+def _issued(v: Variables) -> bool:
+    """An Ingress whose certificate a cert-manager issuer or cluster_issuer issues."""
+    ingress = filled(v, "ingress")
+    return bool(ingress.get("enabled") and (ingress["issuer"] or ingress["cluster_issuer"]))
 
 
 def _service_account_name(v: Variables) -> str:
@@ -164,8 +181,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", "networkpolicy.yaml.j2",
          "network_policy", _suffixed("-network-policy"), _switched("network_policy"),
          {"": "network_policy"}),
+    Kind("Certificate", "cert-manager.io/v1", "certificates", "certificate.yaml.j2",
+         "certificate", tls_secret_name, _issued, {"": "ingress"}, wait=CERTIFICATE),
     Kind("Ingress", "networking.k8s.io/v1", "ingresses", "ingress.yaml.j2", "ingress",
-         _suffixed("-ingress"), _switched("ingress"), {"": "ingress"}, wait=CERTIFICATE),
+         _suffixed("-ingress"), _switched("ingress"), {"": "ingress"}, after_certificates=True),
     Kind("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes", "httproute.yaml.j2",
          "route", _suffixed("-route"), _switched("httproute"), {"": "httproute"}, wait=ACCEPTED),
     # Read, never templated: what a rollout, the lock and the edge look at.
@@ -173,7 +192,6 @@ KINDS: tuple[Kind, ...] = (
     Kind("Pod", "v1", "pods"),
     Kind("Event", "v1", "events"),
     Kind("Lease", "coordination.k8s.io/v1", "leases"),
-    Kind("Certificate", "cert-manager.io/v1", "certificates"),
     Kind("CertificateRequest", "cert-manager.io/v1", "certificaterequests"),
 )
 # fmt: on

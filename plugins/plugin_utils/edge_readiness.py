@@ -1,9 +1,11 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The release's edge: an Ingress whose TLS certificate cert-manager issues, or an HTTPRoute on
-the user's Gateway. A deploy is done when its edge is: the certificate Ready, the route accepted
-by every parent Gateway. A certificate cert-manager refuses, or a route a Gateway rejects, fails
-the deploy with cert-manager's or the Gateway's own reason, and so rolls it back like a rollout.
+"""The release's edge: an Ingress whose TLS certificate the release's own cert-manager Certificate
+issues, or an HTTPRoute on the user's Gateway. A deploy is done when its edge is: the Certificate
+Ready for its current spec, the route accepted by every parent Gateway. A certificate cert-manager
+refuses, or a route a Gateway rejects, fails the deploy with cert-manager's or the Gateway's own
+reason, and so rolls it back like a rollout. revision.put waits for the certificates alone
+(`only`) before it applies the kinds that send clients to them (the Ingress).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from ansible_collections.exchange.platform.plugins.plugin_utils import catalogue
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, Ref, condition
 from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Waiter
 
-ISSUER_ANNOTATIONS = ("cert-manager.io/issuer", "cert-manager.io/cluster-issuer")
 # CertificateRequest Ready reasons after which cert-manager will not issue without a change
 FATAL = {"Failed", "Denied", "InvalidRequest"}
+CERTIFICATE_NAME = "cert-manager.io/certificate-name"
+CERTIFICATE_REVISION = "cert-manager.io/certificate-revision"
 POLL = 1.0
 
 
@@ -37,32 +40,47 @@ def urls(objects: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def _certificates(obj: dict[str, Any]) -> list[Ref]:
-    """The Certificates cert-manager's ingress-shim makes for an annotated Ingress."""
-    annotations = obj["metadata"].get("annotations") or {}
-    if obj["kind"] != "Ingress" or not any(a in annotations for a in ISSUER_ANNOTATIONS):
-        return []
-    namespace = obj["metadata"]["namespace"]
-    return [Ref("Certificate", namespace, t["secretName"]) for t in obj["spec"].get("tls") or []]
+def _issuer(ref: dict[str, Any] | None) -> tuple[str, str, str]:
+    """An issuerRef with cert-manager's defaults filled in (kind Issuer, group cert-manager.io)."""
+    ref = ref or {}
+    return ref.get("name", ""), ref.get("kind") or "Issuer", ref.get("group") or "cert-manager.io"
+
+
+def _current_requests(kube: Client, cert: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Certificate's CertificateRequests of its current issuance, oldest first: made for its
+    next revision (status.revision + 1) from its current issuerRef. An earlier attempt's request
+    (a broken issuer since fixed) says nothing about this one."""
+    name, namespace = cert["metadata"]["name"], cert["metadata"]["namespace"]
+    issuance = str(int(cert.get("status", {}).get("revision") or 0) + 1)
+    issuer = _issuer(cert.get("spec", {}).get("issuerRef"))
+    requests = [
+        r
+        for r in kube.list("CertificateRequest", namespace)
+        if (r["metadata"].get("annotations") or {}).get(CERTIFICATE_NAME) == name
+        and (r["metadata"].get("annotations") or {}).get(CERTIFICATE_REVISION) == issuance
+        and _issuer(r.get("spec", {}).get("issuerRef")) == issuer
+    ]
+    return sorted(requests, key=lambda r: r["metadata"].get("creationTimestamp", ""))
 
 
 def certificate_state(kube: Client, ref: Ref) -> tuple[str, str]:
-    """('ready' | 'waiting' | 'failed', what cert-manager says)."""
+    """('ready' | 'waiting' | 'failed', what cert-manager says). Only a Ready condition cert-manager
+    set for the Certificate's current generation counts, and only then its requests (until it
+    has looked at a new spec, a request of the old one may still look current)."""
     cert = kube.get(ref.kind, ref.namespace, ref.name)
     if cert is None:
-        return "waiting", f"cert-manager has not made {ref} yet (is cert-manager running?)"
+        return "waiting", f"{ref} is not there (was it deleted?)"
     ready = condition(cert, "Ready")
-    fresh = ready.get("observedGeneration", 0) >= cert["metadata"].get("generation", 0)
-    if ready.get("status") == "True" and fresh:
+    generation = cert["metadata"].get("generation", 0)
+    if ready.get("observedGeneration", 0) < generation:
+        return "waiting", (
+            f"cert-manager has not looked at generation {generation} of {ref} yet "
+            "(is cert-manager running?)"
+        )
+    if ready.get("status") == "True":
         return "ready", f"{ref} is Ready"
-    requests = [
-        r
-        for r in kube.list("CertificateRequest", ref.namespace)
-        if (r["metadata"].get("annotations") or {}).get("cert-manager.io/certificate-name")
-        == ref.name
-    ]
-    requests.sort(key=lambda r: r["metadata"].get("creationTimestamp", ""))
     said = ready.get("message") or "not Ready"
+    requests = _current_requests(kube, cert)
     if requests:
         request = condition(requests[-1], "Ready")
         if request.get("reason") in FATAL:
@@ -98,15 +116,21 @@ def route_state(kube: Client, ref: Ref) -> tuple[str, str]:
     return "ready", f"{ref} is accepted"
 
 
-def wait(kube: Client, objects: list[dict[str, Any]], timeout: float, waiter: Waiter) -> str:
-    """'' when every certificate is issued and every route accepted, else why not."""
-    checks: list[tuple[Ref, Callable[[Client, Ref], tuple[str, str]]]] = []
-    for obj in objects:
-        wait_kind = catalogue.entry(obj["kind"]).wait
-        if wait_kind == catalogue.CERTIFICATE:
-            checks += [(ref, certificate_state) for ref in _certificates(obj)]
-        elif wait_kind == catalogue.ACCEPTED:
-            checks.append((Ref.of(obj), route_state))
+def wait(
+    kube: Client,
+    objects: list[dict[str, Any]],
+    timeout: float,
+    waiter: Waiter,
+    only: tuple[str, ...] = (catalogue.CERTIFICATE, catalogue.ACCEPTED),
+) -> str:
+    """'' when every certificate is issued and every route accepted (of the waits in `only`),
+    else why not."""
+    probes = {catalogue.CERTIFICATE: certificate_state, catalogue.ACCEPTED: route_state}
+    checks: list[tuple[Ref, Callable[[Client, Ref], tuple[str, str]]]] = [
+        (Ref.of(obj), probes[catalogue.entry(obj["kind"]).wait])
+        for obj in objects
+        if catalogue.entry(obj["kind"]).wait in only
+    ]
     if not checks:
         return ""
     waiting: list[str] = []

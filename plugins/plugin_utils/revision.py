@@ -6,7 +6,10 @@ rollback actions share, each action calling them in its own sequence.
 `candidate` decides everything before a write: the Secret's mode hand-offs and data, the
 replicas hand-off, the pod template's secret checksum, a server-side dry-run of every object,
 what to prune. `put` writes it: the writes that must precede the apply, the apply, the prune, the
-waits (catalogue.py says which kinds are waited on and how), and the record in history. A
+waits (catalogue.py says which kinds are waited on and how), and the record in history. The kinds
+that send clients to a certificate (catalogue `after_certificates`: the Ingress) are applied
+apart, only once the revision's certificates are Ready: a certificate that cannot be issued fails
+the revision with the edge unchanged. A
 revision whose apply or waits fail is recorded as failed and raises `RevisionFailed`.
 """
 
@@ -170,10 +173,19 @@ def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, resul
     early = [r for r in cand.prune if catalogue.entry(r.kind).removed_before_apply]
     if not failure:
         delete(cfg, early)
-    if not failure and cand.writes():
-        applied = cfg.apply(cand.writes())
-        result.warnings += [cfg.redact(w) for w in applied.warnings]
-        failure = cfg.redact(applied.error)
+    gated = [o for o in cand.writes() if catalogue.entry(o["kind"]).after_certificates]
+    if not failure:
+        failure = _apply(cfg, [o for o in cand.writes() if o not in gated], result)
+    if not failure and gated and spec.wait:  # the Ingress waits for its certificates
+        failure = edge_readiness.wait(
+            cfg.client,
+            cand.record.objects,
+            spec.edge_timeout,
+            cfg.waiter,
+            (catalogue.CERTIFICATE,),
+        )
+    if not failure and not cfg.lock_lost():
+        failure = _apply(cfg, gated, result)
     if cfg.lock_lost():
         raise LockError(cfg.lock_lost())
     if not failure:
@@ -194,6 +206,15 @@ def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, resul
     if failure:
         raise RevisionFailed(failure)
     return record.revision
+
+
+def _apply(cfg: Configuration, objects: list[dict[str, Any]], result: Result) -> str:
+    """Apply objects (kubernetes.core.k8s, maybe the batch's shared run): '' or why it failed."""
+    if not objects:
+        return ""
+    applied = cfg.apply(objects)
+    result.warnings += [cfg.redact(w) for w in applied.warnings]
+    return cfg.redact(applied.error)
 
 
 def _prepare(cfg: Configuration, spec: Spec, cand: Candidate) -> str:

@@ -33,11 +33,14 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
     ingress, policy = filled(v, "ingress"), filled(v, "network_policy")
     account = v[P + "service_account"] or {}
     issued = ingress["issuer"] or ingress["cluster_issuer"]
+    # The release's own Certificate (catalogue.py) issues the TLS secret: no issuer annotation,
+    # else cert-manager's ingress-shim would make a Certificate of its own that competes.
+    issuer = {
+        "name": issued,
+        "kind": "Issuer" if ingress["issuer"] else "ClusterIssuer",
+        "group": "cert-manager.io",
+    }
     annotations = {**v[P + "annotations"], **ingress["annotations"]}
-    if ingress["issuer"]:
-        annotations["cert-manager.io/issuer"] = ingress["issuer"]
-    if ingress["cluster_issuer"]:
-        annotations["cert-manager.io/cluster-issuer"] = ingress["cluster_issuer"]
     peers = policy["from"] or (
         [
             {
@@ -69,7 +72,8 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         if account.get("create")
         else account.get("name", ""),
         "templates": catalogue.templates(v),
-        "tls_secret_name": ingress["tls_secret_name"] or (f"{name}-tls" if issued else ""),
+        "tls_secret_name": catalogue.tls_secret_name(v) if issued else ingress["tls_secret_name"],
+        "certificate_issuer": issuer,
         "ingress_annotations": annotations,
         "network_peers": peers,
         "labels": labels,

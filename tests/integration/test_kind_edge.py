@@ -8,13 +8,14 @@ controls: test_kind_network_policy.py.)"""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 
 import pytest
 from conftest import Cluster
-from kubernetes import client
-from steady_client import CA_ISSUER, ca_configmap, client_pod, edge_ip
+from kubernetes import client, watch
+from steady_client import CA_ISSUER, SteadyClient, ca_configmap, client_pod, edge_ip
 from test_kind import GOOD, deploy_plain
 
 pytestmark = pytest.mark.kind
@@ -81,19 +82,63 @@ def test_https_through_the_edge_and_the_seed_s_rewrite(kind: Cluster, kind_names
     assert f"200 https://{host}/backend/api/v1/health" in out, out
 
 
+class _IngressWrites:
+    """Every write to the namespace's Ingresses while open (a watch in a thread): what shows
+    the edge never changed."""
+
+    def __init__(self, kind: Cluster, namespace: str) -> None:
+        self.events: list[tuple[str, str]] = []
+        self._watch = watch.Watch()
+        net = client.NetworkingV1Api(kind.api)
+        # from this version on: every write after this list is seen, whenever the watch opens
+        start = net.list_namespaced_ingress(namespace).metadata.resource_version
+        self._thread = threading.Thread(
+            target=self._follow, args=(net, namespace, start), daemon=True, name="ingress-writes"
+        )
+
+    def _follow(self, net: client.NetworkingV1Api, namespace: str, start: str) -> None:
+        for event in self._watch.stream(
+            net.list_namespaced_ingress, namespace, resource_version=start, timeout_seconds=600
+        ):
+            self.events.append((event["type"], event["object"].metadata.name))
+
+    def __enter__(self) -> _IngressWrites:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(1)  # the last events arrive
+        self._watch.stop()
+
+
+def _certificates(kind: Cluster, namespace: str) -> list[str]:
+    found = client.CustomObjectsApi(kind.api).list_namespaced_custom_object(
+        "cert-manager.io", "v1", namespace, "certificates"
+    )["items"]
+    return sorted(c["metadata"]["name"] for c in found)
+
+
 def test_an_issuer_that_cannot_issue_fails_the_deploy_and_rolls_back_the_whole_revision(
     kind: Cluster, kind_namespace: str
 ) -> None:
+    """TLS turned on with a ClusterIssuer that does not exist: the Certificate is never Ready,
+    so the Ingress is never created; the rollback removes the Certificate."""
     assert deploy_plain(kind, kind_namespace, GOOD).ok
     values = dict(ingress(f"{kind_namespace}.kind.test", issuer="no-such-issuer"))
     values["exchange_router_edge_timeout"] = 20
-    run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(values))
+    with _IngressWrites(kind, kind_namespace) as writes:
+        run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(values))
     assert not run.ok
-    assert "The edge is not ready after 20s" in run.output, run.output
+    assert (
+        f"The edge is not ready after 20s: Certificate {kind_namespace}/exchange-router-tls: "
+        in run.output
+    ), run.output
     assert "no-such-issuer" in run.output  # cert-manager's own words
     assert "Rolled back to revision 1" in run.output, run.output
+    assert writes.events == []  # the Ingress was never created
     ingresses = client.NetworkingV1Api(kind.api).list_namespaced_ingress(kind_namespace).items
     assert not ingresses  # revision 1 had none
+    assert _certificates(kind, kind_namespace) == []  # nor a Certificate
 
 
 def test_an_httproute_on_the_user_s_gateway_answers_https(
@@ -101,10 +146,29 @@ def test_an_httproute_on_the_user_s_gateway_answers_https(
 ) -> None:
     ca_configmap(kind, kind_namespace)
     host = f"gw-{kind_namespace}.kind.test"
+    values = _gateway(kind, kind_namespace, host)
+    run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(values))
+    assert run.ok, run.output
+    assert f"it answers at https://{host}/" in run.output
+    for _attempt in range(240):  # the Gateway's certificate (cert-manager's Gateway shim)
+        certs = client.CustomObjectsApi(kind.api).list_namespaced_custom_object(
+            "cert-manager.io", "v1", kind_namespace, "certificates"
+        )["items"]
+        conditions = [c for cert in certs for c in cert.get("status", {}).get("conditions", [])]
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+            break
+        time.sleep(1)
+    out = _curl(kind, kind_namespace, [f"https://{host}/api/v1/health"])
+    assert f"200 https://{host}/api/v1/health" in out, out
+
+
+def _gateway(kind: Cluster, namespace: str, host: str) -> dict[str, object]:
+    """A Gateway `edge` of Traefik's class for `host` (its certificate from cert-manager's Gateway
+    shim); the release values of an HTTPRoute on it."""
     client.CustomObjectsApi(kind.api).create_namespaced_custom_object(
         "gateway.networking.k8s.io",
         "v1",
-        kind_namespace,
+        namespace,
         "gateways",
         {
             "apiVersion": "gateway.networking.k8s.io/v1",
@@ -128,27 +192,105 @@ def test_an_httproute_on_the_user_s_gateway_answers_https(
             },
         },
     )
-    values = {
+    return {
         "exchange_router_httproute": {
             "enabled": True,
             "parent_refs": [{"name": "edge"}],
             "hostnames": [host],
         }
     }
-    run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(values))
-    assert run.ok, run.output
-    assert f"it answers at https://{host}/" in run.output
-    for _attempt in range(240):  # the Gateway's certificate (cert-manager's Gateway shim)
-        certs = client.CustomObjectsApi(kind.api).list_namespaced_custom_object(
-            "cert-manager.io", "v1", kind_namespace, "certificates"
-        )["items"]
-        conditions = [c for cert in certs for c in cert.get("status", {}).get("conditions", [])]
-        if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-            break
-        time.sleep(1)
-    out = _curl(kind, kind_namespace, [f"https://{host}/api/v1/health"])
-    assert f"200 https://{host}/api/v1/health" in out, out
 
 
 def _json(values: dict[str, object]) -> str:
     return json.dumps(values)
+
+
+def _routes(kind: Cluster, namespace: str) -> list[str]:
+    found = client.CustomObjectsApi(kind.api).list_namespaced_custom_object(
+        "gateway.networking.k8s.io", "v1", namespace, "httproutes"
+    )["items"]
+    return sorted(r["metadata"]["name"] for r in found)
+
+
+def test_an_httproute_left_out_of_a_revision_is_deleted_and_removal_deletes_it(
+    kind: Cluster, kind_namespace: str
+) -> None:
+    """Issue 24: no test pruned or removed an HTTPRoute. kwok has no Gateway API CRDs; kind has
+    them and Traefik's Gateway controller, which accepts the route."""
+    values = _gateway(kind, kind_namespace, f"gw-{kind_namespace}.kind.test")
+    run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(values))
+    assert run.ok, run.output
+    assert _routes(kind, kind_namespace) == ["exchange-router-route"]  # the control
+    run = deploy_plain(kind, kind_namespace, GOOD)  # revision 2: no route
+    assert run.ok, run.output
+    assert _routes(kind, kind_namespace) == []
+    back = deploy_plain(
+        kind,
+        kind_namespace,
+        GOOD,
+        "-e",
+        _json({"exchange_router_rollback_revision": 1}),
+        playbook="rollback",
+    )
+    assert back.ok, back.output
+    assert _routes(kind, kind_namespace) == ["exchange-router-route"]
+    removed = deploy_plain(kind, kind_namespace, GOOD, playbook="remove")
+    assert removed.ok, removed.output
+    assert _routes(kind, kind_namespace) == []
+
+
+def _first_failures(steady: SteadyClient) -> list[str]:
+    """The client's failed requests, the first ten (when, why, curl's message)."""
+    return steady.failures()[:10]
+
+
+def _ingress_version(kind: Cluster, namespace: str) -> tuple[str, list[str]]:
+    live = client.NetworkingV1Api(kind.api).read_namespaced_ingress(
+        "exchange-router-ingress", namespace
+    )
+    return live.metadata.resource_version, [t.secret_name for t in live.spec.tls]
+
+
+def test_the_same_client_sees_no_failure_through_a_certificate_refused_and_one_issued(
+    kind: Cluster, kind_namespace: str
+) -> None:
+    """Certificates before traffic (issue 24), with a client calling the edge every 20 ms:
+    (a) a deploy moving the Ingress to a new TLS Secret from a ClusterIssuer that does not exist
+    fails, rolls back, and the Ingress never changed; (b) the same move from the CA issuer
+    deploys, the Ingress switched only once the new certificate was Ready. 0 failed requests
+    through both (before this change, (a) lost about 25 s of HTTPS to Traefik's default
+    certificate)."""
+    host = f"{kind_namespace}.kind.test"
+    run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(ingress(host)))
+    assert run.ok, run.output
+    before = _ingress_version(kind, kind_namespace)
+    assert before[1] == ["exchange-router-tls"]
+    refused = ingress(host, issuer="no-such-issuer", tls_secret_name="renewed-tls")
+    refused["exchange_router_edge_timeout"] = 20
+    issued = ingress(host, tls_secret_name="renewed-tls")
+    with SteadyClient(kind, kind_namespace, host) as steady:
+        steady.wait_serving()
+        start = steady.counts()
+        run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(refused))
+        failed_deploy = steady.counts() - start
+        print(f"certificate refused: {failed_deploy}")
+        assert failed_deploy.failed == 0 and failed_deploy.sent > 100, (
+            failed_deploy,
+            _first_failures(steady),
+        )
+        assert not run.ok
+        assert "Certificate " + kind_namespace + "/renewed-tls: " in run.output, run.output
+        assert "Rolled back to revision 1" in run.output, run.output
+        assert _ingress_version(kind, kind_namespace) == before  # never written
+        assert _certificates(kind, kind_namespace) == ["exchange-router-tls"]
+        start = steady.counts()
+        run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(issued))
+        issued_deploy = steady.counts() - start
+        print(f"certificate issued: {issued_deploy}")
+        assert issued_deploy.failed == 0 and issued_deploy.sent > 100, (
+            issued_deploy,
+            _first_failures(steady),
+        )
+        assert run.ok, run.output
+        assert _ingress_version(kind, kind_namespace)[1] == ["renewed-tls"]
+        assert _certificates(kind, kind_namespace) == ["renewed-tls"]  # the old one pruned

@@ -310,6 +310,7 @@ def test_the_production_edge_renders_one_file_per_object_as_the_seed_s_ops_repo_
     assert result.returncode == 0, result.stdout + result.stderr
     files = manifests(out)
     assert sorted(files) == [
+        "certificate.yaml",
         "deployment.yaml",
         "horizontalpodautoscaler.yaml",
         "ingress.yaml",
@@ -319,13 +320,19 @@ def test_the_production_edge_renders_one_file_per_object_as_the_seed_s_ops_repo_
         "serviceaccount.yaml",
     ]
     ingress = files["ingress.yaml"]
+    # The release's own Certificate issues the TLS secret (no ingress-shim annotation).
     assert ingress["metadata"]["annotations"] == {
         "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
-        "cert-manager.io/cluster-issuer": "letsencrypt",
     }
     assert ingress["spec"]["tls"] == [
         {"hosts": ["exchange.example.com"], "secretName": "exchange-router-tls"}
     ]
+    assert files["certificate.yaml"]["metadata"]["name"] == "exchange-router-tls"
+    assert files["certificate.yaml"]["spec"] == {
+        "secretName": "exchange-router-tls",
+        "dnsNames": ["exchange.example.com"],
+        "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+    }
     path = ingress["spec"]["rules"][0]["http"]["paths"][0]
     assert path["backend"]["service"] == {"name": "exchange-router-service", "port": {"number": 80}}
     assert files["poddisruptionbudget.yaml"]["spec"]["maxUnavailable"] == 1

@@ -644,85 +644,12 @@ def test_a_rotated_existing_secret_rolls_the_pods_with_a_keyed_checksum(world: W
 
 
 INGRESS = {"enabled": True, "hosts": [{"host": "x.example"}], "cluster_issuer": "ca"}
+# The Certificate's lifecycle (issued before the Ingress points at it): test_certificates.py.
 ROUTE = {
     "enabled": True,
     "parent_refs": [{"name": "gw", "namespace": "edge"}],
     "hostnames": ["x.example"],
 }
-
-
-def cert_manager(issues: bool) -> Callable[[dict[str, Any]], None]:
-    """ingress-shim and the issuer: a Certificate per annotated Ingress, Ready or refused."""
-
-    def react(obj: dict[str, Any]) -> None:
-        if obj["kind"] != "Ingress":
-            return
-        name = obj["spec"]["tls"][0]["secretName"]
-        ready = {"type": "Ready", "status": "True" if issues else "False", "observedGeneration": 1}
-        world_kube = react.kube  # type: ignore[attr-defined]
-        world_kube.objects[Ref("Certificate", "ns", name)] = {
-            "kind": "Certificate",
-            "metadata": {"name": name, "namespace": "ns", "generation": 1},
-            "status": {"conditions": [ready]},
-        }
-        if not issues:
-            world_kube.objects[Ref("CertificateRequest", "ns", f"{name}-1")] = {
-                "kind": "CertificateRequest",
-                "metadata": {
-                    "name": f"{name}-1",
-                    "namespace": "ns",
-                    "annotations": {"cert-manager.io/certificate-name": name},
-                },
-                "status": {
-                    "conditions": [
-                        {
-                            "type": "Ready",
-                            "status": "False",
-                            "reason": "Failed",
-                            "message": "the CA secret ca-key-pair does not exist",
-                        }
-                    ]
-                },
-            }
-
-    return react
-
-
-def test_an_ingress_is_deployed_when_its_certificate_is_issued_and_says_where(
-    world: World,
-) -> None:
-    world.existing()
-    react = cert_manager(issues=True)
-    react.kube = world.kube  # type: ignore[attr-defined]
-    world.kube.controllers.append(react)
-    rel = world.run(ingress=INGRESS)
-    assert not rel.failed, rel.msg
-    assert rel.msg.endswith("it answers at https://x.example/")
-
-
-def test_a_certificate_cert_manager_refuses_fails_with_its_reason_and_rolls_back_the_ingress(
-    world: World,
-) -> None:
-    world.existing()
-    world.run()
-    react = cert_manager(issues=False)
-    react.kube = world.kube  # type: ignore[attr-defined]
-    world.kube.controllers.append(react)
-    rel = world.run(image="router:v2", ingress=INGRESS)
-    assert rel.failed and rel.rolled_back_to == 1
-    assert "cert-manager could not issue Certificate ns/exchange-router-tls: Failed: the CA" in (
-        rel.msg
-    )
-    assert world.live(Ref("Ingress", "ns", f"{NAME}-ingress")) is None  # revision 1 had none
-    assert world.image() == "router:v1"
-
-
-def test_a_certificate_never_issued_times_out_naming_what_cert_manager_said(world: World) -> None:
-    world.existing()
-    world.run()
-    rel = world.run(ingress=INGRESS, edge_timeout=1)
-    assert rel.failed
-    assert "The edge is not ready after 1s: cert-manager has not made Certificate" in (rel.msg)
 
 
 @pytest.mark.parametrize("accepted", [True, False])
@@ -797,7 +724,7 @@ def test_removal_without_history_removes_every_kind_the_release_made(
     assert not rel.failed, rel.msg
     made = {ref.kind for ref in world.kube.objects} - {"Lease"}
     enabled = [k.kind for k in catalogue.RELEASE_KINDS if k.enabled(spec_variables(variables))]
-    assert made >= set(enabled) and len(enabled) == 9
+    assert made >= set(enabled) and len(enabled) == (10 if "ingress" in variables else 9)
     world.stores["ns"] = MemoryStore()  # the history Secret deleted by hand
     rel = world.run(state="absent")
     assert not rel.failed and rel.changed, rel.msg

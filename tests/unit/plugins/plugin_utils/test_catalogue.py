@@ -55,6 +55,7 @@ def test_the_release_kinds_in_apply_order_what_the_pods_need_first() -> None:
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "NetworkPolicy",
+        "Certificate",
         "Ingress",
         "HTTPRoute",
     ]
@@ -127,6 +128,7 @@ def test_refs_name_every_object_a_release_can_own() -> None:
         "HorizontalPodAutoscaler": "xr-hpa",
         "PodDisruptionBudget": "xr-pdb",
         "NetworkPolicy": "xr-network-policy",
+        "Certificate": "xr-tls",
         "Ingress": "xr-ingress",
         "HTTPRoute": "xr-route",
     }
@@ -166,6 +168,7 @@ def test_the_config_map_goes_before_the_pods_that_mount_it_only_when_files_are_g
         ("Service", "metadata.annotations", "service_annotations"),
         ("ServiceAccount", "metadata.annotations", "service_account"),
         ("HorizontalPodAutoscaler", "spec.behavior.scaleDown", "autoscaling"),
+        ("Certificate", "spec.dnsNames[0]", "ingress"),
     ],
 )
 def test_a_dry_run_rejection_of_a_chart_value_names_its_variable(
@@ -175,3 +178,17 @@ def test_a_dry_run_rejection_of_a_chart_value_names_its_variable(
         preflight.field_variable(kind, path, catalogue.field_sources(role_defaults()))
         == P + variable
     )
+
+
+def test_the_ingress_waits_for_its_certificate_named_after_its_tls_secret() -> None:
+    assert [k.kind for k in catalogue.KINDS if k.after_certificates] == ["Ingress"]
+    assert catalogue.ORDER.index("Certificate") < catalogue.ORDER.index("Ingress")
+    v = dict(role_defaults(), **{P + "ingress": {"enabled": True, "cluster_issuer": "ca"}})
+    assert catalogue.entry("Certificate").enabled(v)
+    assert catalogue.entry("Certificate").name(v) == "exchange-router-tls"
+    v[P + "ingress"] = {"enabled": True, "issuer": "ca", "tls_secret_name": "mine"}
+    assert catalogue.entry("Certificate").name(v) == "mine"
+    v[P + "ingress"] = {"enabled": True, "tls_secret_name": "theirs"}  # a secret made elsewhere
+    assert not catalogue.entry("Certificate").enabled(v)
+    v[P + "ingress"] = {"enabled": False, "cluster_issuer": "ca"}
+    assert not catalogue.entry("Certificate").enabled(v)

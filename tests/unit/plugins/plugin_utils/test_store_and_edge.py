@@ -63,33 +63,52 @@ CERT = Ref("Certificate", "ns", "exchange-tls")
 ROUTE = Ref("HTTPRoute", "ns", "r-route")
 
 
-def certificate(ready: dict[str, Any]) -> dict[str, Any]:
+def certificate(ready: dict[str, Any], issuer: str = "ca", **status: Any) -> dict[str, Any]:
     return {
         "kind": "Certificate",
         "metadata": {"name": CERT.name, "generation": 1},
-        "status": {"conditions": [dict({"type": "Ready"}, **ready)]},
+        "spec": {"issuerRef": {"name": issuer, "kind": "ClusterIssuer"}},
+        "status": dict(status, conditions=[dict({"type": "Ready"}, **ready)]),
     }
 
 
-def request(name: str, created: str, ready: dict[str, Any]) -> dict[str, Any]:
+def request(
+    name: str, created: str, ready: dict[str, Any], issuer: str = "ca", revision: str = "1"
+) -> dict[str, Any]:
     return {
         "kind": "CertificateRequest",
         "metadata": {
             "name": name,
             "creationTimestamp": created,
-            "annotations": {"cert-manager.io/certificate-name": CERT.name},
+            "annotations": {
+                "cert-manager.io/certificate-name": CERT.name,
+                "cert-manager.io/certificate-revision": revision,
+            },
+        },
+        "spec": {
+            "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"}
         },
         "status": {"conditions": [dict({"type": "Ready"}, **ready)]},
     }
+
+
+FAILED = {"status": "False", "reason": "Failed", "message": "the CA secret does not exist"}
+ISSUING = {"status": "False", "observedGeneration": 1, "message": "Issuing certificate"}
 
 
 def test_a_certificate_waits_with_the_newest_request_s_words_until_it_is_ready() -> None:
     cluster = FakeCluster()
     assert edge_readiness.certificate_state(cluster, CERT) == (
         "waiting",
-        "cert-manager has not made Certificate ns/exchange-tls yet (is cert-manager running?)",
+        "Certificate ns/exchange-tls is not there (was it deleted?)",
     )
     cluster.put(certificate({"status": "False", "message": "Issuing certificate"}))
+    assert edge_readiness.certificate_state(cluster, CERT) == (
+        "waiting",
+        "cert-manager has not looked at generation 1 of Certificate ns/exchange-tls yet (is "
+        "cert-manager running?)",
+    )
+    cluster.put(certificate(ISSUING))
     assert edge_readiness.certificate_state(cluster, CERT) == (
         "waiting",
         "Certificate ns/exchange-tls: Issuing certificate",
@@ -105,6 +124,49 @@ def test_a_certificate_waits_with_the_newest_request_s_words_until_it_is_ready()
         "ready",
         "Certificate ns/exchange-tls is Ready",
     )
+
+
+def test_a_failed_request_of_the_current_issuance_fails_the_certificate() -> None:
+    """The control of the next test: the same Failed request, of this issuance, fails it."""
+    cluster = FakeCluster()
+    cluster.put(certificate(ISSUING, revision=2))
+    cluster.put(request("r-3", "2026-01-01T00:00:00Z", FAILED, revision="3"))
+    assert edge_readiness.certificate_state(cluster, CERT) == (
+        "failed",
+        "cert-manager could not issue Certificate ns/exchange-tls: Failed: the CA secret does not "
+        "exist",
+    )
+
+
+@pytest.mark.parametrize(
+    ("issuer", "revision"),
+    [("ca", "2"), ("broken", "3")],
+    ids=["an-earlier-revision", "the-issuer-since-fixed"],
+)
+def test_a_failed_request_of_an_earlier_issuance_is_not_this_one_s_failure(
+    issuer: str, revision: str
+) -> None:
+    """Issue 24: a Failed request from an earlier broken issuer failed the deploy that fixed the
+    issuer; one of an issued revision (status.revision 2: the next request is revision 3) is as
+    stale."""
+    cluster = FakeCluster()
+    cluster.put(certificate(ISSUING, revision=2))
+    cluster.put(request("stale", "2026-01-01T00:00:00Z", FAILED, issuer, revision))
+    assert edge_readiness.certificate_state(cluster, CERT) == (
+        "waiting",
+        "Certificate ns/exchange-tls: Issuing certificate",
+    )
+    cluster.put(request("current", "2026-01-02T00:00:00Z", {"reason": "Pending"}, revision="3"))
+    assert edge_readiness.certificate_state(cluster, CERT)[0] == "waiting"
+
+
+def test_a_request_of_a_spec_cert_manager_has_not_looked_at_yet_is_not_read() -> None:
+    """A rollback puts an old spec back: until cert-manager has looked at it, the Failed request
+    of the spec it replaces still carries the current revision and issuer."""
+    cluster = FakeCluster()
+    cluster.put(certificate({"status": "False", "observedGeneration": 0}))
+    cluster.put(request("r-1", "2026-01-01T00:00:00Z", FAILED))
+    assert edge_readiness.certificate_state(cluster, CERT)[0] == "waiting"
 
 
 def route(parents: list[dict[str, Any]]) -> dict[str, Any]:

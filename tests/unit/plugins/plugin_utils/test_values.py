@@ -192,13 +192,22 @@ def test_the_pods_service_account(account: dict[str, Any], name: str) -> None:
     assert context(service_account=account)["__exchange_router_service_account_name"] == name
 
 
-def test_the_ingress_tls_secret_and_annotations() -> None:
+def test_the_ingress_tls_secret_its_issuer_and_no_issuer_annotation() -> None:
+    """The release's own Certificate issues the secret: an issuer annotation would have
+    cert-manager's ingress-shim make a second Certificate that competes with it."""
     hosts = [{"host": "a.example.com"}]
     c = context(annotations={"x": "y"}, ingress={"enabled": True, "hosts": hosts, "issuer": "ca"})
     assert c["__exchange_router_tls_secret_name"] == "exchange-router-tls"
-    assert c["__exchange_router_ingress_annotations"] == {"x": "y", "cert-manager.io/issuer": "ca"}
+    assert c["__exchange_router_certificate_name"] == "exchange-router-tls"
+    assert c["__exchange_router_ingress_annotations"] == {"x": "y"}
+    assert c["__exchange_router_certificate_issuer"] == {
+        "name": "ca",
+        "kind": "Issuer",
+        "group": "cert-manager.io",
+    }
     c = context(ingress={"enabled": True, "hosts": hosts, "cluster_issuer": "le"})
-    assert c["__exchange_router_ingress_annotations"] == {"cert-manager.io/cluster-issuer": "le"}
+    assert c["__exchange_router_ingress_annotations"] == {}
+    assert c["__exchange_router_certificate_issuer"]["kind"] == "ClusterIssuer"
     c = context(ingress={"enabled": True, "hosts": hosts, "tls_secret_name": "mine"})
     assert c["__exchange_router_tls_secret_name"] == "mine"
     assert context()["__exchange_router_tls_secret_name"] == ""
