@@ -111,11 +111,16 @@ class _IngressWrites:
         self._watch.stop()
 
 
-def _certificates(kind: Cluster, namespace: str) -> list[str]:
+def _names(kind: Cluster, namespace: str, group: str, plural: str) -> list[str]:
+    """The names of a namespace's custom objects of one kind (group/v1 plural)."""
     found = client.CustomObjectsApi(kind.api).list_namespaced_custom_object(
-        "cert-manager.io", "v1", namespace, "certificates"
+        group, "v1", namespace, plural
     )["items"]
-    return sorted(c["metadata"]["name"] for c in found)
+    return sorted(o["metadata"]["name"] for o in found)
+
+
+def _certificates(kind: Cluster, namespace: str) -> list[str]:
+    return _names(kind, namespace, "cert-manager.io", "certificates")
 
 
 def test_an_issuer_that_cannot_issue_fails_the_deploy_and_rolls_back_the_whole_revision(
@@ -206,10 +211,7 @@ def _json(values: dict[str, object]) -> str:
 
 
 def _routes(kind: Cluster, namespace: str) -> list[str]:
-    found = client.CustomObjectsApi(kind.api).list_namespaced_custom_object(
-        "gateway.networking.k8s.io", "v1", namespace, "httproutes"
-    )["items"]
-    return sorted(r["metadata"]["name"] for r in found)
+    return _names(kind, namespace, "gateway.networking.k8s.io", "httproutes")
 
 
 def test_an_httproute_left_out_of_a_revision_is_deleted_and_removal_deletes_it(
