@@ -101,7 +101,7 @@ def _curl(kind: Cluster, namespace: str, url: str, edge: str = "") -> str:
         stdout=True,
         tty=False,
     )
-    exit_code, _, code = out.strip().partition(" ")
+    exit_code, _space, code = out.strip().partition(" ")
     return {"0": code, "28": "timeout", "7": "refused"}.get(exit_code, f"curl exit {exit_code}")
 
 
@@ -156,7 +156,7 @@ def _dial(kind: Cluster, namespace: str, addr: str) -> str:
         body = answer.data.decode()
     except ApiException as err:
         body = err.body.decode() if isinstance(err.body, bytes) else str(err.body)
-    outcome, _, dialled = body.strip().partition(" ")
+    outcome, _space, dialled = body.strip().partition(" ")
     assert dialled == addr, f"GET /dial?addr={addr} through the proxy: {body}"
     return outcome
 

@@ -154,5 +154,8 @@ def test_argo_cd_sync_waves_follow_the_apply_order_when_asked_for(tmp_path: Path
         return found
 
     assert set(waves().values()) == {None}
-    service, deployment, ingress = waves(render_sync_waves=True).values()
-    assert int(service) < int(deployment) < int(ingress)
+    found = waves(render_sync_waves=True)
+    service, deployment, ingress = (
+        int(found[f"{k}.yaml"]) for k in ("service", "deployment", "ingress")
+    )
+    assert service < deployment < ingress
