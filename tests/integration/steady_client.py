@@ -8,7 +8,7 @@ once a second:
     counts <epoch seconds> sent=<n> failed=<n> streak=<n> [<why>=<n> ...]
 
 where `why` is `http<code>` for an answer other than 200 and `curl<exit code>` when curl itself
-failed (7: refused, 28: no answer within 5 s, 35/60: TLS). Each failure also gets a line of its own
+failed (7: refused, 28: no answer within 15 s, 35/60: TLS). Each failure also gets a line of its own
 (`failed <epoch> <why> <curl's message>`). A test takes `counts()` at its phase boundaries:
 
     with SteadyClient(kind, namespace, host) as steady:
@@ -125,7 +125,7 @@ report() {{
 }}
 trap 'report; exit 0' TERM
 while true; do
-  code=$(curl -sS --connect-timeout 1 --max-time {max_time} --cacert /ca/ca.crt \
+  code=$(curl -sS --connect-timeout {max_time} --max-time {max_time} --cacert /ca/ca.crt \
     --resolve '{host}:443:{ip}' -o /dev/null -w '%{{http_code}}' "$url" 2>/tmp/err)
   rc=$?
   sent=$((sent + 1))
@@ -165,7 +165,7 @@ class SteadyClient:
         *,
         path: str = "/api/v1/health",
         interval: float = 0.02,
-        max_time: float = 5,
+        max_time: float = 15,
     ) -> None:
         self.kind, self.namespace, self.host = kind, namespace, host
         self.name = f"steady-{uuid.uuid4().hex[:6]}"
