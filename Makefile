@@ -117,11 +117,11 @@ molecule-kind: setup ## The kind tests and molecule scenario (cluster/kind.sh: o
 	KIND_CLUSTER_NAME=$(KIND_TESTS_CLUSTER) cluster/kind.sh with $(MAKE) --no-print-directory kind-tests-held
 
 # molecule-kind's tests, on the cluster `kind.sh with` holds for them: no other checkout's
-# `kind.sh up` recreates or reloads it meanwhile. The pytest files run two at a time
-# (pytest-xdist, a file's tests on one worker): each test has namespaces of its own, and most of
-# a kind test is waiting for a kubelet, a rollout or a probe.
+# `kind.sh up` recreates or reloads it meanwhile. One test at a time: the kind node has two
+# CPUs to allocate, and two test files side by side left a release's pod Pending for Insufficient
+# cpu (pytest-xdist, tried and removed).
 kind-tests-held: setup
-	pytest -n 2 --dist loadfile --durations=15 -m 'kind and not race' tests/integration
+	pytest --durations=15 -m 'kind and not race' tests/integration
 	export MOLECULE_EPHEMERAL_DIRECTORY=$(call molecule_state,default); \
 	  { molecule reset -s default >/dev/null 2>&1 || true; } && molecule test -s default
 
