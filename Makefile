@@ -93,7 +93,7 @@ endif
 # their waits overlap. The first half is these files; the second, every other file.
 INTEGRATION_FIRST_HALF := tests/integration/test_secrets.py tests/integration/test_release.py \
   tests/integration/test_sealing.py tests/integration/test_edge.py tests/integration/test_identity.py \
-  tests/contract
+  tests/integration/test_gitops.py tests/contract
 integration: setup ## Safety tests (secrets, failures, RBAC) and the client contract, on kwok clusters of their own
 	$(CLUSTER) build >&2
 	$(MAKE) --no-print-directory -j2 --output-sync=target integration-first-half integration-second-half

@@ -33,6 +33,7 @@ GOALS = {
     "render_empty": 1.3,
     "noop_f": 0.6,
     "fleet_noop_one": 6.0,
+    "fleet_drift_kubectl": 0.5,  # issue 25
 }
 # Issue 15's "no step slower than before": the ratios of the benchmark run at commit d020383,
 # before issue 15 (single-release steps to F, render to the empty play, FLEET namespaces in one
@@ -197,8 +198,23 @@ def goals(t: dict[str, Any], sc: dict[str, Any]) -> list[str]:
             _le(one, GOALS["fleet_noop_one"]),
         )
     )
+    a, b = (
+        scale_point(sc, "collection", "drift", FLEET),
+        scale_point(sc, "kubectl-loop", "drift", FLEET),
+    )
+    drift = ratio(a, b) if a.get("n") and b.get("n") else None
+    rows.append(
+        (
+            f"{FLEET} namespaces: drift report (`diff.yml`)",
+            f"≤ {GOALS['fleet_drift_kubectl']}x `kubectl diff` looped",
+            "not measured"
+            if drift is None
+            else f"{fmt_r(drift)} ({a['median']:.1f} s vs {b['median']:.1f} s)",
+            _le(drift, GOALS["fleet_drift_kubectl"]),
+        )
+    )
     md = [
-        "### Goals of issue 18 (ratios of medians, this run)",
+        "### Goals of issues 18 and 25 (ratios of medians, this run)",
         "",
         f"Fleet rows: one play over {FLEET} namespaces (one inventory host each) against `helm "
         "upgrade` looped over as many, and against the one-namespace play of the same scale "

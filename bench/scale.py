@@ -5,7 +5,9 @@ not adopt objects another field manager created). Both go through the steps of o
 (common.DEPLOY_STEPS) on the whole fleet: first deploy, no-op re-deploy, check of the unchanged
 fleet (`--check --diff`; helm `--dry-run=server` looped) and an image tag change until rolled
 out. The command lines are the single-release ones (runners.py): the collection's with an
-inventory instead of one namespace, helm's once per namespace."""
+inventory instead of one namespace, helm's once per namespace. At 50 namespaces and more, the
+fleet then gets a drift report: playbooks/diff.yml over the inventory against `kubectl diff
+--server-side` looped over the same namespaces with the same objects."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from apicount import classify_metrics
-from common import DEFAULT_TAG, DEPLOY_STEPS, LABEL, ROOT, log
+from common import DEFAULT_TAG, DEPLOY_STEPS, LABEL, PLAYBOOK, ROOT, log
 from runners import ROLLOUT_STEPS, Runners, rollout_problem
 
 if TYPE_CHECKING:
@@ -97,11 +99,51 @@ def collection_run(b: Bench, n: int, r: int) -> None:
                 b.results["failures"].append(rec)
                 log(f"FAILED scale {n} {step}:\n{rec['output_tail'][-1500:]}")
                 break
+        if n >= LARGE and all(x["ok"] for x in recs):
+            recs += drift_pair(b, names, target, fleet_tag("change", r), r)
         b.cluster.delete_namespaces(f"{LABEL}={b.run_id}")
-        if all(x["ok"] and not x["metrics"].get("reset") for x in recs):
+        if all(x["ok"] and not x.get("metrics", {}).get("reset") for x in recs):
             b.results["scale"].extend(recs)
             return
         b.results["discarded"].extend(recs)
+
+
+def drift_pair(b: Bench, names: list[str], target: list[str], tag: str, r: int) -> list[dict]:
+    """The drift report of the rolled-out fleet: diff.yml over its inventory (one play), then
+    `kubectl diff --server-side` of the same objects looped over its namespaces."""
+    runs = {
+        "collection": [([PLAYBOOK, "playbooks/diff.yml", *target], {0})],
+        "kubectl-loop": [
+            c for ns in names for c in b.runners.commands("kubectl", "check", ns, tag)
+        ],
+    }
+    recs = []
+    for tool, commands in runs.items():
+        start, ok, text = time.perf_counter(), True, ""
+        for argv, codes in commands:
+            proc = subprocess.run(
+                argv, cwd=ROOT, env=b.env, capture_output=True, text=True, check=False
+            )
+            if proc.returncode not in codes:
+                ok, text = False, proc.stdout + proc.stderr
+                break
+        seconds = time.perf_counter() - start
+        log(f"scale {tool} {len(names):3} namespaces run {r} drift  {seconds:7.2f}s")
+        rec = {
+            "tool": tool,
+            "namespaces": len(names),
+            "run": r,
+            "step": "drift",
+            "seconds": seconds,
+            "ok": ok,
+            "loadavg_1m": os.getloadavg()[0],
+        }
+        if not ok:
+            rec["output_tail"] = text[-3000:]
+            b.results["failures"].append(rec)
+            log(f"FAILED scale {tool} drift:\n{text[-1500:]}")
+        recs.append(rec)
+    return recs
 
 
 def helm_loop(b: Bench, n: int, r: int) -> None:

@@ -177,6 +177,7 @@ component_pids() {
 delete_cluster() {
 	local pids pid
 	ss_stop
+	flux_stop
 	mapfile -t pids < <(component_pids)
 	if [[ -x "${BIN_DIR}/kwokctl" ]]; then
 		kwokctl delete cluster --kubeconfig "${CONTEXTS_KUBECONFIG}" >&2 || true
@@ -371,6 +372,8 @@ cmd_env() {
 
 # shellcheck source-path=SCRIPTDIR source=kwok/sealed-secrets.sh
 source "${CLUSTER_DIR}/kwok/sealed-secrets.sh"
+# shellcheck source-path=SCRIPTDIR source=kwok/flux.sh
+source "${CLUSTER_DIR}/kwok/flux.sh"
 
 # ---------------------------------------------------------------------- main
 
@@ -390,6 +393,8 @@ usage: $0 <command> [args]
   throwaway COMMAND...             run COMMAND on a kwok cluster of its own, deleted after it
   sealed-secrets                   (re)start the Sealed Secrets controller if needed (up does too)
   sealed-secrets-cert              print the controller's certificate (PEM)
+  flux                             start Flux's controllers and git server if needed; print (JSON)
+                                   the git server's root directory and URL
 EOF
 }
 
@@ -409,6 +414,7 @@ main() {
 	throwaway) cmd_throwaway "$@" ;;
 	sealed-secrets) cmd_sealed_secrets "$@" ;;
 	sealed-secrets-cert) cmd_sealed_secrets_cert "$@" ;;
+	flux) cmd_flux "$@" ;;
 	-h | --help | help) usage ;;
 	*)
 		usage

@@ -137,6 +137,16 @@ content_copy() {
 	printf '%s' "${dest}"
 }
 
+# ------------------------------------------------------------------ ports
+
+# free_ports N: N free TCP ports on 127.0.0.1, chosen by the kernel, on one line.
+free_ports() {
+	python3 -c 'import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))' "$1"
+}
+
 # ------------------------------------------------------------------ kubectl
 
 kctl() { "${KUBECTL}" --kubeconfig "${KUBECONFIG_PATH}" "$@"; }

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Build steps of cluster/kwok.sh (sourced): Kubernetes, etcd, kwok and Sealed Secrets from the
+# Build steps of cluster/kwok.sh (sourced): Kubernetes, etcd, kwok, Sealed Secrets and Flux from the
 # Go module proxy (cluster/builders/), each cached under ${CACHE_ROOT} by go_build_cached (lib.sh)
 # and built again only when its builder module or flags change.
 
@@ -63,6 +63,7 @@ cmd_build() {
 	build_etcd
 	build_kubernetes
 	build_sealed_secrets
+	build_flux
 	"${CLUSTER_DIR}/kind.sh" build-metrics-server >/dev/null
 	link_bin_dir
 	if ((SECONDS - start > 2)); then log "build finished in $((SECONDS - start))s; binaries in ${BIN_DIR}"; fi

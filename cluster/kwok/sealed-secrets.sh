@@ -38,14 +38,6 @@ ss_stop() {
 	rm -f "${SS_DIR}/controller.pid"
 }
 
-# Two free TCP ports on 127.0.0.1, chosen by the kernel.
-free_ports() {
-	python3 -c 'import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))'
-}
-
 ss_start() {
 	local server port metrics_port sa="${SS_DIR}/sa"
 	server=$(kctl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
@@ -58,7 +50,7 @@ ss_start() {
 	printf '%s' "${SS_NAMESPACE}" >"${sa}/namespace"
 	(umask 077 && kctl -n "${SS_NAMESPACE}" create token "${SS_NAME}" --duration 8760h >"${sa}/token.tmp")
 	mv "${sa}/token.tmp" "${sa}/token"
-	read -r port metrics_port < <(free_ports)
+	read -r port metrics_port < <(free_ports 2)
 	printf '127.0.0.1:%s\n' "${port}" >"${SS_DIR}/addr"
 	log "starting the Sealed Secrets controller ${SEALED_SECRETS_VERSION} on 127.0.0.1:${port} (log: ${SS_DIR}/controller.log) ..."
 	# One process from here on (subshell -> setsid -> unshare -> sh -> controller, each exec'ing
