@@ -241,3 +241,34 @@ class SteadyClient:
             for line in self.log().splitlines()
             if line.startswith("failed ") and float(line.split()[1]) >= since
         ]
+
+
+# A phase lasts 10 s or more: a client that stalled sends far fewer.
+MIN_SENT = 25
+
+
+class Phases:
+    """What one client saw, phase by phase: `end(name)` closes a phase, prints its counts (and
+    its first failures) and returns them; `failures()` lists the phases that lost a request or
+    sent fewer than `min_sent` (a client that stalled)."""
+
+    def __init__(self, steady: SteadyClient) -> None:
+        self.steady = steady
+        self.mark = steady.counts()
+        self.counted: list[tuple[str, Counts]] = []
+
+    def end(self, name: str) -> Counts:
+        now = self.steady.counts()
+        phase, since, self.mark = now - self.mark, self.mark.at, now
+        self.counted.append((name, phase))
+        print(f"{name}: {phase} in {now.at - since:.0f} s")
+        for line in (self.steady.failures(since) if phase.failed else [])[:10]:
+            print(f"  {line}")
+        return phase
+
+    def failures(self, min_sent: int = MIN_SENT) -> list[str]:
+        return [
+            f"{name}: {counts}"
+            for name, counts in self.counted
+            if counts.failed or counts.sent < min_sent
+        ]

@@ -15,7 +15,7 @@ import uuid
 import pytest
 from conftest import Cluster
 from kubernetes import client, watch
-from steady_client import CA_ISSUER, SteadyClient, ca_configmap, client_pod, edge_ip
+from steady_client import CA_ISSUER, Phases, SteadyClient, ca_configmap, client_pod, edge_ip
 from test_kind import GOOD, deploy_plain
 
 pytestmark = pytest.mark.kind
@@ -241,11 +241,6 @@ def test_an_httproute_left_out_of_a_revision_is_deleted_and_removal_deletes_it(
     assert _routes(kind, kind_namespace) == []
 
 
-def _first_failures(steady: SteadyClient) -> list[str]:
-    """The client's failed requests, the first ten (when, why, curl's message)."""
-    return steady.failures()[:10]
-
-
 def _ingress_version(kind: Cluster, namespace: str) -> tuple[str, list[str]]:
     live = client.NetworkingV1Api(kind.api).read_namespaced_ingress(
         "exchange-router-ingress", namespace
@@ -272,27 +267,17 @@ def test_the_same_client_sees_no_failure_through_a_certificate_refused_and_one_i
     issued = ingress(host, tls_secret_name="renewed-tls")
     with SteadyClient(kind, kind_namespace, host) as steady:
         steady.wait_serving()
-        start = steady.counts()
+        phases = Phases(steady)
         run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(refused))
-        failed_deploy = steady.counts() - start
-        print(f"certificate refused: {failed_deploy}")
-        assert failed_deploy.failed == 0 and failed_deploy.sent > 100, (
-            failed_deploy,
-            _first_failures(steady),
-        )
+        phases.end("certificate refused")
         assert not run.ok
         assert "Certificate " + kind_namespace + "/renewed-tls: " in run.output, run.output
         assert "Rolled back to revision 1" in run.output, run.output
         assert _ingress_version(kind, kind_namespace) == before  # never written
         assert _certificates(kind, kind_namespace) == ["exchange-router-tls"]
-        start = steady.counts()
         run = deploy_plain(kind, kind_namespace, GOOD, "-e", _json(issued))
-        issued_deploy = steady.counts() - start
-        print(f"certificate issued: {issued_deploy}")
-        assert issued_deploy.failed == 0 and issued_deploy.sent > 100, (
-            issued_deploy,
-            _first_failures(steady),
-        )
+        phases.end("certificate issued")
         assert run.ok, run.output
         assert _ingress_version(kind, kind_namespace)[1] == ["renewed-tls"]
         assert _certificates(kind, kind_namespace) == ["renewed-tls"]  # the old one pruned
+    assert not phases.failures(min_sent=100), "\n".join(phases.failures(min_sent=100))

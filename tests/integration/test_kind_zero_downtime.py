@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import Cluster, Run
 from kubernetes import client
-from steady_client import Counts, SteadyClient
+from steady_client import MIN_SENT, Phases, SteadyClient
 from test_kind import BASE, GOOD, IMAGE, deploy_plain
 from test_kind_edge import ingress
 
@@ -27,7 +27,6 @@ pytestmark = pytest.mark.kind
 
 SIDE_EFFECT = "exchange-platform/standin:side-effect"  # the same stand-in under another tag
 PRE_STOP = {"exchange_router_lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}
-MIN_SENT = 25  # a phase lasts 10 s or more: a client that stalled sends far fewer
 RELEASE_PODS = "app=exchange-router"
 
 
@@ -75,31 +74,6 @@ def _evict_one(kind: Cluster, namespace: str) -> str:
     )
     print(f"evicted {name} at {time.time():.3f}")
     return name
-
-
-class Phases:
-    """Counts per phase of one client, printed as a table."""
-
-    def __init__(self, steady: SteadyClient) -> None:
-        self.steady = steady
-        self.mark = steady.counts()
-        self.counted: list[tuple[str, Counts]] = []
-
-    def end(self, name: str) -> Counts:
-        now = self.steady.counts()
-        phase, since, self.mark = now - self.mark, self.mark.at, now
-        self.counted.append((name, phase))
-        print(f"{name}: {phase} in {now.at - since:.0f} s")
-        for line in (self.steady.failures(since) if phase.failed else [])[:10]:
-            print(f"  {line}")
-        return phase
-
-    def failures(self, min_sent: int = MIN_SENT) -> list[str]:
-        return [
-            f"{name}: {counts}"
-            for name, counts in self.counted
-            if counts.failed or counts.sent < min_sent
-        ]
 
 
 def test_no_request_fails_through_the_edge_during_image_changes_an_eviction_and_rollbacks(
