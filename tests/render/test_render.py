@@ -348,6 +348,28 @@ def test_the_production_edge_renders_one_file_per_object_as_the_seed_s_ops_repo_
     assert pod["containers"][0]["envFrom"] == EDGE["exchange_router_env_from"]
 
 
+def playbook(*extra_vars: str) -> subprocess.CompletedProcess[str]:
+    """playbooks/render.yml with `-e` given as on a command line."""
+    command = ["ansible-playbook", "playbooks/render.yml"]
+    for given in extra_vars:
+        command += ["-e", given]
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def test_a_mapping_given_as_a_json_string_with_e(tmp_path: Path) -> None:
+    """`-e 'exchange_router_autoscaling={"enabled":false}'` hands the role a string: it once
+    failed with "'_AnsibleTaggedStr' object is not a mapping"; it is read as the argument spec
+    reads it, strings within typed."""
+    out = tmp_path / "out"
+    result = playbook(
+        f"exchange_router_render_dir={out}", 'exchange_router_autoscaling={"enabled":"false"}'
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "horizontalpodautoscaler.yaml" not in manifests(out)
+
+
 def test_render_without_a_directory_stops_and_never_deploys(tmp_path: Path) -> None:
     """playbooks/render.yml without exchange_router_render_dir must not fall through to a deploy:
     no cluster is configured here, so a deploy would fail differently."""
