@@ -22,7 +22,7 @@ class GitHandler(BaseHTTPRequestHandler):
         self._backend()
 
     def _backend(self) -> None:
-        path, _, query = self.path.partition("?")
+        path, _sep, query = self.path.partition("?")
         if path == "/":  # the readiness check
             self._reply(200, [("Content-Type", "text/plain")], b"ok\n")
             return
@@ -52,7 +52,7 @@ class GitHandler(BaseHTTPRequestHandler):
         head, payload = out[:cut], out[cut + len(sep) :]
         status, headers = 200, []
         for line in head.decode("latin-1").splitlines():
-            name, _, value = line.partition(":")
+            name, _sep, value = line.partition(":")
             if name.lower() == "status":
                 status = int(value.split()[0])
             elif name:

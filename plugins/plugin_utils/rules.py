@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rules on one host's role variables that no type in meta/argument_specs.yml can express:
 names, ports, timeouts, secret keys, the pods' files (pod_files.py) and the pod's and Service's
-chart values (pod_rules.py); the edge (edge_rules.py); autoscaling and resources (validation.py).
-Pure Python over the variables (defaults filled in by Ansible, each already templated, ints and
-bools typed by variables.typed). Every message names the variable and its value."""
+chart values (pod_rules.py); the edge (edge_rules.py); the canary (canary_rules.py); autoscaling
+and resources (validation.py).
+Pure Python over the variables (defaults filled in by Ansible, each already templated, ints,
+floats and bools typed by variables.typed). Every message names the variable and its value."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    canary_rules,
     edge_rules,
     names,
     pod_files,
@@ -26,6 +28,13 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.variables import
 )
 
 EDGE = ("ingress", "httproute", "pdb", "network_policy")
+# Until the engine runs a canary, an enabled one stops the deploy once its values pass: a deploy
+# that silently rolled every pod at once would not be what was asked.
+CANARY_NOT_BUILT = (
+    f"{P}canary.enabled: true: this version checks the canary's values but cannot run a canary "
+    "yet (its steps, promote and abort are not built); set it to false to deploy with a rolling "
+    "update"
+)
 
 
 def edge_enabled(v: dict[str, Any]) -> bool:
@@ -113,10 +122,17 @@ def _scaling_message(text: str, scaling: dict[str, Any]) -> str:
     return text
 
 
+def _canary_problems(v: dict[str, Any]) -> list[str]:
+    canary = filled(v, "canary")
+    if not canary["enabled"]:
+        return []
+    return canary_rules.problems(canary, filled(v, "httproute")) or [CANARY_NOT_BUILT]
+
+
 def check(v: dict[str, Any]) -> dict[str, Any]:
     """Every rule a type cannot express, in the role's order: names, ports and secret keys; the
-    edge; autoscaling; resources. Returns the canonical resources and HPA spec; raises
-    ValueError with the first group's problems."""
+    edge; the canary; autoscaling; resources. Returns the canonical resources and HPA spec;
+    raises ValueError with the first group's problems."""
     found = _basic_problems(v)
     if found:
         raise ValueError(INVALID + "\n".join(found))
@@ -126,6 +142,9 @@ def check(v: dict[str, Any]) -> dict[str, Any]:
         found = edge_rules.problems(dict(edge, replicas=v[P + "replicas"]))
         if found:
             raise ValueError(INVALID + "\n".join(found))
+    found = _canary_problems(v)
+    if found:
+        raise ValueError(INVALID + "\n".join(found))
     hpa = {}
     if scaling["enabled"]:
         try:

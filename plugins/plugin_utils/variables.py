@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading one host's role variables: the prefix, the role's defaults (a mapping variable a user
 sets only in part takes the keys it leaves out from there: Ansible replaces a mapping variable
-whole), and the ints and bools the argument spec types, converted once (`typed`)."""
+whole), and the ints, floats, bools and mappings the argument spec types, converted once
+(`typed`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ansible.module_utils.common.validation import check_type_bool, check_type_int
+from ansible.module_utils.common.validation import (
+    check_type_bool,
+    check_type_dict,
+    check_type_float,
+    check_type_int,
+)
 
 # libyaml's safe loader where PyYAML has it (the pure-Python one takes 20 ms for the defaults)
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -30,7 +36,9 @@ INVALID = "Invalid exchange.platform.exchange_router values:\n"
 CONVERTERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "int": (check_type_int, "an integer"),
     "bool": (check_type_bool, "a boolean (true/false, yes/no, on/off, 1/0)"),
+    "float": (check_type_float, "a number"),
 }
+MAPPING = "a mapping (YAML, JSON or key=value pairs)"
 
 
 @functools.cache
@@ -46,15 +54,21 @@ def role_options() -> dict[str, Any]:
 
 
 def typed(v: dict[str, Any]) -> dict[str, Any]:
-    """The role variables with every int and bool of the argument spec (a mapping's options
-    included) converted: `-e key=value` and quoted YAML give strings, which the role's argument
-    spec checks but hands on unconverted. Raises ValueError naming each value that does not
-    convert."""
+    """The role variables with every int, float and bool of the argument spec (a mapping's
+    options and the options of a list's mappings included) converted: `-e key=value` and quoted
+    YAML give strings, which the role's argument spec checks but hands on unconverted. A mapping
+    with options given as a string (`-e 'exchange_router_pdb={"enabled": true}'`) is read as
+    the argument spec reads it (JSON or key=value pairs), then converted. Raises ValueError naming
+    each value that does not convert."""
     problems: list[str] = []
     out = _converted(v, role_options(), "", problems)
     if problems:
         raise ValueError(INVALID + "\n".join(problems))
     return out
+
+
+def _shown(value: Any, option: dict[str, Any]) -> str:
+    return "(hidden)" if option.get("no_log") else json.dumps(value, default=str)
 
 
 def _converted(
@@ -71,11 +85,31 @@ def _converted(
             try:
                 out[name] = convert(value)
             except TypeError:
-                shown = "(hidden)" if option.get("no_log") else json.dumps(value, default=str)
-                problems.append(f"{parent}{name}: {shown} is not {wanted}")
-        elif isinstance(value, dict) and "options" in option:
-            out[name] = _converted(value, option["options"], f"{parent}{name}.", problems)
+                problems.append(f"{parent}{name}: {_shown(value, option)} is not {wanted}")
+        elif "options" in option and kind == "dict":
+            out[name] = _mapping(value, option, f"{parent}{name}", problems)
+        elif "options" in option and kind == "list" and isinstance(value, list):
+            out[name] = [
+                _mapping(item, option, f"{parent}{name}[{index}]", problems)
+                if isinstance(item, dict)
+                else item  # not a mapping: the rules on the list name it
+                for index, item in enumerate(value)
+            ]
     return out
+
+
+def _mapping(value: Any, option: dict[str, Any], where: str, problems: list[str]) -> Any:
+    """A mapping with options, converted; given as a string, read first as the argument spec
+    reads it. An empty string stays (the argument spec rejects it when the role starts)."""
+    if value == "":
+        return value
+    if not isinstance(value, dict):
+        try:
+            value = check_type_dict(value)
+        except TypeError:
+            problems.append(f"{where}: {_shown(value, option)} is not {MAPPING}")
+            return value
+    return _converted(value, option["options"], f"{where}.", problems)
 
 
 def filled(v: dict[str, Any], name: str) -> dict[str, Any]:

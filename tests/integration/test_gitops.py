@@ -175,7 +175,7 @@ def ops(
     after it."""
     repo = OpsRepo(cluster, flux, namespace, tmp_path / "ops")
     yield repo
-    for (group, version, plural), _ in repo.flux_objects:
+    for (group, version, plural), _name in repo.flux_objects:
         try:
             cluster.custom.delete_namespaced_custom_object(
                 group, version, FLUX_NS, plural, namespace

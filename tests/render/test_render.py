@@ -224,6 +224,24 @@ INVALID = {
         {"exchange_router_ingress": {"enabled": True, "hosts": [{"host": "Exchange!"}]}},
         ["exchange_router_ingress.hosts[0].host", "Exchange!"],
     ),
+    "a canary without an HTTPRoute": (
+        {"exchange_router_canary": {"enabled": True, "prometheus_url": "http://prometheus:9090"}},
+        [
+            "exchange_router_canary.enabled: true without exchange_router_httproute.enabled",
+            "an Ingress, exchange_router_ingress, has no standard weight",
+        ],
+    ),
+    "canary weights that fall": (
+        {
+            "exchange_router_httproute": {"enabled": True, "parent_refs": [{"name": "edge"}]},
+            "exchange_router_canary": {
+                "enabled": True,
+                "prometheus_url": "http://prometheus:9090",
+                "steps": [{"weight": 50}, {"weight": 20, "pause": 0}],
+            },
+        },
+        ["exchange_router_canary.steps[1].weight: 20 does not rise above the step before (50)"],
+    ),
     "an ingress path given as a string": (
         {
             "exchange_router_ingress": {
@@ -346,6 +364,43 @@ def test_the_production_edge_renders_one_file_per_object_as_the_seed_s_ops_repo_
     assert pod["automountServiceAccountToken"] is False
     assert files["serviceaccount.yaml"]["automountServiceAccountToken"] is False
     assert pod["containers"][0]["envFrom"] == EDGE["exchange_router_env_from"]
+
+
+def playbook(*extra_vars: str) -> subprocess.CompletedProcess[str]:
+    """playbooks/render.yml with `-e` given as on a command line."""
+    command = ["ansible-playbook", "playbooks/render.yml"]
+    for given in extra_vars:
+        command += ["-e", given]
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def test_a_mapping_given_as_a_json_string_with_e(tmp_path: Path) -> None:
+    """`-e 'exchange_router_autoscaling={"enabled":false}'` hands the role a string: it once
+    failed with "'_AnsibleTaggedStr' object is not a mapping"; it is read as the argument spec
+    reads it, strings within typed."""
+    out = tmp_path / "out"
+    result = playbook(
+        f"exchange_router_render_dir={out}", 'exchange_router_autoscaling={"enabled":"false"}'
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "horizontalpodautoscaler.yaml" not in manifests(out)
+
+
+def test_canary_values_given_with_e_are_checked_and_nothing_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = playbook(
+        f"exchange_router_render_dir={out}",
+        'exchange_router_httproute={"enabled":true,"parent_refs":[{"name":"edge"}]}',
+        'exchange_router_canary={"enabled":"true","min_requests":"0",'
+        '"prometheus_url":"http://prometheus:9090"}',
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "exchange_router_canary.min_requests: 0 is not 1 or more" in output
+    assert "Traceback" not in output and "object is not" not in output
+    assert not out.exists()
 
 
 def test_render_without_a_directory_stops_and_never_deploys(tmp_path: Path) -> None:

@@ -31,7 +31,15 @@ P = "exchange_router_"
 WITHOUT_DEFAULT = {("remove", "exchange_router_state")}
 
 # The Python type of a value of each argument-spec type (raw takes anything).
-TYPES = {"str": str, "path": str, "int": int, "bool": bool, "dict": dict, "list": list}
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "path": str,
+    "int": int,
+    "float": (int, float),  # YAML writes a whole float default as an int (99)
+    "bool": bool,
+    "dict": dict,
+    "list": list,
+}
 
 
 def canonical(value: Any) -> str:

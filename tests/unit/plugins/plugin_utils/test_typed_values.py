@@ -24,12 +24,12 @@ from ansible_collections.exchange.platform.tests.unit.plugins.plugin_utils.test_
 
 
 def _as_strings(values: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """The values with every int and bool of the spec (options of a mapping too) as its string,
-    as `-e key=value` and quoted YAML give them."""
+    """The values with every int, float and bool of the spec (options of a mapping too) as its
+    string, as `-e key=value` and quoted YAML give them."""
     out = dict(values)
     for name, value in values.items():
         option = options.get(name, {})
-        if option.get("type") in ("int", "bool") and value is not None:
+        if option.get("type") in ("int", "float", "bool") and value is not None:
             out[name] = str(value).lower()
         elif isinstance(value, dict) and "options" in option:
             out[name] = _as_strings(value, option["options"])
@@ -49,6 +49,51 @@ def test_every_int_and_bool_of_the_spec_given_as_a_string_comes_back_typed() -> 
     assert not isinstance(converted[P + "history_max"], bool)
     assert converted[P + "autoscaling"]["enabled"] is True
     assert converted[P + "ingress"]["enabled"] is False
+
+
+# An option of each kind typed converts, as meta/argument_specs.yml writes them.
+OPTIONS = {
+    "share": {"type": "float"},
+    "steps": {
+        "type": "list",
+        "elements": "dict",
+        "options": {"weight": {"type": "int"}, "gate": {"type": "bool"}},
+    },
+}
+
+
+def test_floats_and_each_mapping_of_a_list_with_options_are_typed() -> None:
+    problems: list[str] = []
+    given = {"share": "99.5", "steps": [{"weight": "10", "gate": "no"}, {"weight": 20}, "30"]}
+    assert variables._converted(given, OPTIONS, "x.", problems) == {
+        "share": 99.5,
+        "steps": [{"weight": 10, "gate": False}, {"weight": 20}, "30"],  # "30": the rules'
+    }
+    assert variables._converted({"share": 99, "steps": "10,20"}, OPTIONS, "", problems) == {
+        "share": 99.0,
+        "steps": "10,20",  # no list: the rules name it
+    }
+    variables._converted({"share": "most", "steps": [{"weight": "x"}]}, OPTIONS, "x.", problems)
+    assert problems == [
+        'x.share: "most" is not a number',
+        'x.steps[0].weight: "x" is not an integer',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('{"enabled": "false", "max_replicas": "4"}', {"enabled": False, "max_replicas": 4}),
+        ("enabled=false max_replicas=4", {"enabled": False, "max_replicas": 4}),
+    ],
+)
+def test_a_mapping_given_as_a_string_is_read_as_the_argument_spec_reads_it(
+    text: str, value: dict[str, Any]
+) -> None:
+    """`-e 'exchange_router_autoscaling={"enabled": false}'` gives the role a string: it once
+    failed the release with a Python TypeError ("object is not a mapping") where the rules read
+    it."""
+    assert typed({P + "autoscaling": text}) == {P + "autoscaling": value}
 
 
 @pytest.mark.parametrize(
@@ -96,6 +141,14 @@ def test_values_that_do_not_convert_are_each_named_with_their_value() -> None:
             'exchange_router_autoscaling.enabled: "sometimes" is not a boolean (true/false, '
             "yes/no, on/off, 1/0)",
             'exchange_router_history_max: ["3"] is not an integer',
+        ]
+    )
+    with pytest.raises(ValueError) as error:
+        typed({P + "pdb": "enabled", P + "ingress": ["enabled"]})
+    assert str(error.value) == INVALID + "\n".join(
+        [
+            'exchange_router_pdb: "enabled" is not a mapping (YAML, JSON or key=value pairs)',
+            'exchange_router_ingress: ["enabled"] is not a mapping (YAML, JSON or key=value pairs)',
         ]
     )
 
