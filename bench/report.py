@@ -145,6 +145,17 @@ def fleet_vs_one(sc: dict[str, Any], step: str, n: int) -> float | None:
     return ratio(scale_point(sc, "collection", step, n), scale_point(sc, "collection", step, 1))
 
 
+def _measured_row(
+    title: str, goal: str, limit: float, a: dict[str, Any], b: dict[str, Any]
+) -> tuple[str, str, str, bool | None]:
+    """A goal row comparing two summaries: a / b against limit, with the medians behind it."""
+    r = ratio(a, b) if a.get("n") and b.get("n") else None
+    measured = (
+        "not measured" if r is None else f"{fmt_r(r)} ({a['median']:.1f} s vs {b['median']:.2f} s)"
+    )
+    return title, goal, measured, _le(r, limit)
+
+
 def goals(t: dict[str, Any], sc: dict[str, Any]) -> list[str]:
     def vs(step: str, tool: str, base: str = "floor") -> float | None:
         return ratio(t[step][tool], t[step][base])
@@ -186,31 +197,22 @@ def goals(t: dict[str, Any], sc: dict[str, Any]) -> list[str]:
             _le(noop, GOALS["noop_f"]),
         )
     )
-    one = fleet_vs_one(sc, "noop", FLEET)
-    a, b = scale_point(sc, "collection", "noop", FLEET), scale_point(sc, "collection", "noop", 1)
     rows.append(
-        (
+        _measured_row(
             f"{FLEET} namespaces: no-op re-deploy",
             f"≤ {GOALS['fleet_noop_one']:g}x one release",
-            "not measured"
-            if one is None
-            else f"{fmt_r(one)} ({a['median']:.1f} s vs {b['median']:.2f} s)",
-            _le(one, GOALS["fleet_noop_one"]),
+            GOALS["fleet_noop_one"],
+            scale_point(sc, "collection", "noop", FLEET),
+            scale_point(sc, "collection", "noop", 1),
         )
     )
-    a, b = (
-        scale_point(sc, "collection", "drift", FLEET),
-        scale_point(sc, "kubectl-loop", "drift", FLEET),
-    )
-    drift = ratio(a, b) if a.get("n") and b.get("n") else None
     rows.append(
-        (
+        _measured_row(
             f"{FLEET} namespaces: drift report (`diff.yml`)",
             f"≤ {GOALS['fleet_drift_kubectl']}x `kubectl diff` looped",
-            "not measured"
-            if drift is None
-            else f"{fmt_r(drift)} ({a['median']:.1f} s vs {b['median']:.1f} s)",
-            _le(drift, GOALS["fleet_drift_kubectl"]),
+            GOALS["fleet_drift_kubectl"],
+            scale_point(sc, "collection", "drift", FLEET),
+            scale_point(sc, "kubectl-loop", "drift", FLEET),
         )
     )
     md = [

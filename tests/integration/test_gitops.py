@@ -98,13 +98,9 @@ class OpsRepo:
         """Flux fetches `sha` and applies it; the Kustomization once Ready at that commit."""
         cluster, name = self.cluster, self.name
         for (group, version, plural), body in self.flux_objects:
-            try:
-                cluster.custom.create_namespaced_custom_object(
-                    group, version, FLUX_NS, plural, body
-                )
-            except client.ApiException as error:
-                if error.status != 409:
-                    raise
+            _unless(
+                409, cluster.custom.create_namespaced_custom_object, group, version, plural, body
+            )
         _request_reconcile(cluster, SOURCE, name)
         _until(
             f"GitRepository {name} at {sha}",
@@ -124,6 +120,16 @@ class OpsRepo:
 
         _request_reconcile(cluster, KUSTOMIZATION, name)
         return _until(f"Kustomization {name} Ready at {sha}", applied)
+
+
+def _unless(status: int, call: Callable[..., Any], group: str, version: str, *args: Any) -> None:
+    """A call on a Flux object in flux-system; an ApiException of `status` (409 when it exists,
+    404 when it is gone) is what was wanted."""
+    try:
+        call(group, version, FLUX_NS, *args)
+    except client.ApiException as error:
+        if error.status != status:
+            raise
 
 
 def _custom(cluster: Cluster, kind: tuple[str, str, str], name: str) -> dict[str, Any]:
@@ -175,14 +181,10 @@ def ops(
     after it."""
     repo = OpsRepo(cluster, flux, namespace, tmp_path / "ops")
     yield repo
-    for (group, version, plural), _name in repo.flux_objects:
-        try:
-            cluster.custom.delete_namespaced_custom_object(
-                group, version, FLUX_NS, plural, namespace
-            )
-        except client.ApiException as error:
-            if error.status != 404:
-                raise
+    for (group, version, plural), _body in repo.flux_objects:
+        _unless(
+            404, cluster.custom.delete_namespaced_custom_object, group, version, plural, namespace
+        )
 
 
 def _ingresses(cluster: Cluster, namespace: str) -> set[str]:
