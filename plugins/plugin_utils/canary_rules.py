@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.canary_plan import STEP_WEIGHTS
 from ansible_collections.exchange.platform.plugins.plugin_utils.problems import as_json, is_int
+from ansible_collections.exchange.platform.plugins.plugin_utils.redact import redact
 from ansible_collections.exchange.platform.plugins.plugin_utils.variables import P
 
 V = P + "canary"
@@ -89,6 +90,11 @@ def _generated(rise: Any, top: Any) -> list[str]:
     return found
 
 
+def _shown(url: Any) -> str:
+    """The URL for a message, through the one redactor (any user:password masked)."""
+    return redact(as_json(url), ())
+
+
 def _url(url: Any) -> list[str]:
     where = f"{V}.prometheus_url"
     if not url:
@@ -100,24 +106,13 @@ def _url(url: Any) -> list[str]:
         ]
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        return [f"{where}: {_without_password(url)} is not an http:// or https:// URL"]
+        return [f"{where}: {_shown(url)} is not an http:// or https:// URL"]
     if API_PATH in parts.path:
         return [
-            f"{where}: {_without_password(url)} names the API's path: give the base URL (the "
+            f"{where}: {_shown(url)} names the API's path: give the base URL (the "
             f"checks add {API_PATH}/query)"
         ]
     return []
-
-
-def _without_password(url: Any) -> str:
-    """The URL for a message, any password in it replaced."""
-    if not isinstance(url, str):
-        return as_json(url)
-    parts = urlsplit(url)
-    if parts.password is None:
-        return as_json(url)
-    shown = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":(hidden)@", 1))
-    return as_json(shown.geturl())
 
 
 def _thresholds(canary: dict[str, Any]) -> list[str]:

@@ -151,7 +151,7 @@ BAD = {
     "a password is never shown": (
         canary(prometheus_url="ftp://reader:s3cret@prometheus:9090"),
         ROUTE,
-        'exchange_router_canary.prometheus_url: "ftp://reader:(hidden)@prometheus:9090" is not '
+        'exchange_router_canary.prometheus_url: "ftp://********@prometheus:9090" is not '
         "an http:// or https:// URL",
     ),
     "a success rate of 0": (
