@@ -14,15 +14,15 @@ SHOWN = ("changed", "failed", "msg", "diff", "revision", "rolled_back_to", "hist
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("result",))
+    _VALID_ARGS = frozenset(("release",))
     _requires_connection = False
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = True
         result = super().run(tmp, task_vars)
         host = (task_vars or {}).get("inventory_hostname")
-        outcome = (self._task.args.get("result") or {}).get("releases", {}).get(host)
-        if outcome is None:
+        outcome = self._task.args.get("release")
+        if not outcome:
             return dict(result, skipped=True, msg="this host had no release in the engine run")
         for warning in outcome.get("warnings") or []:
             self._display.warning(f"{host}: {warning}")

@@ -15,8 +15,11 @@ description:
   - Reports what M(exchange.platform.release) did for this host - changed, failed with the
     reason, the diff, warnings, the revision - so the recap counts each release on its host.
 options:
-  result:
-    description: The registered result of M(exchange.platform.release).
+  release:
+    description: >-
+      This host's part of the registered result of M(exchange.platform.release), its
+      C(releases[inventory_hostname]): only that part is templated for each host, not the
+      whole batch's result (a fleet of N hosts would template N results N times).
     type: dict
     required: true
 attributes:
@@ -32,7 +35,7 @@ attributes:
 EXAMPLES = r"""
 - name: Report the release
   exchange.platform.release_report:
-    result: "{{ engine }}"
+    release: "{{ engine.releases[inventory_hostname] | default({}) }}"
 """
 
 RETURN = r"""

@@ -69,6 +69,7 @@ REQUIRED = {
     "roles/exchange_router/meta/main.yml",
     "roles/exchange_router/tasks/main.yml",
     "roles/exchange_router/tasks/remove.yml",
+    "roles/exchange_router/tasks/diff.yml",
     "plugins/action/release.py",
     "plugins/action/release_report.py",
     "plugins/modules/release.py",

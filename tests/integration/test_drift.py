@@ -64,3 +64,29 @@ def test_a_fleet_s_drift_is_reported_per_release_and_a_redeploy_clears_it(
     again = cluster.playbook("diff", values)
     assert again.ok and "no drift from revision" in again.output, again.output
     cluster.core.delete_namespace(never_deployed)
+
+
+def test_bad_input_to_diff_is_refused_by_name_and_nothing_is_written(
+    cluster: Cluster, namespace: str
+) -> None:
+    """diff.yml has no argument-spec pass (tasks/diff.yml says why): the engine names a value that
+    does not convert, and a state that would write is refused before the engine runs."""
+    values = {"exchange_router_namespace": namespace}
+    assert cluster.deploy(values).ok
+    assert cluster.playbook("diff", values).ok  # the control: the same call, valid, reports
+
+    bad = cluster.playbook("diff", dict(values, exchange_router_validate_certs="maybe"))
+    assert not bad.ok
+    assert 'exchange_router_validate_certs: "maybe" is not a boolean' in bad.output, bad.output
+    assert "Traceback" not in bad.output, bad.output
+
+    writer = cluster.playbook(
+        "diff",
+        dict(values, exchange_router_image="x/other:1"),
+        "-e",
+        "exchange_router_state=present",
+    )
+    assert not writer.ok
+    assert 'exchange_router_state must be diff, not "present"' in writer.output, writer.output
+    deployment = cluster.apps.read_namespaced_deployment(DEPLOYMENT, namespace)
+    assert deployment.spec.template.spec.containers[0].image != "x/other:1"  # nothing written

@@ -48,7 +48,7 @@ def report(
 
 def test_a_deploy_is_reported_with_what_changed_its_warnings_and_no_empty_field() -> None:
     display = mock.Mock()
-    result = report({"result": {"changed": False, "releases": {"h1": DEPLOYED}}}, display=display)
+    result = report({"release": DEPLOYED}, display=display)
     assert result == {
         "changed": True,
         "failed": False,
@@ -65,7 +65,7 @@ def test_a_deploy_is_reported_with_what_changed_its_warnings_and_no_empty_field(
 
 def test_an_outcome_without_changed_or_diff_reports_unchanged_and_no_diff() -> None:
     outcome = {"msg": "wrote 3 manifests to out", "files": ["out/a.yaml"], "diff": []}
-    result = report({"result": {"releases": {"h1": outcome}}}, check=True)
+    result = report({"release": outcome}, check=True)
     assert result == {
         "changed": False,
         "msg": "wrote 3 manifests to out",
@@ -77,17 +77,17 @@ def test_an_outcome_without_changed_or_diff_reports_unchanged_and_no_diff() -> N
 def test_a_message_of_several_lines_is_reported_one_line_per_item() -> None:
     table = "REVISION  STATUS\n1         superseded\n2         deployed"
     outcome = {"msg": table, "history": [{"revision": 1}, {"revision": 2}]}
-    result = report({"result": {"releases": {"h1": outcome}}})
+    result = report({"release": outcome})
     assert result["msg"] == ["REVISION  STATUS", "1         superseded", "2         deployed"]
     assert result["history"] == outcome["history"]
     failed = {"failed": True, "msg": "Rollout failed: Crash\n  condition Available=False"}
-    result = report({"result": {"releases": {"h1": failed}}})
+    result = report({"release": failed})
     assert result["msg"] == failed["msg"]  # a failure's msg stays searchable as one string
 
 
 @pytest.mark.parametrize(
     "args",
-    [{"result": {"releases": {"h2": DEPLOYED}}}, {"result": {}}, {"result": None}, {}],
+    [{"release": {}}, {"release": None}, {}],
 )
 def test_a_host_without_a_release_in_the_engine_run_is_skipped(args: dict[str, Any]) -> None:
     result = report(args)
@@ -95,5 +95,5 @@ def test_a_host_without_a_release_in_the_engine_run_is_skipped(args: dict[str, A
 
 
 def test_an_unknown_argument_is_refused() -> None:
-    with pytest.raises(AnsibleActionFail, match=r"Invalid options for \S+: results"):
-        report({"results": {}})
+    with pytest.raises(AnsibleActionFail, match=r"Invalid options for \S+: result"):
+        report({"result": {}})
