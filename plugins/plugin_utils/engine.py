@@ -47,6 +47,7 @@ Apply = Callable[[dict[str, Any], list[dict[str, Any]]], str]
 Connect = Callable[[dict[str, Any], str], Client]
 METRICS_API = "metrics.k8s.io/v1beta1"
 WRITERS = ("present", "rollback", "absent")
+READERS = 8  # threads for a batch that only reads (see _side_by_side)
 LABELS = {"app.kubernetes.io/managed-by": "exchange.platform"}
 
 
@@ -158,11 +159,17 @@ def _locked(cfg: Configuration, spec: Spec, lease: Lease) -> Result:
 
 def _side_by_side(one: Callable[[Spec], Result], specs: list[Spec]) -> dict[str, Result]:
     """One thread per release, mostly waiting on the API server: every deploy of the batch must
-    reach the shared apply, so none may wait for a free thread (a pool smaller than the batch
-    would leave the first releases waiting at the apply for ones that never start)."""
+    reach the shared apply, and every writer may wait for its lock, so none may wait for a free
+    thread (a pool smaller than the batch would leave the first releases waiting at the apply
+    for ones that never start). A batch of readers only (drift, history) waits on nothing: a
+    few threads keep a few connections busy, where one per release opens one TLS connection
+    each and contends for the interpreter."""
     if len(specs) <= 1:
         return {s.host: one(s) for s in specs}
-    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+    readers = not any(s.state in WRITERS for s in specs)
+    with ThreadPoolExecutor(
+        max_workers=min(len(specs), READERS) if readers else len(specs)
+    ) as pool:
         return dict(zip([s.host for s in specs], pool.map(one, specs), strict=True))
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -485,6 +487,31 @@ def test_a_batch_larger_than_any_thread_pool_reaches_its_one_apply() -> None:
     results = world.run_all([world.spec(namespace=ns, inventory_host=ns) for ns in namespaces])
     assert all(r.revision == 1 and not r.failed for r in results.values()), results
     assert len(applies) == 1 and len(applies[0]) == 3 * 40
+
+
+@pytest.mark.parametrize("states", [("diff", "history"), ("diff", "absent"), ("present",)])
+def test_readers_share_a_few_threads_and_a_batch_with_a_writer_gets_one_each(
+    states: tuple[str, ...],
+) -> None:
+    """A writer may wait (for its lock, for the shared apply) on releases that must have started,
+    so a batch with one runs every release at once; readers wait on nothing and share READERS."""
+    size = 3 * engine.READERS
+    specs = [spec(f"h{i}", namespace=f"n{i}", state=states[i % len(states)]) for i in range(size)]
+    writer = any(s in engine.WRITERS for s in states)
+    all_started = threading.Barrier(size, timeout=5)
+    threads: set[int] = set()
+
+    def one(s: Spec) -> Result:
+        threads.add(threading.get_ident())
+        if writer:
+            all_started.wait()  # broken (an error) unless every release runs at once
+        else:
+            time.sleep(0.01)  # so that a pool of one thread per release would start them all
+        return Result(msg=s.host)
+
+    results = engine._side_by_side(one, specs)
+    assert [results[s.host].msg for s in specs] == [s.host for s in specs]
+    assert len(threads) == size if writer else 1 <= len(threads) <= engine.READERS
 
 
 def test_a_dead_holder_s_lock_is_taken_over_after_this_client_saw_it_unchanged(
