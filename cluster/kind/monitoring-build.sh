@@ -5,9 +5,8 @@
 # kind/install.sh installs it (install_monitoring, namespace monitoring), scraping Traefik;
 # kind/smoke.sh queries it. See cluster/README-kind.md, "Monitoring".
 
-PROMETHEUS_VERSION=v0.316.0
-# The Prometheus release of module version v0.X.Y is 3.X.Y (the module's VERSION file).
-PROMETHEUS_RELEASE=3.16.0
+# PROMETHEUS_VERSION (the module's) and PROMETHEUS_RELEASE: kind/versions.env.
+# shellcheck disable=SC2153 # PROMETHEUS_RELEASE is kind/versions.env's
 PROMETHEUS_IMAGE="exchange-platform/prometheus:v${PROMETHEUS_RELEASE}"
 # Service discovery built in: Kubernetes only (plus file and http, which are always in), through
 # the plugins' build tags; PROMETHEUS_SD=all builds every one of them (the release binary's set).
