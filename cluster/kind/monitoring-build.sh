@@ -7,10 +7,12 @@
 
 # PROMETHEUS_VERSION (the module's) and PROMETHEUS_RELEASE: kind/versions.env.
 # shellcheck disable=SC2153 # PROMETHEUS_RELEASE is kind/versions.env's
-PROMETHEUS_IMAGE="exchange-platform/prometheus:v${PROMETHEUS_RELEASE}"
 # Service discovery built in: Kubernetes only (plus file and http, which are always in), through
-# the plugins' build tags; PROMETHEUS_SD=all builds every one of them (the release binary's set).
+# the plugins' build tags; PROMETHEUS_SD=all builds every one of them (the release binary's set),
+# PROMETHEUS_SD=kubernetes,dns a list. Another set than the default gets an image tag of its own.
 PROMETHEUS_SD="${PROMETHEUS_SD:-kubernetes}"
+PROMETHEUS_IMAGE="exchange-platform/prometheus:v${PROMETHEUS_RELEASE}"
+if [[ "${PROMETHEUS_SD}" != kubernetes ]]; then PROMETHEUS_IMAGE+="-sd-${PROMETHEUS_SD//,/-}"; fi
 
 # Prometheus's module source, copied so that Prometheus is the main module (its own go.mod and
 # go.sum, replace directives included, apply). GOWORK=off (go_env): the module's go.work names
