@@ -52,6 +52,8 @@ source "${KIND_DIR}/build.sh"
 source "${KIND_DIR}/deployer-build.sh"
 # shellcheck source-path=SCRIPTDIR source=kind/edge-build.sh
 source "${KIND_DIR}/edge-build.sh"
+# shellcheck source-path=SCRIPTDIR source=kind/monitoring-build.sh
+source "${KIND_DIR}/monitoring-build.sh"
 # shellcheck source-path=SCRIPTDIR source=kind/install.sh
 source "${KIND_DIR}/install.sh"
 # shellcheck source-path=SCRIPTDIR source=kind/clusters.sh
@@ -92,6 +94,7 @@ cmd_build() {
 	wait "${deployer_pid}" || die "building the deployer's root filesystem failed"
 	build_deployer_image
 	build_edge
+	build_monitoring
 	exec 7>&-
 	if ((SECONDS - start > 2)); then log "build finished in $((SECONDS - start))s"; fi
 }
@@ -152,6 +155,7 @@ workload_images() {
 	if image_exists "${SS_IMAGE}"; then printf '%s\n' "${SS_IMAGE}"; fi
 	if [[ -n "${DEPLOYER_BUILT_IMAGE:-}" ]]; then printf '%s %s\n' "${DEPLOYER_BUILT_IMAGE}" "${DEPLOYER_IMAGE}"; fi
 	edge_images
+	monitoring_images
 }
 
 # What a cluster holds once load_images ran: the lines above, with the image ID of those named by
@@ -218,6 +222,7 @@ ensure_cluster() {
 	load_images
 	install_addons
 	install_edge
+	install_monitoring
 	printf '%s\n' "${FINGERPRINT}" >"${STATE_DIR}/fingerprint"
 	record_checkout_cluster
 	mark_used
@@ -295,7 +300,8 @@ cmd_build_metrics_server() {
 	printf '%s\n' "${MS_BIN_DIR}/metrics-server"
 }
 
-# The stand-in's own tests (exit codes, messages without values, health, env hashes, burn).
+# The stand-in's own tests (exit codes, messages without values, health, env hashes, burn,
+# injected errors and latency).
 cmd_test_standin() {
 	go_env
 	(cd "${KIND_DIR}/standin" && "${GO}" vet . && "${GO}" test -count=1 .)

@@ -56,3 +56,25 @@ install_edge() {
 			-o jsonpath='{.status.conditions[0].message}')"
 	log "edge installed in $((SECONDS - start))s (Traefik, cert-manager, ClusterIssuer ${EDGE_CA_ISSUER}, kube-network-policies)"
 }
+
+# Prometheus in namespace monitoring, scraping Traefik every 5 s (kind/manifests/prometheus.yaml);
+# its API: Service monitoring/prometheus port web, from the host through the API server's
+# service proxy (prometheus_api). Waits until it has scraped Traefik once.
+install_monitoring() {
+	local start=${SECONDS}
+	sed -e "s|@PROMETHEUS_IMAGE@|${PROMETHEUS_IMAGE}|" "${KIND_DIR}/manifests/prometheus.yaml" | kctl apply -f - >/dev/null
+	kctl -n monitoring rollout status deployment/prometheus --timeout=180s >&2
+	wait_for 60 "Prometheus to scrape Traefik" traefik_scraped ||
+		die "Prometheus has not scraped Traefik (targets: $(prometheus_api targets | jq -c '.data.activeTargets[]? | {scrapeUrl, health, lastError}'))"
+	log "monitoring installed in $((SECONDS - start))s (Prometheus ${PROMETHEUS_RELEASE}, scraping Traefik)"
+}
+
+# prometheus_api PATH: GET Prometheus's /api/v1/PATH (query string included) through the API
+# server's service proxy; prints the JSON answer.
+prometheus_api() {
+	kctl get --raw "/api/v1/namespaces/monitoring/services/prometheus:web/proxy/api/v1/$1"
+}
+
+traefik_scraped() {
+	[[ "$(prometheus_api 'query?query=up%7Bjob%3D%22traefik%22%7D' | jq -r '.data.result[0].value[1]')" == 1 ]]
+}

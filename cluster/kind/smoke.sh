@@ -9,8 +9,8 @@
 # each, and so does the node through NodePort 30443 on 127.0.0.1; the same client also gets 200
 # straight from the stand-in's pod. Then a NetworkPolicy that admits only the traefik namespace:
 # the edge still answers and the same straight request is blocked (a timeout or a refusal, no
-# other failure). `make test` runs it
-# (tests/integration/test_kind_smoke.py, in the kind tier).
+# other failure). Then the edge's metrics in Prometheus (namespace monitoring), with a control
+# (metrics_smoke). `make test` runs it (tests/integration/test_kind_smoke.py, in the kind tier).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=../kind.sh
@@ -154,6 +154,113 @@ EOF
 	[[ "$(kctl -n "${ns}" get pod "${name}" -o jsonpath='{.status.phase}')" == Succeeded ]]
 }
 
+# promql QUERY: the result vector of a Prometheus instant query, one line per series:
+# {labels as JSON} value. Nothing when the query matches no series.
+promql() {
+	local q
+	q=$(jq -rn --arg q "$1" '$q | @uri')
+	prometheus_api "query?query=${q}" | jq -r '.data.result[] | "\(.metric | tojson) \(.value[1])"'
+}
+
+# code_count SERVICE_REGEX CODE: traefik_service_requests_total summed over method and protocol
+# for the Traefik services matching SERVICE_REGEX with that code; empty when there is none.
+code_count() {
+	promql "sum(traefik_service_requests_total{service=~\"$1\",code=\"$2\"})" | awk '{print $NF}'
+}
+
+# metrics_smoke NS ID: Prometheus (namespace monitoring) counts the edge's requests per backend.
+# A second backend, the stand-in with ERROR_RATE=${SMOKE_ERROR_RATE} (every 20th request a 500),
+# behind an HTTPRoute on the smoke's Gateway (requests with header x-smoke-backend: faulty).
+# Control: before a request reaches it, the query for it is empty while the same query for this
+# namespace's other backend (exchange-router-service, which edge_smoke called) has code 200
+# counts, so the empty answer is Prometheus's, not a broken query or proxy. Then a client pod
+# sends ${SMOKE_REQUESTS} requests; Prometheus must count them all, the 500s in the share
+# ERROR_RATE makes (the stand-in fails exactly every 1/ERROR_RATE-th request; within one).
+SMOKE_ERROR_RATE=0.05
+SMOKE_REQUESTS=200
+metrics_smoke() {
+	local ns=$1 id=$2 start=${SECONDS} ip gw svc ok200 want500 series n200 n500
+	gw="gw-${id}.kind.test"
+	kctl -n "${ns}" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: faulty},
+     spec: {selector: {matchLabels: {app: faulty}}, template: {metadata: {labels: {app: faulty}},
+       spec: {containers: [{name: app, image: "${STANDIN_IMAGE}", imagePullPolicy: Never,
+         env: [{name: SERVER_ADDR, value: "0.0.0.0:8080"}, {name: DATABASE_URL, value: "postgres://postgres:5432/db"},
+               {name: REDIS_URL, value: "redis://redis:6379"}, {name: ERROR_RATE, value: "${SMOKE_ERROR_RATE}"}],
+         ports: [{containerPort: 8080}], readinessProbe: {httpGet: {path: /api/v1/health, port: 8080}, periodSeconds: 1}}]}}}}
+  - {apiVersion: v1, kind: Service, metadata: {name: faulty},
+     spec: {selector: {app: faulty}, ports: [{port: 80, targetPort: 8080}]}}
+  - apiVersion: gateway.networking.k8s.io/v1
+    kind: HTTPRoute
+    metadata: {name: faulty}
+    spec:
+      parentRefs: [{name: edge}]
+      hostnames: [${gw}]
+      rules: [{matches: [{headers: [{name: x-smoke-backend, value: faulty}]}], backendRefs: [{name: faulty, port: 80}]}]
+EOF
+	kctl -n "${ns}" rollout status deployment/faulty --timeout=180s >&2
+	# Traefik names an HTTPRoute's backend httproute-<ns>-<route>-gw-<gateway's ns>-<gateway>-ep-
+	# <entry point>-<rule>-<hash>-svc-<ns>-<Service>-<n>@kubernetesgateway.
+	svc="httproute-${ns}-faulty-gw-${ns}-edge-ep-.*-svc-${ns}-faulty-.*@kubernetesgateway"
+	ok200=$(code_count "httproute-${ns}-edge-gw-${ns}-edge-ep-.*-svc-${ns}-exchange-router-service-.*@kubernetesgateway" 200)
+	log "Prometheus, before any request to the faulty backend (the control):"
+	log "  HTTPRoute edge's backend exchange-router-service (called by the edge smoke), code 200: ${ok200:-none}"
+	log "  HTTPRoute faulty's backend (service=~\"${svc}\"): $(promql "traefik_service_requests_total{service=~\"${svc}\"}" | wc -l) series"
+	((${ok200:-0} >= 1)) ||
+		die "control: Prometheus has no code 200 count for HTTPRoute edge's backend, which edge_smoke called"
+	[[ -z "$(promql "traefik_service_requests_total{service=~\"${svc}\"}")" ]] ||
+		die "control: Prometheus counts requests of the faulty backend before any was sent"
+	ip=$(kctl -n traefik get service traefik -o jsonpath='{.spec.clusterIP}')
+	kctl -n "${ns}" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: client-faulty, labels: {app: edge-client}}
+spec:
+  restartPolicy: Never
+  volumes: [{name: ca, configMap: {name: edge-ca}}]
+  containers:
+    - name: curl
+      image: registry.k8s.io/kube-proxy:${KUBE_VERSION}
+      imagePullPolicy: Never
+      volumeMounts: [{name: ca, mountPath: /ca}]
+      command:
+        - bash
+        - -c
+        - |
+          for i in \$(seq ${SMOKE_REQUESTS}); do
+            curl -sS -o /dev/null --max-time 10 --cacert /ca/ca.crt --resolve ${gw}:443:${ip} \\
+              -H 'x-smoke-backend: faulty' -w '%{http_code}\n' https://${gw}/api/v1/health
+          done | sort | uniq -c | sed 's/^/ client saw /'
+EOF
+	wait_for 120 "client pod client-faulty to finish" pod_finished "${ns}" client-faulty || true
+	kctl -n "${ns}" logs client-faulty >&2 || true
+	want500=$(awk -v n="${SMOKE_REQUESTS}" -v r="${SMOKE_ERROR_RATE}" 'BEGIN {print int(n * r)}')
+	# Traefik counts at once; Prometheus has the counts after its next scrape (every 5 s).
+	wait_for 60 "Prometheus to count the ${SMOKE_REQUESTS} requests" all_counted "${svc}" || true
+	series=$(promql "traefik_service_requests_total{service=~\"${svc}\"}")
+	log "Prometheus, after ${SMOKE_REQUESTS} requests through the edge to the faulty backend (ERROR_RATE=${SMOKE_ERROR_RATE}):"
+	printf '  %s\n' "${series//$'\n'/$'\n'  }" >&2
+	n200=$(code_count "${svc}" 200)
+	n500=$(code_count "${svc}" 500)
+	log "  code 200: ${n200:-none}, code 500: ${n500:-none} (want ${want500} 500s of ${SMOKE_REQUESTS})"
+	[[ -n "${n200}" && -n "${n500}" ]] || die "Prometheus has no code 200 or no code 500 count for the faulty backend"
+	((n200 + n500 == SMOKE_REQUESTS)) || die "Prometheus counts $((n200 + n500)) requests, not ${SMOKE_REQUESTS}"
+	((n500 >= want500 - 1 && n500 <= want500 + 1)) ||
+		die "Prometheus counts ${n500} 500s, not about ${want500} (ERROR_RATE=${SMOKE_ERROR_RATE} of ${SMOKE_REQUESTS})"
+	log "metrics smoke test passed in $((SECONDS - start))s"
+}
+
+# all_counted SERVICE_REGEX: Prometheus's code 200 and 500 counts add up to SMOKE_REQUESTS.
+all_counted() {
+	local n200 n500
+	n200=$(code_count "$1" 200)
+	n500=$(code_count "$1" 500)
+	((${n200:-0} + ${n500:-0} >= SMOKE_REQUESTS))
+}
+
 # Keep what a failed run made, to look at; remove what a passed one made.
 finish() {
 	local status=$?
@@ -171,3 +278,4 @@ use_checkout_cluster
 [[ -f "${KUBECONFIG_PATH}" ]] || die "no kind cluster ${CLUSTER_NAME} (run cluster/kind.sh up first)"
 trap finish EXIT
 edge_smoke "${NAMESPACE}" "${RUN_ID}"
+metrics_smoke "${NAMESPACE}" "${RUN_ID}"

@@ -116,6 +116,10 @@ func serve() {
 		fail(2, "SERVER_ADDR must be host:port (invalid socket address)")
 	}
 	delay := startupDelay()
+	injected, err := faultsFromEnv()
+	if err != nil {
+		fail(2, "%v", err)
+	}
 	checkBackend("DATABASE_URL")
 	checkBackend("REDIS_URL")
 	// The real application creates its table before it listens: it answers about 1 s after it
@@ -141,7 +145,7 @@ func serve() {
 		<-stop
 		os.Exit(0)
 	}()
-	fail(1, "server stopped: %v", http.Serve(ln, mux))
+	fail(1, "server stopped: %v", http.Serve(ln, injected.wrap(mux)))
 }
 
 func listen(ports []string) {
