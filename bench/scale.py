@@ -7,7 +7,8 @@ fleet (`--check --diff`; helm `--dry-run=server` looped) and an image tag change
 out. The command lines are the single-release ones (runners.py): the collection's with an
 inventory instead of one namespace, helm's once per namespace. At 50 namespaces and more, the
 fleet then gets a drift report: playbooks/diff.yml over the inventory against `kubectl diff
---server-side` looped over the same namespaces with the same objects."""
+--server-side` looped over the same namespaces with the same objects, three times each in
+alternating order (the medians are compared)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from run import Bench
 
 LARGE = 50  # sizes from here on run --scale-runs-large times
+DRIFT_ROUNDS = 3  # runs of each drift command, alternating (drift_pair)
 
 
 def run_scale(b: Bench) -> None:
@@ -109,16 +111,28 @@ def collection_run(b: Bench, n: int, r: int) -> None:
 
 
 def drift_pair(b: Bench, names: list[str], target: list[str], tag: str, r: int) -> list[dict]:
-    """The drift report of the rolled-out fleet: diff.yml over its inventory (one play), then
-    `kubectl diff --server-side` of the same objects looped over its namespaces."""
+    """The drift report of the rolled-out fleet: diff.yml over its inventory (one play) and
+    `kubectl diff --server-side` of the same objects looped over its namespaces, DRIFT_ROUNDS
+    times each, their order swapped every round: the first run after the fleet's rollout meets an
+    API server still busy with its old pods, so neither tool always gets it."""
     runs = {
         "collection": [([PLAYBOOK, "playbooks/diff.yml", *target], {0})],
         "kubectl-loop": [
             c for ns in names for c in b.runners.commands("kubectl", "check", ns, tag)
         ],
     }
+    order = list(runs.items())
     recs = []
-    for tool, commands in runs.items():
+    for i in range(DRIFT_ROUNDS):
+        recs += _drift_round(b, names, order[::-1] if i % 2 else order, r)
+    return recs
+
+
+def _drift_round(
+    b: Bench, names: list[str], order: list[tuple[str, list[Any]]], r: int
+) -> list[dict]:
+    recs = []
+    for tool, commands in order:
         start, ok, text = time.perf_counter(), True, ""
         for argv, codes in commands:
             proc = subprocess.run(
