@@ -9,8 +9,9 @@ started); then ONE query per Prometheus URL and window (canary_metrics.fleet_que
 arrived member's backends, and each is answered with its own samples. So a batch of canaries walks
 its steps side by side, and a step costs one query for the fleet, whatever its size.
 
-`Alone` is a canary's query without a batch. `http_get` is the Prometheus HTTP API's GET, the one
-place a connection is opened; tests inject another function.
+`Alone` is a canary's query without a batch. `http_get` is the Prometheus HTTP API's GET (Ansible's
+open_url: the proxy environment, certificates as Ansible checks them), the one place a connection
+is opened; tests inject another function.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from __future__ import annotations
 import json
 import threading
 import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from ansible.module_utils.urls import ConnectionError as NotConnected
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.exchange.platform.plugins.plugin_utils.canary_analysis import Sample
 from ansible_collections.exchange.platform.plugins.plugin_utils.canary_metrics import (
@@ -37,14 +40,14 @@ TIMEOUT = 30  # seconds an answer of the Prometheus HTTP API may take
 def http_get(url: str) -> Any:
     """GET the URL and read its JSON; MetricsError with the reason when that fails."""
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as answer:  # http(s): canary_rules
+        with open_url(url, timeout=TIMEOUT) as answer:  # http(s): canary_rules
             return json.load(answer)
     except urllib.error.HTTPError as error:  # Prometheus answers 400/422/503 with its JSON
         try:
             return json.load(error)
         except ValueError:
             raise MetricsError(f"the Prometheus HTTP API answered {error.code}") from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, NotConnected) as error:  # NotConnected: TLS, a proxy
         raise MetricsError(f"the Prometheus HTTP API could not be read: {error}") from None
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import io
 import threading
 import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
+from ansible.module_utils.urls import SSLValidationError
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import canary_query
 from ansible_collections.exchange.platform.plugins.plugin_utils.canary_analysis import Sample
@@ -47,7 +47,7 @@ def test_a_member_waits_for_the_others_and_one_leaving_releases_it() -> None:
 def test_members_of_one_url_and_window_share_a_query_others_get_their_own() -> None:
     urls: list[str] = []
     checks = canary_query.Checks(lambda url: urls.append(url) or EMPTY, 3)
-    members = [checks.member() for _ in range(3)]
+    members = [checks.member(), checks.member(), checks.member()]
     asks = [("http://p", {"x": A}, 60), ("http://p", {"x": B}, 60), ("http://q", {"x": A}, 60)]
     threads = [
         threading.Thread(target=m.measure, args=ask) for m, ask in zip(members, asks, strict=True)
@@ -85,7 +85,7 @@ def test_the_get_reads_json_and_says_why_it_could_not(monkeypatch: pytest.Monkey
     def serve(body: bytes) -> Any:
         return lambda url, timeout: Answer(body)
 
-    monkeypatch.setattr(urllib.request, "urlopen", serve(b'{"status": "success"}'))
+    monkeypatch.setattr(canary_query, "open_url", serve(b'{"status": "success"}'))
     assert canary_query.http_get("http://p/api/v1/query") == {"status": "success"}
 
     def refuse(code: int, body: bytes) -> Any:
@@ -94,15 +94,22 @@ def test_the_get_reads_json_and_says_why_it_could_not(monkeypatch: pytest.Monkey
 
         return urlopen
 
-    monkeypatch.setattr(urllib.request, "urlopen", refuse(400, b'{"status": "error"}'))
+    monkeypatch.setattr(canary_query, "open_url", refuse(400, b'{"status": "error"}'))
     assert canary_query.http_get("http://p") == {"status": "error"}
-    monkeypatch.setattr(urllib.request, "urlopen", refuse(502, b"<html>bad gateway"))
+    monkeypatch.setattr(canary_query, "open_url", refuse(502, b"<html>bad gateway"))
     with pytest.raises(MetricsError, match="answered 502"):
         canary_query.http_get("http://p")
 
     def unreachable(url: str, timeout: float) -> Any:
         raise urllib.error.URLError("connection refused")
 
-    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    monkeypatch.setattr(canary_query, "open_url", unreachable)
     with pytest.raises(MetricsError, match="could not be read: <urlopen error connection refused>"):
         canary_query.http_get("http://p")
+
+    def untrusted(url: str, timeout: float) -> Any:
+        raise SSLValidationError("certificate verify failed")
+
+    monkeypatch.setattr(canary_query, "open_url", untrusted)
+    with pytest.raises(MetricsError, match="could not be read: certificate verify failed"):
+        canary_query.http_get("https://p")
