@@ -786,3 +786,19 @@ def test_a_promote_whose_settling_apply_fails_warns(world: CanaryWorld) -> None:
     )["localhost"]
     assert not rel.failed, rel.msg
     assert any("its canary was not settled: kubernetes.core.k8s" in w for w in rel.warnings)
+
+
+def test_turning_the_canary_on_with_a_new_image_runs_it_and_an_abort_puts_back_the_last_revision(
+    world: CanaryWorld,
+) -> None:
+    world.installed(canary={"enabled": False})
+    assert [r.get("weight") for r in world.route()["spec"]["rules"][0]["backendRefs"]] == [None]
+    promoted = world.run(image="router:v2")
+    assert not promoted.failed and len(world.prometheus.urls) == 3, promoted.msg
+    world.prometheus.measure = lambda ns, n: (1000, 1000, 0.05)
+    assert world.run(image="router:v3", rollback_on_failure=False).failed
+    assert world.image() == "router:v2" and world.weights() == [100, 0]
+    back = world.run(state="rollback", rollback_revision=1, canary={"enabled": False})
+    assert not back.failed, back.msg
+    assert Ref("Deployment", "ns", f"{NAME}-canary") not in world.kube.objects
+    assert [r.get("weight") for r in world.route()["spec"]["rules"][0]["backendRefs"]] == [None]
