@@ -77,6 +77,14 @@ def runs(spec: Spec, history: History, cand: revision.Candidate) -> bool:
     )
 
 
+def known(spec: Spec, history: History) -> bool:
+    """Whether the release may have a canary: enabled now, or in its latest revision (a release
+    without one is never asked for its route)."""
+    canary = Names.of(spec).canary_ref
+    latest = history.latest.objects if history.latest else []
+    return bool(spec.canary.get("enabled")) or any(Ref.of(o) == canary for o in latest)
+
+
 def recover(cfg: Configuration, spec: Spec) -> str:
     """A canary found mid-flight (its weight above 0, or pods, with no run holding the lock: this
     one holds it) gets every request back on stable in one write and is scaled to 0; a warning

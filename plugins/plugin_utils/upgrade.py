@@ -26,7 +26,7 @@ class Upgrade(Action):
         cfg, spec, result = self.cfg, self.spec, self.result
         cfg.redact.remember((spec.secret or {}).get("data"))
         history = History.read(cfg.store)
-        if not cfg.check:  # a canary a killed run left mid-flight: stable first
+        if not cfg.check and canary.known(spec, history):  # a killed run's canary: stable first
             warning = canary.recover(cfg, spec)
             result.warnings += [warning] if warning else []
         cand = revision.candidate(

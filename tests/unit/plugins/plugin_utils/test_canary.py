@@ -558,6 +558,22 @@ def test_the_next_deploy_finds_a_killed_canary_and_puts_stable_back_first(
     assert world.deployment(f"{NAME}-canary")["spec"]["replicas"] == 0
 
 
+def test_a_deploy_turning_the_canary_off_still_recovers_a_killed_one(world: CanaryWorld) -> None:
+    killed_mid_canary(world)
+    rel = world.run(canary={"enabled": False})
+    assert not rel.failed, rel.msg
+    assert any("left mid-flight" in w for w in rel.warnings)
+    assert [r.get("weight") for r in world.route()["spec"]["rules"][0]["backendRefs"]] == [None]
+
+
+def test_a_release_that_never_had_a_canary_is_not_asked_for_one() -> None:
+    plain = CanaryWorld()
+    plain.installed(canary={"enabled": False})
+    assert not plain.run(canary={"enabled": False}, image="router:v2").failed
+    assert ("get", "HTTPRoute", f"{NAME}-route") in plain.kube.calls  # the dry-run's read
+    assert ("get", "Deployment", f"{NAME}-canary") not in plain.kube.calls
+
+
 def test_abort_yml_recovers_a_killed_canary(world: CanaryWorld) -> None:
     killed_mid_canary(world)
     rel = world.run(state="abort")
