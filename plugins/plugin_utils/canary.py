@@ -167,6 +167,11 @@ class Canary:
             if Ref.of(o) != self.names.stable_ref
             and not catalogue.entry(o["kind"]).after_certificates
         ]
+        if not any(Ref.of(o) == self.names.canary_ref for o in writes):
+            # always one write, so this canary arrives at the batch's shared apply: one that
+            # never did would hold the batch's others there while it waits for them at a check
+            canary = self.cand.change_of(self.names.canary_ref)
+            writes += [canary.obj] if canary is not None else []
         failure = failure or revision.apply(cfg, writes, self.result)
         if failure:
             raise Aborted(f"the canary could not be applied: {failure}")

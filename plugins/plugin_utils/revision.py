@@ -60,7 +60,11 @@ class Candidate:
     secret_changed: bool = False  # a new secret mode or owner, worth a revision of its own
 
     def change(self, kind: str) -> preflight.Change | None:
+        """The first object of that kind (the stable Deployment, not the canary's)."""
         return next((c for c in self.changes if c.ref.kind == kind), None)
+
+    def change_of(self, ref: Ref) -> preflight.Change | None:
+        return next((c for c in self.changes if c.ref == ref), None)
 
     def changed(self) -> list[preflight.Change]:
         return [c for c in self.changes if c.changed]

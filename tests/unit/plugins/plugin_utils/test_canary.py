@@ -818,3 +818,29 @@ def test_turning_the_canary_on_with_a_new_image_runs_it_and_an_abort_puts_back_t
     assert not back.failed, back.msg
     assert Ref("Deployment", "ns", f"{NAME}-canary") not in world.kube.objects
     assert [r.get("weight") for r in world.route()["spec"]["rules"][0]["backendRefs"]] == [None]
+
+
+def test_a_canary_with_nothing_to_apply_still_meets_the_batch_at_its_shared_apply() -> None:
+    """b's canary Deployment already runs v2 (an abort left it): b applies nothing new, yet must
+    reach the shared apply, else a waits for b at the apply while b waits for a at a check."""
+    fleet = CanaryWorld(("a", "b"))
+    specs = {ns: fleet.spec(f"h{ns}", namespace=ns) for ns in ("a", "b")}
+    assert not any(r.failed for r in fleet.run_all(list(specs.values())).values())
+    fleet.prometheus.measure = lambda ns, n: (1000, 1000, 0.05)
+    b = fleet.spec("hb", namespace="b", image="router:v2", rollback_on_failure=False)
+    assert fleet.run_all([b])["hb"].failed
+    # the release's own apply takes the canary's and the route's fields back (as a deploy would)
+    failed = fleet.stores["b"].records[-1]  # type: ignore[index]
+    owned = [o for o in failed.objects if o["metadata"]["name"].endswith(("-canary", "-route"))]
+    assert fleet.kube.k8s_module(owned) == ""
+    fleet.prometheus.measure = good
+    batch = [
+        fleet.spec("ha", namespace="a", image="router:v2"),
+        fleet.spec("hb", namespace="b", image="router:v2"),
+    ]
+    results: list[dict[str, Result]] = []
+    runner = threading.Thread(target=lambda: results.append(fleet.run_all(batch)), daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "the batch deadlocked"
+    assert not any(r.failed for r in results[0].values()), results[0]
