@@ -246,7 +246,13 @@ class Canary:
     def _held(self, step: canary_plan.Step, since: float) -> str:
         """Why a step that passed its check does not advance yet: the HPA is scaling, or the
         step's gate waits for playbooks/promote.yml; '' when it advances."""
+        late = self.cfg.waiter.clock() - since >= step.pause + self.spec.timeout
         scaling = self._scaling()
+        if scaling and late:
+            raise Aborted(
+                f"still scaling {self.spec.timeout}s after step {self.steps.index(step) + 1}'s "
+                f"pause ({scaling}): no weight moves while the HorizontalPodAutoscaler scales"
+            )
         if scaling:
             return f"held: {scaling}; no weight moves while it does"
         if not step.gated:
@@ -255,8 +261,7 @@ class Canary:
             canary_route.send(self.cfg.client, self.names, "", self.spec.field_manager)
             self._note("promoted by playbooks/promote.yml")
             return ""
-        waited = self.cfg.waiter.clock() - since
-        if waited >= self.spec.timeout:
+        if late:
             raise Aborted(
                 f"step {self.steps.index(step) + 1} (weight {step.weight}%) was not promoted by "
                 f"playbooks/promote.yml within {self.spec.timeout}s"

@@ -113,6 +113,9 @@ class CanaryWorld:
     def __init__(self, namespaces: tuple[str, ...] = ("ns",)) -> None:
         self.kube = FakeCluster(namespaces)
         self.kube.controllers.append(accepting_gateway)
+        # no watch: a rollout's wait sleeps on the fake clock, so one that never ends fails at
+        # its deadline instead of waiting for a watch event on the real clock
+        self.kube.watchable = False
         for ns in namespaces:
             self.kube.put(
                 {
@@ -437,7 +440,7 @@ def test_no_weight_moves_while_the_hpa_scales_either_deployment(world: CanaryWor
             phases["writes_while_scaling"] = len(seen) - phases["writes"]
 
     world.clock.hooks.append(hpa)
-    rel = world.run(image="router:v2")
+    rel = world.run(image="router:v2", rollout_timeout=120)  # holds up to pause + 120 s
     assert not rel.failed, rel.msg
     assert phases["writes_while_scaling"] == 0
     held = [c for c in world.history()[1]["canary"] if "held" in c["reason"]]
@@ -466,6 +469,28 @@ def test_an_hpa_that_never_settles_aborts_the_canary(world: CanaryWorld) -> None
     rel = world.run(image="router:v2")
     assert rel.failed and "still scaling after 5s" in rel.msg
     assert "HorizontalPodAutoscaler exchange-router-hpa is scaling (1 -> 2)" in rel.msg
+
+
+def test_an_hpa_that_scales_for_ever_during_a_step_aborts_the_canary(world: CanaryWorld) -> None:
+    world.installed()
+    stable = Ref("Deployment", "ns", f"{NAME}-deployment")
+
+    def hpa(now: float) -> None:  # scaling while the canary has requests
+        world.kube.objects[stable]["spec"]["replicas"] = 3
+        world.kube.objects[stable]["status"]["replicas"] = 2
+
+    def settled(obj: dict[str, Any]) -> None:  # then done (the rollback waits on a real clock)
+        if obj["kind"] == "HTTPRoute" and world.weights() == [100, 0]:
+            world.clock.hooks.clear()
+            status = world.kube.objects[stable]["status"]
+            status.update(replicas=3, updatedReplicas=3, availableReplicas=3, readyReplicas=3)
+
+    world.clock.hooks.append(hpa)
+    world.kube.controllers.append(settled)
+    seen = weights_written(world)
+    rel = world.run(image="router:v2")
+    assert rel.failed and "still scaling 5s after step 1's pause" in rel.msg, rel.msg
+    assert seen == [[80, 20], [100, 0]] or seen[:2] == [[80, 20], [100, 0]]
 
 
 def test_a_gated_step_holds_until_promote_yml_then_advances(world: CanaryWorld) -> None:
