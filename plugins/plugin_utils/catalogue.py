@@ -70,6 +70,20 @@ def _suffixed(suffix: str) -> Callable[[Variables], str]:
     return lambda v: f"{v[P + 'name']}{suffix}"
 
 
+# The canary's Deployment and Service (`<name>-canary`), and its pods' `app` label.
+CANARY_NAME = _suffixed("-canary")
+
+
+def by_context(context: str) -> Kind:
+    """The release kind whose template names it `__exchange_router_<context>_name`."""
+    return next(k for k in RELEASE_KINDS if k.context == context)
+
+
+def name_of(context: str, release: str) -> str:
+    """The name of the release's object of that context, for a kind named after the release."""
+    return by_context(context).name({P + "name": release})
+
+
 def _secret_name(v: Variables) -> str:
     return v[P + "secret_name"]
 
@@ -170,9 +184,15 @@ KINDS: tuple[Kind, ...] = (
     Kind("Service", "v1", "services", "service.yaml.j2", "service", _suffixed("-service"),
          fields={"spec.ports": "service_port", "spec.ports[0].nodePort": "service_node_port",
                  "spec.type": "service_type", "metadata.annotations": "service_annotations"}),
+    # The canary's Service (the route's second backendRef), with the canary on.
+    Kind("Service", "v1", "services", "canary-service.yaml.j2", "canary_service",
+         _suffixed("-canary"), _switched("canary"), {"spec.ports": "service_port"}),
     Kind("Deployment", "apps/v1", "deployments", "deployment.yaml.j2", "deployment",
          _suffixed("-deployment"), fields=DEPLOYMENT_FIELDS, entries=_env_entries,
          wait=ROLLOUT),
+    # The canary's Deployment: the stable's pod template, 0 replicas but while a canary runs.
+    Kind("Deployment", "apps/v1", "deployments", "canary-deployment.yaml.j2", "canary_deployment",
+         CANARY_NAME, _switched("canary"), wait=ROLLOUT),
     Kind("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers", "hpa.yaml.j2",
          "hpa", _suffixed("-hpa"), _switched("autoscaling"), {"spec": "autoscaling"},
          removed_before_apply=True),
@@ -195,10 +215,14 @@ KINDS: tuple[Kind, ...] = (
     Kind("CertificateRequest", "cert-manager.io/v1", "certificaterequests"),
 )
 # fmt: on
-BY_KIND = {k.kind: k for k in KINDS}
+# A kind's first entry (the canary's Service and Deployment come after the stable ones, with the
+# same API and waits).
+BY_KIND: dict[str, Kind] = {}
+for _k in KINDS:
+    BY_KIND.setdefault(_k.kind, _k)
 # The release's own kinds, in apply order.
 RELEASE_KINDS = tuple(k for k in KINDS if k.template)
-ORDER = [k.kind for k in RELEASE_KINDS]
+ORDER = list(dict.fromkeys(k.kind for k in RELEASE_KINDS))
 
 
 def entry(kind: str) -> Kind:
@@ -257,7 +281,8 @@ def rbac_rules(verbs: list[str]) -> list[dict[str, Any]]:
     groups: dict[str, list[str]] = {}
     for k in RELEASE_KINDS:
         if not k.rbac_by_name:
-            groups.setdefault(k.api_version.rpartition("/")[0], []).append(k.plural)
+            plurals = groups.setdefault(k.api_version.rpartition("/")[0], [])
+            plurals += [k.plural] if k.plural not in plurals else []
     return [
         {"apiGroups": [group], "resources": plurals, "verbs": list(verbs)}
         for group, plurals in groups.items()

@@ -10,6 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.exchange.platform.plugins.plugin_utils.canary_query import (
+    Alone,
+    Get,
+    Query,
+    http_get,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.redact import Redactor
 from ansible_collections.exchange.platform.plugins.plugin_utils.shared_apply import Applied
@@ -29,6 +35,12 @@ class Configuration:
     lock_lost: Callable[[], str] = lambda: ""  # why the deploy lock was lost, or ''
     follow: Callable[[Ref], Pace] | None = None  # the batch's rollout watch, if any
     redact: Redactor = field(default_factory=Redactor)  # this run's secret values
+    metrics: Get = http_get  # the Prometheus HTTP API's GET, for a canary's checks
+    checks: Query | None = None  # the batch's one query per check (canary_query.Checks), if any
+
+    def query(self) -> Query:
+        """How a canary's checks read the metrics: the batch's query, else one of its own."""
+        return self.checks if self.checks is not None else Alone(self.metrics)
 
     def pace(self, ref: Ref) -> Pace:
         """How a wait on `ref` sleeps: woken by the batch's watch, if any."""

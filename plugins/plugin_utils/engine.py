@@ -17,7 +17,12 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import connection
+from ansible_collections.exchange.platform.plugins.plugin_utils import canary, connection
+from ansible_collections.exchange.platform.plugins.plugin_utils.canary_query import (
+    Checks,
+    Get,
+    http_get,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
 from ansible_collections.exchange.platform.plugins.plugin_utils.drift import Drift
@@ -46,7 +51,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.wait import Wait
 Apply = Callable[[dict[str, Any], list[dict[str, Any]]], str]
 Connect = Callable[[dict[str, Any], str], Client]
 METRICS_API = "metrics.k8s.io/v1beta1"
-WRITERS = ("present", "rollback", "absent")
+WRITERS = ("present", "rollback", "absent", "abort")
 READERS = 8  # threads for a batch that only reads (see _side_by_side)
 LABELS = {"app.kubernetes.io/managed-by": "exchange.platform"}
 
@@ -91,16 +96,22 @@ def run_on_cluster(
     stores: Callable[[Client, Spec], Store] = lambda client, spec: SecretStore(
         client, spec.namespace, spec.name
     ),
+    metrics: Get = http_get,
 ) -> dict[str, Result]:
-    """The releases of one cluster identity, side by side (`stores`: each one's history)."""
+    """The releases of one cluster identity, side by side (`stores`: each one's history;
+    `metrics`: the Prometheus HTTP API's GET, which the batch's canaries share, one query per
+    check)."""
     deployer = functools.cache(client.whoami)
     deploys = [s for s in specs if s.state == "present"]
     shared = SharedApply(apply, 0 if check else len(deploys))
+    canaries = [s for s in deploys if s.canary.get("enabled") and not check]
+    checks = Checks(metrics, len(canaries))
     follower = Follower(client, sleep=waiter.sleep)
     leases = {s.host: _lease(client, s, holder, waiter) for s in specs}
 
     def one(spec: Spec) -> Result:
         member = shared.member() if spec.state == "present" and not check else None
+        query = checks.member() if spec in canaries else None
         lease = leases[spec.host]
         cfg = Configuration(
             client,
@@ -111,12 +122,16 @@ def run_on_cluster(
             deployer=deployer,
             lock_lost=lambda: lease.lost,
             follow=follower.pace,
+            metrics=metrics,
+            checks=query,
         )
         try:
             return _locked(cfg, spec, lease)
         finally:
             if member is not None:
                 member.leave()
+            if query is not None:
+                query.leave()
             if not check:
                 with contextlib.suppress(KubeError):  # else it expires by itself
                     lease.release()
@@ -140,6 +155,8 @@ def _lease(client: Client, spec: Spec, holder: str, waiter: Waiter) -> Lease:
 def _locked(cfg: Configuration, spec: Spec, lease: Lease) -> Result:
     """Take the release's lock (a writer outside check mode), then run its action."""
     try:
+        if spec.state == "abort":  # the deploy holding the lock aborts its canary, then ends
+            canary.signal_abort(cfg, spec)
         if not cfg.check and spec.state in WRITERS:
             lease.take(wait=spec.timeout + 30)
     except NamespaceMissing as error:
@@ -154,6 +171,10 @@ def _locked(cfg: Configuration, spec: Spec, lease: Lease) -> Result:
         return Uninstall(cfg, spec).run()
     if spec.state == "diff":
         return Drift(cfg, spec).run()
+    if spec.state == "promote":
+        return canary.Promote(cfg, spec).run()
+    if spec.state == "abort":
+        return canary.Abort(cfg, spec).run()
     return ListHistory(cfg, spec).run()  # a rendered release never reaches the engine
 
 

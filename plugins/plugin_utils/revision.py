@@ -60,7 +60,11 @@ class Candidate:
     secret_changed: bool = False  # a new secret mode or owner, worth a revision of its own
 
     def change(self, kind: str) -> preflight.Change | None:
+        """The first object of that kind (the stable Deployment, not the canary's)."""
         return next((c for c in self.changes if c.ref.kind == kind), None)
+
+    def change_of(self, ref: Ref) -> preflight.Change | None:
+        return next((c for c in self.changes if c.ref == ref), None)
 
     def changed(self) -> list[preflight.Change]:
         return [c for c in self.changes if c.changed]
@@ -169,13 +173,13 @@ def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, resul
     """Write the candidate, wait for it and record it; the number it is recorded as. Raises
     RevisionFailed (recorded as failed) when its writes or waits fail, LockError when the lock
     was lost (nothing recorded)."""
-    failure = _prepare(cfg, spec, cand)
+    failure = prepare(cfg, spec, cand)
     early = [r for r in cand.prune if catalogue.entry(r.kind).removed_before_apply]
     if not failure:
         delete(cfg, early)
     gated = [o for o in cand.writes() if catalogue.entry(o["kind"]).after_certificates]
     if not failure:
-        failure = _apply(cfg, [o for o in cand.writes() if o not in gated], result)
+        failure = apply(cfg, [o for o in cand.writes() if o not in gated], result)
     if not failure and gated and spec.wait:  # the Ingress waits for its certificates
         failure = edge_readiness.wait(
             cfg.client,
@@ -185,7 +189,7 @@ def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, resul
             (catalogue.CERTIFICATE,),
         )
     if not failure and not cfg.lock_lost():
-        failure = _apply(cfg, gated, result)
+        failure = apply(cfg, gated, result)
     if cfg.lock_lost():
         raise LockError(cfg.lock_lost())
     if not failure:
@@ -194,21 +198,34 @@ def put(cfg: Configuration, spec: Spec, history: History, cand: Candidate, resul
             failure = _wait(cfg, spec, cand, result)
     if cfg.lock_lost():  # another run owns the release now: write nothing more
         raise LockError(f"{cfg.lock_lost()}; stopped without recording history or rolling back")
-    record = cand.record
-    record.revision = history.next_revision()
-    record.time, record.deployer = cfg.now(), cfg.deployer()
-    record.image = _image(record.objects)
-    record.status = Status.FAILED if failure else Status.DEPLOYED
-    if failure and record.description == "deploy":
-        record.description = "failed: " + failure.splitlines()[0]
-    history.append(record, spec.history_max)
-    result.revision = record.revision
+    return record(cfg, spec, history, cand, result, failure)
+
+
+def record(
+    cfg: Configuration,
+    spec: Spec,
+    history: History,
+    cand: Candidate,
+    result: Result,
+    failure: str,
+) -> int:
+    """Record the candidate as the next revision, deployed or (with a failure) failed; raises
+    RevisionFailed with the failure."""
+    entry = cand.record
+    entry.revision = history.next_revision()
+    entry.time, entry.deployer = cfg.now(), cfg.deployer()
+    entry.image = _image(entry.objects)
+    entry.status = Status.FAILED if failure else Status.DEPLOYED
+    if failure and entry.description == "deploy":
+        entry.description = "failed: " + failure.splitlines()[0]
+    history.append(entry, spec.history_max)
+    result.revision = entry.revision
     if failure:
         raise RevisionFailed(failure)
-    return record.revision
+    return entry.revision
 
 
-def _apply(cfg: Configuration, objects: list[dict[str, Any]], result: Result) -> str:
+def apply(cfg: Configuration, objects: list[dict[str, Any]], result: Result) -> str:
     """Apply objects (kubernetes.core.k8s, maybe the batch's shared run): '' or why it failed."""
     if not objects:
         return ""
@@ -217,7 +234,7 @@ def _apply(cfg: Configuration, objects: list[dict[str, Any]], result: Result) ->
     return cfg.redact(applied.error)
 
 
-def _prepare(cfg: Configuration, spec: Spec, cand: Candidate) -> str:
+def prepare(cfg: Configuration, spec: Spec, cand: Candidate) -> str:
     """The writes that precede the apply: the replicas hand-off, the Secret's hand-off to or
     from the Sealed Secrets controller, and a changed SealedSecret, unsealed before its values
     are hashed into the pod template. '' or why it failed."""
@@ -248,16 +265,17 @@ def _prepare(cfg: Configuration, spec: Spec, cand: Candidate) -> str:
 
 
 def _rehash(cfg: Configuration, cand: Candidate, data: dict[str, str]) -> None:
-    """Put the unsealed values' checksum into the Deployment and dry-run it again."""
-    change = cand.change("Deployment")
-    if change is None:
-        return
+    """Put the unsealed values' checksum into the Deployments (the canary's too) and dry-run
+    them again."""
     checksum = preflight.secret_checksum(cand.record.checksum_key, data)
-    change.obj = preflight.with_checksum(change.obj, checksum)
-    change.result = cfg.client.apply(change.obj, dry_run=True)
-    cand.record.objects = [
-        change.obj if o["kind"] == "Deployment" else o for o in cand.record.objects
-    ]
+    for change in cand.changes:
+        if change.ref.kind != "Deployment":
+            continue
+        change.obj = preflight.with_checksum(change.obj, checksum)
+        change.result = cfg.client.apply(change.obj, dry_run=True)
+        cand.record.objects = [
+            change.obj if Ref.of(o) == change.ref else o for o in cand.record.objects
+        ]
 
 
 def _wait(cfg: Configuration, spec: Spec, cand: Candidate, result: Result) -> str:

@@ -28,13 +28,6 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.variables import
 )
 
 EDGE = ("ingress", "httproute", "pdb", "network_policy")
-# Until the engine runs a canary, an enabled one stops the deploy once its values pass: a deploy
-# that silently rolled every pod at once would not be what was asked.
-CANARY_NOT_BUILT = (
-    f"{P}canary.enabled: true: this version checks the canary's values but cannot run a canary "
-    "yet (its steps, promote and abort are not built); set it to false to deploy with a rolling "
-    "update"
-)
 
 
 def edge_enabled(v: dict[str, Any]) -> bool:
@@ -126,7 +119,7 @@ def _canary_problems(v: dict[str, Any]) -> list[str]:
     canary = filled(v, "canary")
     if not canary["enabled"]:
         return []
-    return canary_rules.problems(canary, filled(v, "httproute")) or [CANARY_NOT_BUILT]
+    return canary_rules.problems(canary, filled(v, "httproute"))
 
 
 def check(v: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.variables import
     needed_keys,
 )
 
-STATES = ("present", "absent", "rollback", "history", "diff", "rendered")
+STATES = ("present", "absent", "rollback", "history", "diff", "promote", "abort", "rendered")
 FIELD_MANAGER = "exchange.platform"
 LOCK_SECONDS = 30  # the deploy lock expires this long after its holder stopped renewing
 
@@ -52,6 +52,7 @@ class Spec:
     history_max: int
     lock_seconds: int
     revision: int
+    canary: dict[str, Any]  # exchange_router_canary, filled with its defaults
     connection: dict[str, Any]
     field_manager: str
     sources: dict[str, str]
@@ -98,6 +99,7 @@ def from_variables(
         "history_max": v[P + "history_max"],
         "lock_seconds": LOCK_SECONDS,
         "revision": v[P + "rollback_revision"],
+        "canary": filled(v, "canary"),
         "connection": {key: v[P + key] for key in CONNECTION_OPTIONS},
         "field_manager": FIELD_MANAGER,
         "sources": field_sources(v),

@@ -59,6 +59,9 @@ class Revision:
     time: str = ""
     deployer: str = ""
     image: str = ""
+    # A canary's checks, in order (canary.Canary): step, weight, requests, success rate, p99
+    # latency, decision and reason; empty for a revision deployed without one.
+    canary: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -83,6 +86,7 @@ class Revision:
             time=raw.get("time", ""),
             deployer=raw.get("deployer", ""),
             image=raw.get("image", ""),
+            canary=raw.get("canary") or [],
         )
 
     def summary(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import yaml
 from ansible.template import trust_as_template
 
 from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    canary_plan,
     catalogue,
     pod_rules,
     rules,
@@ -59,6 +60,10 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         "app.kubernetes.io/managed-by": "exchange.platform",
     }
     selector = {"app": name}
+    canary = filled(v, "canary")
+    # The canary's pods: the stable's labels but their own `app`, so neither Deployment's
+    # selector, nor either Service's, takes the other's pods.
+    canary_selector = {"app": catalogue.CANARY_NAME(v)}
     out = {
         "autoscaling": filled(v, "autoscaling"),
         "service_account": filled(v, "service_account"),
@@ -79,6 +84,13 @@ def context(v: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         "labels": labels,
         "selector": selector,
         "pod_labels": pod_rules.pod_labels(v, labels, selector),
+        "canary": canary,
+        "canary_selector": canary_selector,
+        "canary_pod_labels": pod_rules.pod_labels(v, labels, canary_selector),
+        # the route's backendRefs with the canary on: everything to stable while none runs
+        "route_backends": canary_plan.backend_refs(
+            catalogue.entry("Service").name(v), catalogue.CANARY_NAME(v), v[P + "service_port"], 0
+        ),
         "security_contexts": pod_rules.security_contexts(v),
         "termination_grace_period_seconds": pod_rules.grace_seconds(v),
         "service_annotations": {**v[P + "annotations"], **(v[P + "service_annotations"] or {})},

@@ -1,13 +1,19 @@
 # Copyright: exchange.platform maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The install/upgrade action (state present), owning its whole sequence: read the history,
-build the revision the spec describes and have the API server check it (check mode stops
-there; a revision that changes nothing writes nothing and only looks at the Deployment), put it
-on the cluster, and when it fails, call the rollback action, as Helm's failRelease does."""
+"""The install/upgrade action (state present), owning its whole sequence: read the history (and
+put a canary a killed run left mid-flight back on stable), build the revision the spec describes
+and have the API server check it (check mode stops there; a revision that changes nothing writes
+nothing and only looks at the Deployment), put it on the cluster (through the canary when
+exchange_router_canary is on and the pod template changes: canary.py), and when it fails, call
+the rollback action, as Helm's failRelease does."""
 
 from __future__ import annotations
 
-from ansible_collections.exchange.platform.plugins.plugin_utils import edge_readiness, revision
+from ansible_collections.exchange.platform.plugins.plugin_utils import (
+    canary,
+    edge_readiness,
+    revision,
+)
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Ref
 from ansible_collections.exchange.platform.plugins.plugin_utils.result import Action, Failed
 from ansible_collections.exchange.platform.plugins.plugin_utils.rollback import Rollback
@@ -20,6 +26,9 @@ class Upgrade(Action):
         cfg, spec, result = self.cfg, self.spec, self.result
         cfg.redact.remember((spec.secret or {}).get("data"))
         history = History.read(cfg.store)
+        if not cfg.check and canary.known(spec, history):  # a killed run's canary: stable first
+            warning = canary.recover(cfg, spec)
+            result.warnings += [warning] if warning else []
         cand = revision.candidate(
             cfg, spec, history, spec.objects, spec.secret, spec.secret_mode, "deploy"
         )
@@ -30,7 +39,10 @@ class Upgrade(Action):
             self._warn_if_short()
             return
         try:
-            number = revision.put(cfg, spec, history, cand, result)
+            if canary.runs(spec, history, cand):
+                number = canary.Canary(cfg, spec, history, cand, result).put()
+            else:
+                number = revision.put(cfg, spec, history, cand, result)
         except revision.RevisionFailed as failure:
             raise Failed(f"{failure}\n{self._after_failure(history)}") from None
         result.msg = f"Release {spec.name} revision {number} deployed"

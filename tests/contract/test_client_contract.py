@@ -166,6 +166,23 @@ def test_missing_objects_are_404_and_stale_writes_409(backend: Backend) -> None:
     assert kube.get("Secret", ns, "once") is None
 
 
+def test_an_apply_carrying_a_resource_version_is_refused_when_it_is_stale(
+    backend: Backend,
+) -> None:
+    """The canary writes its route weights so (canary_route.py): never over a newer route."""
+    kube, ns = backend.client, backend.namespace
+    first = kube.apply(secret(backend, "versioned", {"a": "1"}), manager="one")
+    body = secret(backend, "versioned", {"a": "2"})
+    body["metadata"]["resourceVersion"] = first["metadata"]["resourceVersion"]
+    second = kube.apply(body, manager="two")
+    assert clear(second) == {"a": "2"}
+    body = secret(backend, "versioned", {"a": "3"})
+    body["metadata"]["resourceVersion"] = first["metadata"]["resourceVersion"]
+    stale = refused(kube.apply, body, manager="two")
+    assert stale.status == 409 and "the object has been modified" in stale.message
+    assert clear(kube.get("Secret", ns, "versioned")) == {"a": "2"}
+
+
 def test_a_lease_is_a_compare_and_swap_on_its_resource_version(backend: Backend) -> None:
     kube, ns = backend.client, backend.namespace
     lease = {

@@ -28,7 +28,7 @@ P = "exchange_router_"
 
 # Options deliberately without a default in defaults/main.yml: (entry point, variable).
 # remove's state must be given (V(absent)); the main entry point's default would deploy.
-WITHOUT_DEFAULT = {("remove", "exchange_router_state")}
+WITHOUT_DEFAULT = {("remove", "exchange_router_state"), ("canary", "exchange_router_state")}
 
 # The Python type of a value of each argument-spec type (raw takes anything).
 TYPES: dict[str, type | tuple[type, ...]] = {

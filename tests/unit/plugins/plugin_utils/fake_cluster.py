@@ -4,8 +4,8 @@ kwok tier's kube-apiserver, so what it answers is what a real API server answers
 
 What it keeps as the API server does:
 - objects by reference, with resourceVersions, uids and generations; 404 for what is missing
-  (a namespace included), 409 for a create of what exists, a replace or a delete whose
-  resourceVersion is stale (a replace without one is unconditional);
+  (a namespace included), 409 for a create of what exists, a replace, an apply or a delete whose
+  resourceVersion is stale (a replace or an apply without one is unconditional);
 - server-side apply with field ownership per (manager, operation): managers share a field they
   set to the same value; a different value is a 409 conflict naming the owner and the field,
   unless forced, which takes the field away from it; a field its last owner stops applying is
@@ -346,6 +346,9 @@ class FakeCluster:
             if error is not None:
                 raise error
         live = self.objects.get(ref)
+        given = (obj.get("metadata") or {}).get("resourceVersion")
+        if given and live is not None and given != live["metadata"]["resourceVersion"]:
+            raise KubeError(409, self._modified(ref))
         owners = copy.deepcopy(self.owners.get(ref, {}))
         config, current = fields(obj), fields(live)
         mine = (manager, "Apply")
@@ -396,11 +399,7 @@ class FakeCluster:
             raise KubeError(404, f'{_plural(ref.kind)} "{ref.name}" not found')
         given = obj["metadata"].get("resourceVersion")
         if given and given != live["metadata"]["resourceVersion"]:
-            raise KubeError(
-                409,
-                f'Operation cannot be fulfilled on {_plural(ref.kind)} "{ref.name}": the object '
-                "has been modified; please apply your changes to the latest version and try again",
-            )
+            raise KubeError(409, self._modified(ref))
         obj = copy.deepcopy(obj)
         obj.pop("status", None)
         if "status" in live:  # the status subresource is written apart
@@ -501,6 +500,13 @@ class FakeCluster:
         return True
 
     # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _modified(ref: Ref) -> str:
+        return (
+            f'Operation cannot be fulfilled on {_plural(ref.kind)} "{ref.name}": the object has '
+            "been modified; please apply your changes to the latest version and try again"
+        )
+
     def _namespace(self, namespace: str) -> None:
         if namespace not in self.namespaces:
             raise KubeError(404, f'namespaces "{namespace}" not found')

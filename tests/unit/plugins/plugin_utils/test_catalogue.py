@@ -114,24 +114,26 @@ def test_only_the_secret_holds_secret_values() -> None:
 
 def test_refs_name_every_object_a_release_can_own() -> None:
     """The ServiceAccount was once missing: removal without history left it behind."""
-    refs = {
-        r["kind"]: r["metadata"]["name"]
+    refs = [
+        (r["kind"], r["metadata"]["name"])
         for r in catalogue.refs(dict(role_defaults(), **{P + "name": "xr", P + "secret_name": "s"}))
-    }
-    assert refs == {
-        "ServiceAccount": "xr",
-        "Secret": "s",
-        "SealedSecret": "s",
-        "ConfigMap": "xr-config",
-        "Service": "xr-service",
-        "Deployment": "xr-deployment",
-        "HorizontalPodAutoscaler": "xr-hpa",
-        "PodDisruptionBudget": "xr-pdb",
-        "NetworkPolicy": "xr-network-policy",
-        "Certificate": "xr-tls",
-        "Ingress": "xr-ingress",
-        "HTTPRoute": "xr-route",
-    }
+    ]
+    assert refs == [
+        ("ServiceAccount", "xr"),
+        ("Secret", "s"),
+        ("SealedSecret", "s"),
+        ("ConfigMap", "xr-config"),
+        ("Service", "xr-service"),
+        ("Service", "xr-canary"),
+        ("Deployment", "xr-deployment"),
+        ("Deployment", "xr-canary"),
+        ("HorizontalPodAutoscaler", "xr-hpa"),
+        ("PodDisruptionBudget", "xr-pdb"),
+        ("NetworkPolicy", "xr-network-policy"),
+        ("Certificate", "xr-tls"),
+        ("Ingress", "xr-ingress"),
+        ("HTTPRoute", "xr-route"),
+    ]
 
 
 def test_the_config_map_goes_before_the_pods_that_mount_it_only_when_files_are_given() -> None:
