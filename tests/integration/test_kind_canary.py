@@ -1,0 +1,112 @@
+"""The canary on kind (issue 26): one continuous HTTPS client through Traefik's Gateway while a
+deploy runs a new pod template on the canary by the HTTPRoute's weights, judged from what the
+kind tier's Prometheus (cluster/kind/manifests/prometheus.yaml: Traefik scraped every 5 s, its
+API on the node's NodePort 30090) counted of the canary's requests. The stand-in fails every
+20th request with ERROR_RATE=0.05 (cluster/kind/standin/faults.go), so a canary of it must be
+aborted at its first check, with at most about first weight x error rate of the client's
+requests failed; the same release then takes a harmless change through every step and is
+promoted with no request failed."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from conftest import Cluster, Run
+from kubernetes import client
+from steady_client import SteadyClient
+from test_kind import GOOD, deploy_plain
+from test_kind_edge import _gateway
+
+pytestmark = pytest.mark.kind
+
+PROMETHEUS_NODE_PORT = 30090
+CANARY = "exchange-router-canary"
+STEPS = [{"weight": 20, "pause": 25}, {"weight": 50, "pause": 25}]
+
+
+def _prometheus_url(kind: Cluster) -> str:
+    """Prometheus's API as the engine reaches it from the controller: the kind node's address
+    (a container of the project's own dockerd) and the Service's NodePort."""
+    node = kind.core.list_node().items[0]
+    ip = next(a.address for a in node.status.addresses if a.type == "InternalIP")
+    return f"http://{ip}:{PROMETHEUS_NODE_PORT}"
+
+
+def _deploy(kind: Cluster, namespace: str, values: dict[str, Any]) -> tuple[Run, float]:
+    start = time.monotonic()
+    run = deploy_plain(kind, namespace, GOOD, "-e", json.dumps(values))
+    return run, time.monotonic() - start
+
+
+def _weights(kind: Cluster, namespace: str) -> dict[str, int]:
+    route = client.CustomObjectsApi(kind.api).get_namespaced_custom_object(
+        "gateway.networking.k8s.io", "v1", namespace, "httproutes", "exchange-router-route"
+    )
+    refs = route["spec"]["rules"][0]["backendRefs"]
+    return {ref["name"]: ref.get("weight", 1) for ref in refs}
+
+
+def _canary_replicas(kind: Cluster, namespace: str) -> int:
+    return kind.apps.read_namespaced_deployment(CANARY, namespace).spec.replicas or 0
+
+
+def test_a_bad_canary_is_aborted_at_once_and_a_good_one_is_promoted_with_no_failed_request(
+    kind: Cluster, kind_namespace: str
+) -> None:
+    host = f"canary-{kind_namespace}.kind.test"
+    values: dict[str, Any] = dict(
+        _gateway(kind, kind_namespace, host),
+        exchange_router_autoscaling={"enabled": False},
+        exchange_router_replicas=2,
+        # The kind node allocates 2 CPUs: at the promote, 2 stable pods, the rollout's surge pod
+        # and the canary's at the default 300m each, beside the tier's own, left one Pending.
+        exchange_router_resources={"requests": {"cpu": "100m"}, "limits": {"cpu": "1000m"}},
+        exchange_router_lifecycle={"preStop": {"sleep": {"seconds": 5}}},
+        exchange_router_canary={
+            "enabled": True,
+            "steps": STEPS,
+            "window": 20,
+            "min_requests": 10,
+            "prometheus_url": _prometheus_url(kind),
+        },
+    )
+    first, _ = _deploy(kind, kind_namespace, values)  # no stable revision: a plain deploy
+    assert first.ok, first.output
+    with SteadyClient(kind, kind_namespace, host) as steady:
+        steady.wait_serving()
+        assert _weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
+
+        before = steady.counts()
+        bad = dict(values, exchange_router_env=[{"name": "ERROR_RATE", "value": "0.05"}])
+        run, to_abort = _deploy(kind, kind_namespace, bad)
+        seen = steady.counts() - before
+        print(f"bad canary: aborted in {to_abort:.0f} s; the client saw {seen}")
+        assert not run.ok, run.output
+        assert "success rate" in run.output, run.output
+        assert _weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
+        assert _canary_replicas(kind, kind_namespace) == 0
+        # The canary had 20% of requests and failed 5% of its own: about 1% of all, while the
+        # deploy lasted (its canary's start and stop included); twice that is the bound.
+        assert seen.sent >= 200, seen
+        assert seen.failed <= 2 * seen.sent * STEPS[0]["weight"] / 100 * 0.05 + 2, seen
+
+        before = steady.counts()
+        good = dict(values, exchange_router_env=[{"name": "CANARY_RELEASE", "value": "good"}])
+        run, to_promote = _deploy(kind, kind_namespace, good)
+        seen = steady.counts() - before
+        print(f"good canary: promoted in {to_promote:.0f} s; the client saw {seen}")
+        assert run.ok, run.output
+        assert seen.sent >= 200 and seen.failed == 0, (seen, steady.failures(before.at))
+        assert _weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
+        assert _canary_replicas(kind, kind_namespace) == 0
+        stable = kind.apps.read_namespaced_deployment("exchange-router-deployment", kind_namespace)
+        env = stable.spec.template.spec.containers[0].env or []
+        assert any(e.name == "CANARY_RELEASE" for e in env)  # stable runs the new template
+
+    history = deploy_plain(kind, kind_namespace, GOOD, playbook="history")
+    assert history.ok, history.output
+    print(history.output[-3000:])
+    assert "failed" in history.output and "deployed" in history.output
