@@ -10,6 +10,7 @@ promoted with no request failed."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from typing import Any
 
@@ -35,6 +36,30 @@ def _prometheus_url(kind: Cluster) -> str:
     return f"http://{ip}:{PROMETHEUS_NODE_PORT}"
 
 
+def _values(kind: Cluster, namespace: str, host: str) -> dict[str, Any]:
+    """A release of 2 pods on a Gateway of its own, with the canary on (two steps of 25 s)."""
+    return dict(
+        _gateway(kind, namespace, host),
+        exchange_router_autoscaling={"enabled": False},
+        exchange_router_replicas=2,
+        # The kind node allocates 2 CPUs: at the promote, 2 stable pods, the rollout's surge pod
+        # and the canary's at the default 300m each, beside the tier's own, left one Pending.
+        exchange_router_resources={"requests": {"cpu": "100m"}, "limits": {"cpu": "1000m"}},
+        exchange_router_lifecycle={"preStop": {"sleep": {"seconds": 5}}},
+        exchange_router_canary={
+            "enabled": True,
+            "steps": STEPS,
+            "window": 20,
+            "min_requests": 10,
+            "prometheus_url": _prometheus_url(kind),
+        },
+    )
+
+
+def _env(name: str, value: str) -> dict[str, Any]:
+    return {"exchange_router_env": [{"name": name, "value": value}]}
+
+
 def _deploy(kind: Cluster, namespace: str, values: dict[str, Any]) -> tuple[Run, float]:
     start = time.monotonic()
     run = deploy_plain(kind, namespace, GOOD, "-e", json.dumps(values))
@@ -57,22 +82,7 @@ def test_a_bad_canary_is_aborted_at_once_and_a_good_one_is_promoted_with_no_fail
     kind: Cluster, kind_namespace: str
 ) -> None:
     host = f"canary-{kind_namespace}.kind.test"
-    values: dict[str, Any] = dict(
-        _gateway(kind, kind_namespace, host),
-        exchange_router_autoscaling={"enabled": False},
-        exchange_router_replicas=2,
-        # The kind node allocates 2 CPUs: at the promote, 2 stable pods, the rollout's surge pod
-        # and the canary's at the default 300m each, beside the tier's own, left one Pending.
-        exchange_router_resources={"requests": {"cpu": "100m"}, "limits": {"cpu": "1000m"}},
-        exchange_router_lifecycle={"preStop": {"sleep": {"seconds": 5}}},
-        exchange_router_canary={
-            "enabled": True,
-            "steps": STEPS,
-            "window": 20,
-            "min_requests": 10,
-            "prometheus_url": _prometheus_url(kind),
-        },
-    )
+    values = _values(kind, kind_namespace, host)
     first, _ = _deploy(kind, kind_namespace, values)  # no stable revision: a plain deploy
     assert first.ok, first.output
     with SteadyClient(kind, kind_namespace, host) as steady:
@@ -110,3 +120,52 @@ def test_a_bad_canary_is_aborted_at_once_and_a_good_one_is_promoted_with_no_fail
     assert history.ok, history.output
     print(history.output[-3000:])
     assert "failed" in history.output and "deployed" in history.output
+
+
+def test_a_slow_canary_is_aborted_a_killed_one_recovered_and_no_traffic_is_no_data(
+    kind: Cluster, kind_namespace: str
+) -> None:
+    host = f"canary-{kind_namespace}.kind.test"
+    values = _values(kind, kind_namespace, host)
+    first, _ = _deploy(kind, kind_namespace, values)
+    assert first.ok, first.output
+    with SteadyClient(kind, kind_namespace, host) as steady:
+        steady.wait_serving()
+        slow, to_abort = _deploy(kind, kind_namespace, dict(values, **_env("LATENCY_MS", "700")))
+        print(f"slow canary: aborted in {to_abort:.0f} s")
+        assert not slow.ok, slow.output
+        assert "p99 latency" in slow.output and "> 500 ms" in slow.output, slow.output
+        assert _weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
+
+        # Killed mid-canary, as a cancelled CI job is: the whole run, its forked workers too.
+        killed = dict(values, **_env("CANARY_RELEASE", "killed"))
+        process = deploy_plain(
+            kind, kind_namespace, GOOD, "-e", json.dumps(killed), background=True
+        )
+        assert isinstance(process, subprocess.Popen)
+        try:
+            for _attempt in range(240):
+                if _weights(kind, kind_namespace)[CANARY] > 0:
+                    break
+                time.sleep(0.5)
+        finally:
+            subprocess.run(["pkill", "-KILL", "-P", str(process.pid)], check=False)
+            process.kill()
+            process.communicate()
+        assert _weights(kind, kind_namespace)[CANARY] > 0  # killed while the canary had traffic
+
+        before = steady.counts()
+        again, took = _deploy(kind, kind_namespace, killed)
+        seen = steady.counts() - before
+        print(f"after the kill: the next deploy took {took:.0f} s; the client saw {seen}")
+        assert again.ok, again.output
+        assert "left mid-flight by a run that stopped" in again.output, again.output
+        assert _weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
+        assert _canary_replicas(kind, kind_namespace) == 0
+        assert seen.failed == 0, (seen, steady.failures(before.at))
+
+    # No client: the canary's check has fewer than min_requests, and no_data: fail fails it.
+    quiet, _ = _deploy(kind, kind_namespace, dict(values, **_env("CANARY_RELEASE", "quiet")))
+    assert not quiet.ok, quiet.output
+    assert "no data (" in quiet.output, quiet.output
+    assert _weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
