@@ -5,7 +5,10 @@ API on the node's NodePort 30090) counted of the canary's requests. The stand-in
 20th request with ERROR_RATE=0.05 (cluster/kind/standin/faults.go), so a canary of it must be
 aborted at its first check, with at most about first weight x error rate of the client's
 requests failed; the same release then takes a harmless change through every step and is
-promoted with no request failed."""
+promoted with no request failed. A canary answering in 700 ms (LATENCY_MS) is aborted on its p99;
+a deploy killed while its canary has traffic leaves the release to the next deploy, which puts
+every request back on stable first; and with no client at all the check has no data, which the
+default no-data policy (fail) aborts."""
 
 from __future__ import annotations
 
