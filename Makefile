@@ -192,8 +192,10 @@ tier-kind: setup ## The kind tier's tests
 # The log is kept (.cache/test.log, ignored by git) and what failed is printed again at its end.
 TEST_LOG := .cache/test.log
 # What runs beside the kind tier, the longest path, at a lower CPU priority: on 2 cores the kind
-# tier alone took 792 s, and its tests 600 s alone against 940 s beside the rest (README). The
-# kind node's own processes belong to its dockerd, so only these are lowered.
+# tier alone took 792 s, and its tests 600 s alone against 940 s beside the rest (README), on one
+# kind cluster; on two side by side `make tier-kind` took 761 s against 1027 s on one, both beside
+# another checkout's runs (README). The kind nodes' own processes belong to the project's dockerd,
+# so only these are lowered (and the dockerd keeps the nice value of whoever started it).
 beside-kind:
 	nice -n 10 $(MAKE) --no-print-directory -k -j3 --output-sync=target tier-kwok checks smoke-kwok
 test: ## Everything CI runs
