@@ -21,7 +21,8 @@ from kubernetes import client, config, utils
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "cluster" / "kwok.sh"
 KIND = ROOT / "cluster" / "kind.sh"
-# The kind tests share molecule's kind cluster (make molecule-kind runs them first).
+# The kind tests run on the cluster `kind.sh with` holds for them (its base name): make
+# molecule-kind runs half of them on molecule's cluster, before the scenario, and half on a second.
 KIND_CLUSTER_NAME = os.environ.get("EXCHANGE_PLATFORM_KIND_TESTS", "exchange-platform-molecule")
 PLAYBOOKS = ROOT / "playbooks"
 

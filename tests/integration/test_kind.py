@@ -1,7 +1,7 @@
-"""The kind tier: what only a real kubelet shows (make molecule-kind runs these first, on the
-kind cluster molecule then uses). The stand-in application (cluster/kind/standin) exits 2 when
-SERVER_ADDR has no port and 1 when a backend does not accept TCP connections; the backends are
-TCP listeners; the Sealed Secrets controller and metrics-server run in the cluster."""
+"""The kind tier: what only a real kubelet shows (make molecule-kind runs these on its second kind
+cluster, beside the half it runs on molecule's). The stand-in application (cluster/kind/standin)
+exits 2 when SERVER_ADDR has no port and 1 when a backend does not accept TCP connections; the
+backends are TCP listeners; the Sealed Secrets controller and metrics-server run in the cluster."""
 
 from __future__ import annotations
 
