@@ -113,13 +113,11 @@ EOF
 	log "edge smoke test passed in $((SECONDS - start))s"
 }
 
-# edge_client NS PHASE TRAEFIK_IP POD_IP EDGE_HOST SEED_HOST GW_HOST: a pod of the node's Debian
-# image (curl) trusting only the kind CA; 200 through Traefik for the three hosts; straight to the
-# pod: 200 before the NetworkPolicy (the control: the same client, the same request), blocked
-# after it: curl timed out (exit 28) or was refused (7); any other failure fails the check.
-edge_client() {
-	local ns=$1 phase=$2 ip=$3 pod_ip=$4 edge=$5 seed=$6 gw=$7 name="client-$2" expect=200
-	[[ "${phase}" == after ]] && expect=blocked
+# curl_pod NS NAME < SCRIPT: a client pod NAME in NS (curl in the kube-proxy image, the kind CA
+# at /ca/ca.crt) that runs SCRIPT with bash once.
+curl_pod() {
+	local ns=$1 name=$2 script
+	script=$(sed 's/^/          /')
 	kctl -n "${ns}" apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
@@ -136,17 +134,29 @@ spec:
         - bash
         - -c
         - |
-          set -u
-          ok=0
-          for u in https://${edge}/api/v1/health https://${seed}/backend/api/v1/health https://${gw}/api/v1/health; do
-            h=\${u#https://}; h=\${h%%/*}
-            curl -sS --fail --max-time 10 --cacert /ca/ca.crt --resolve "\$h:443:${ip}" -w ' %{http_code} '"\$u"'\n' "\$u" || ok=1
-          done
-          code=\$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' http://${pod_ip}:8080/api/v1/health) || code="curl exit \$?"
-          case "\$code" in "curl exit 28") code=timeout ;; "curl exit 7") code=refused ;; esac
-          echo " straight to the pod: \$code"
-          case "${expect}:\$code" in 200:200 | blocked:timeout | blocked:refused) ;; *) ok=1 ;; esac
-          exit \$ok
+${script}
+EOF
+}
+
+# edge_client NS PHASE TRAEFIK_IP POD_IP EDGE_HOST SEED_HOST GW_HOST: a pod of the node's Debian
+# image (curl) trusting only the kind CA; 200 through Traefik for the three hosts; straight to the
+# pod: 200 before the NetworkPolicy (the control: the same client, the same request), blocked
+# after it: curl timed out (exit 28) or was refused (7); any other failure fails the check.
+edge_client() {
+	local ns=$1 phase=$2 ip=$3 pod_ip=$4 edge=$5 seed=$6 gw=$7 name="client-$2" expect=200
+	[[ "${phase}" == after ]] && expect=blocked
+	curl_pod "${ns}" "${name}" <<EOF
+set -u
+ok=0
+for u in https://${edge}/api/v1/health https://${seed}/backend/api/v1/health https://${gw}/api/v1/health; do
+  h=\${u#https://}; h=\${h%%/*}
+  curl -sS --fail --max-time 10 --cacert /ca/ca.crt --resolve "\$h:443:${ip}" -w ' %{http_code} '"\$u"'\n' "\$u" || ok=1
+done
+code=\$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' http://${pod_ip}:8080/api/v1/health) || code="curl exit \$?"
+case "\$code" in "curl exit 28") code=timeout ;; "curl exit 7") code=refused ;; esac
+echo " straight to the pod: \$code"
+case "${expect}:\$code" in 200:200 | blocked:timeout | blocked:refused) ;; *) ok=1 ;; esac
+exit \$ok
 EOF
 	wait_for 90 "client pod ${name} to finish" pod_finished "${ns}" "${name}" || true
 	log "client pod (${phase} the NetworkPolicy):"
@@ -214,26 +224,11 @@ EOF
 	[[ -z "$(promql "traefik_service_requests_total{service=~\"${svc}\"}")" ]] ||
 		die "control: Prometheus counts requests of the faulty backend before any was sent"
 	ip=$(kctl -n traefik get service traefik -o jsonpath='{.spec.clusterIP}')
-	kctl -n "${ns}" apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: client-faulty, labels: {app: edge-client}}
-spec:
-  restartPolicy: Never
-  volumes: [{name: ca, configMap: {name: edge-ca}}]
-  containers:
-    - name: curl
-      image: registry.k8s.io/kube-proxy:${KUBE_VERSION}
-      imagePullPolicy: Never
-      volumeMounts: [{name: ca, mountPath: /ca}]
-      command:
-        - bash
-        - -c
-        - |
-          for i in \$(seq ${SMOKE_REQUESTS}); do
-            curl -sS -o /dev/null --max-time 10 --cacert /ca/ca.crt --resolve ${gw}:443:${ip} \\
-              -H 'x-smoke-backend: faulty' -w '%{http_code}\n' https://${gw}/api/v1/health
-          done | sort | uniq -c | sed 's/^/ client saw /'
+	curl_pod "${ns}" client-faulty <<EOF
+for i in \$(seq ${SMOKE_REQUESTS}); do
+  curl -sS -o /dev/null --max-time 10 --cacert /ca/ca.crt --resolve ${gw}:443:${ip} \\
+    -H 'x-smoke-backend: faulty' -w '%{http_code}\n' https://${gw}/api/v1/health
+done | sort | uniq -c | sed 's/^/ client saw /'
 EOF
 	wait_for 120 "client pod client-faulty to finish" pod_finished "${ns}" client-faulty || true
 	kctl -n "${ns}" logs client-faulty >&2 || true
