@@ -134,14 +134,18 @@ class CanaryWorld:
         settings = {"enabled": True, "prometheus_url": URL, **(canary or {})}
         return spec(host, httproute=ROUTE, canary=settings, **given)
 
-    def run_all(self, specs: list[Spec]) -> dict[str, Result]:
+    def run_all(
+        self, specs: list[Spec], apply: Callable[[list[dict[str, Any]]], str] | None = None
+    ) -> dict[str, Result]:
+        """The specs as one play batch; `apply` stands for kubernetes.core.k8s (the fake's)."""
+
         def store(client: Any, s: Spec) -> MemoryStore:
             return self.stores.setdefault(s.namespace, MemoryStore())
 
         return engine.run_on_cluster(
             specs,
             self.kube,
-            self.kube.k8s_module,
+            apply or self.kube.k8s_module,
             False,
             "me",
             self.waiter,
@@ -324,16 +328,7 @@ def test_a_canary_the_cluster_refuses_is_aborted(world: CanaryWorld) -> None:
     def refuse(objects: list[dict[str, Any]]) -> str:
         return "kubernetes.core.k8s could not apply the release: quota"
 
-    rel = engine.run_on_cluster(
-        [world.spec(image="router:v2")],
-        world.kube,
-        refuse,
-        False,
-        "me",
-        world.waiter,
-        lambda c, s: world.stores["ns"],
-        world.prometheus,
-    )["localhost"]
+    rel = world.run_all([world.spec(image="router:v2")], refuse)["localhost"]
     assert rel.failed and "the canary could not be applied: kubernetes.core.k8s" in rel.msg
 
 
@@ -815,16 +810,7 @@ def test_a_promote_whose_settling_apply_fails_warns(world: CanaryWorld) -> None:
             return "kubernetes.core.k8s could not apply the release: webhook down"
         return world.kube.k8s_module(objects)
 
-    rel = engine.run_on_cluster(
-        [world.spec(image="router:v2")],
-        world.kube,
-        apply,
-        False,
-        "me",
-        world.waiter,
-        lambda c, s: world.stores["ns"],
-        world.prometheus,
-    )["localhost"]
+    rel = world.run_all([world.spec(image="router:v2")], apply)["localhost"]
     assert not rel.failed, rel.msg
     assert any("its canary was not settled: kubernetes.core.k8s" in w for w in rel.warnings)
 
