@@ -188,7 +188,8 @@ tier-kind: setup ## The kind tier's tests
 
 # Everything CI runs. The cluster builds first (seconds when cached), then the two tiers side by
 # side (separate clusters; their tests mostly wait), the checks one at a time beside them, and the
-# kwok smoke checks on a cluster of their own. The kind tier is the longest path: it starts first.
+# kwok smoke checks on a cluster of their own. The kind tier was the longest path: it starts first
+# (with two kind clusters, kwok integration's longer half took longer in one make test: README).
 # Output is shown per target when it finishes.
 # The log is kept (.cache/test.log, ignored by git) and what failed is printed again at its end.
 TEST_LOG := .cache/test.log
