@@ -24,7 +24,7 @@ KIND_TESTS_CLUSTER_2 := exchange-platform-kind-2
 
 .PHONY: help setup lint unit test-render integration render cluster cluster-down deploy remove \
   molecule molecule-kind test build sanity docs docs-check ee test-build bench bench-kind differential \
-  checks cluster-build tier-kwok tier-kind kind-tests-held smoke-kwok beside-kind \
+  checks cluster-build tier-kwok tier-kind kind-tests-held smoke-kwok \
   integration-first-half integration-second-half kind-first-half kind-second-half
 
 help: ## List the targets
@@ -193,15 +193,8 @@ tier-kind: setup ## The kind tier's tests
 # Output is shown per target when it finishes.
 # The log is kept (.cache/test.log, ignored by git) and what failed is printed again at its end.
 TEST_LOG := .cache/test.log
-# What runs beside the kind tier, the longest path, at a lower CPU priority: on 2 cores the kind
-# tier alone took 792 s, and its tests 600 s alone against 940 s beside the rest (README), on one
-# kind cluster; on two side by side `make tier-kind` took 761 s against 1027 s on one, both beside
-# another checkout's runs (README). The kind nodes' own processes belong to the project's dockerd,
-# so only these are lowered (and the dockerd keeps the nice value of whoever started it).
-beside-kind:
-	nice -n 10 $(MAKE) --no-print-directory -k -j3 --output-sync=target tier-kwok checks smoke-kwok
 test: ## Everything CI runs
 	$(MAKE) --no-print-directory cluster-build
 	mkdir -p $(dir $(TEST_LOG))
-	set -o pipefail; $(MAKE) --no-print-directory -k -j4 --output-sync=target tier-kind beside-kind 2>&1 \
+	set -o pipefail; $(MAKE) --no-print-directory -k -j4 --output-sync=target tier-kind tier-kwok checks smoke-kwok 2>&1 \
 	  | tee $(TEST_LOG) || { tools/what_failed.sh $(TEST_LOG); exit 1; }

@@ -38,10 +38,12 @@ ensure_docker() {
 	local runc
 	runc=$(content_copy "${KIND_DIR}/runc-nosysresource")
 	log "starting dockerd (socket ${DOCKER_DIR}/docker.sock, log ${LOG_DIR}/dockerd.log) ..."
-	# Without fds 7 to 9: the locks kind.sh holds must not outlive it in the daemon.
+	# Without fds 7 to 9: the locks kind.sh holds must not outlive it in the daemon. At nice 0
+	# whatever the caller's (a `nice -n 19 kind.sh build` once started it, and every kind node ran
+	# below the tests beside it).
 	(
 		cd / || exit 1
-		exec setsid dockerd --host "${OWN_DOCKER_HOST}" --data-root "${DOCKER_DIR}/data" \
+		exec nice -n "$((-$(nice)))" setsid dockerd --host "${OWN_DOCKER_HOST}" --data-root "${DOCKER_DIR}/data" \
 			--exec-root "${DOCKER_DIR}/exec" --pidfile "${DOCKER_DIR}/dockerd.pid" \
 			--config-file "${DOCKER_DIR}/daemon.json" --iptables=false --ip-masq=false \
 			--ip=127.0.0.1 --add-runtime "exchange-platform-runc=${runc}" \

@@ -302,7 +302,7 @@ def test_plugins_load_from_the_installed_copy(installed: tuple[Path, dict[str, s
         ).stdout
     )
     assert set(modules) == {f"{FQCN}.release", f"{FQCN}.release_report"}
-    for name, options in (("release", set()), ("release_report", {"result"})):
+    for name, options in (("release", set()), ("release_report", {"release"})):
         module = json.loads(
             run([tool("ansible-doc"), "--json", f"{FQCN}.{name}"], env=env, cwd=collections).stdout
         )
@@ -376,14 +376,14 @@ def test_a_report_of_several_lines_reads_one_line_each_under_ansible_s_default_c
         "2         deployed    router:b",
     ]
     playbook = tmp_path / "report.yml"
-    outcome = {"releases": {"localhost": {"msg": "\n".join(table), "history": []}}}
+    outcome = {"msg": "\n".join(table), "history": []}  # this host's part of the engine's result
     playbook.write_text(
         yaml.safe_dump(
             [
                 {
                     "hosts": "localhost",
                     "gather_facts": False,
-                    "tasks": [{f"{FQCN}.release_report": {"result": outcome}}],
+                    "tasks": [{f"{FQCN}.release_report": {"release": outcome}}],
                 }
             ]
         )
