@@ -45,7 +45,17 @@ EXACT_CONTENT = {
     "meta": {"meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt"},
     "playbooks": {
         f"playbooks/{name}.yml"
-        for name in ("deploy", "diff", "history", "rbac", "remove", "render", "rollback")
+        for name in (
+            "abort",
+            "deploy",
+            "diff",
+            "history",
+            "promote",
+            "rbac",
+            "remove",
+            "render",
+            "rollback",
+        )
     },
 }
 # The plugin types shipped since 2.0.0: the release engine is an action plugin documented by a
