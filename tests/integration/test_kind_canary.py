@@ -83,7 +83,8 @@ def test_a_bad_canary_is_aborted_at_once_and_a_good_one_is_promoted_with_no_fail
 ) -> None:
     host = f"canary-{kind_namespace}.kind.test"
     values = canary_values(kind, kind_namespace, host)
-    first, _ = timed_deploy(kind, kind_namespace, values)  # no stable revision: a plain deploy
+    # No stable revision yet: a plain deploy.
+    first = timed_deploy(kind, kind_namespace, values)[0]
     assert first.ok, first.output
     with SteadyClient(kind, kind_namespace, host) as steady:
         steady.wait_serving()

@@ -32,7 +32,7 @@ def test_a_slow_canary_is_aborted_a_killed_one_recovered_and_no_traffic_is_no_da
 ) -> None:
     host = f"canary-{kind_namespace}.kind.test"
     values = canary_values(kind, kind_namespace, host)
-    first, _ = timed_deploy(kind, kind_namespace, values)
+    first = timed_deploy(kind, kind_namespace, values)[0]
     assert first.ok, first.output
     with SteadyClient(kind, kind_namespace, host) as steady:
         steady.wait_serving()
@@ -74,9 +74,8 @@ def test_a_slow_canary_is_aborted_a_killed_one_recovered_and_no_traffic_is_no_da
         assert seen.failed == 0, (seen, steady.failures(before.at))
 
     # No client: the canary's check has fewer than min_requests, and no_data: fail fails it.
-    quiet, _ = timed_deploy(
-        kind, kind_namespace, dict(values, **env_var("CANARY_RELEASE", "quiet"))
-    )
+    quiet_values = dict(values, **env_var("CANARY_RELEASE", "quiet"))
+    quiet = timed_deploy(kind, kind_namespace, quiet_values)[0]
     assert not quiet.ok, quiet.output
     assert "no data (" in quiet.output, quiet.output
     assert route_weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
