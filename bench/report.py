@@ -502,7 +502,10 @@ def canary_md(c: dict[str, Any] | None) -> list[str]:
         f"The fleet's first (plain) deploy took {c.get('first_deploy_seconds', 0):.1f} s; the row "
         f"{c.get('seconds', 0):.0f} s in all (load average {c.get('loadavg_1m_at_start', 0):.1f} "
         "at its start). The abort's time is mostly the rest of the step's pause: the canaries "
-        "see the drop at their next check.",
+        "see the drop at their next check, and each puts every request back on stable in one "
+        "write of its own. The promote's is the releases' own applies: each stable Deployment "
+        "takes the new template, then its route and its canary are settled, each a "
+        "kubernetes.core.k8s run of its own, one run at a time (3 per release).",
         "",
     ]
 
