@@ -344,9 +344,21 @@ class Bench:
             self.results["notes"].append(f"{fn.__name__} stopped: {type(e).__name__}: {e}")
             log(f"{fn.__name__} stopped: {e!r}")
 
+    @contextlib.contextmanager
+    def cleaned_up(self) -> Iterator[None]:
+        """Whatever happens inside: this run's namespaces deleted, its work dir too (unless
+        --keep-work)."""
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self.cluster.delete_namespaces(f"{LABEL}={self.run_id}", wait=120)
+            if not self.args.keep_work:
+                shutil.rmtree(self.work, ignore_errors=True)
+
     def run(self) -> None:
         t0 = time.monotonic()
-        try:
+        with self.cleaned_up():
             self.preflight()
             self.warmup_and_count()
             self.cluster.delete_namespaces(f"{LABEL}={self.run_id}")
@@ -359,11 +371,6 @@ class Bench:
             ):
                 if not skip:
                     self.phase(phase)
-        finally:
-            with contextlib.suppress(Exception):
-                self.cluster.delete_namespaces(f"{LABEL}={self.run_id}", wait=120)
-            if not self.args.keep_work:
-                shutil.rmtree(self.work, ignore_errors=True)
         self.results["elapsed_seconds"] = time.monotonic() - t0
         self.results["code_at_end"] = code_fingerprint()
         self.results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -373,7 +380,7 @@ class Bench:
         """--only canary: the canary row alone, reported in bench/results/canary.{md,json}."""
         t0 = time.monotonic()
         log(f"run id {self.run_id}, work dir {self.work}: the canary row only")
-        try:
+        with self.cleaned_up():
             stale = self.cluster.kubectl("get", "namespace", "-l", LABEL, "-o", "name", check=False)
             if stale.strip():
                 log("deleting namespaces left by an earlier benchmark run")
@@ -382,11 +389,6 @@ class Bench:
             self.results["machine"] = machine()
             self.results["code_at_start"] = code_fingerprint()
             self.phase(run_canary)
-        finally:
-            with contextlib.suppress(Exception):
-                self.cluster.delete_namespaces(f"{LABEL}={self.run_id}", wait=120)
-            if not self.args.keep_work:
-                shutil.rmtree(self.work, ignore_errors=True)
         self.results["elapsed_seconds"] = time.monotonic() - t0
         self.results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         report_canary(self.results)
