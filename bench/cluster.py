@@ -56,6 +56,19 @@ class Cluster:
         finally:
             conn.close()
 
+    def request(self, method: str, path: str, body: str, content_type: str) -> bytes:
+        """One write with the admin certificate (the canary row's fake Gateway controller)."""
+        conn = http.client.HTTPSConnection(self.host, self.port, context=self.ssl, timeout=30)
+        try:
+            conn.request(method, path, body.encode(), {"Content-Type": content_type})
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status >= 300:
+                raise RuntimeError(f"{method} {path}: {resp.status} {data[:500]!r}")
+            return data
+        finally:
+            conn.close()
+
     def ready(self) -> bool:
         try:
             self.get("/readyz")

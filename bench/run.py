@@ -10,10 +10,14 @@ exchange-platform.bench/run=<run id>; it deletes them again at the end.  The par
   manifests.py the objects, the helm chart and the naive role's templates, from `make render`
   scale.py     1/10/50 namespaces in one play, and the helm loop over as many: first,
                no-op, check and image change of the whole fleet
+  canary.py    a fleet of 10 releases canaried side by side (a fake Prometheus and Gateway
+               controller): time to 100% stable after an abort and a promote, queries per step
   profiling.py where the collection's time goes (per task, per function)
   report.py    bench/results/latest.{md,json}, scale.png and BENCHMARKS.md
 Phases, all in one invocation (this file): preflight (objects, chart, versions), warm-up and
-counted runs (audit log), idle baseline, interleaved timing rounds, scale, profile.
+counted runs (audit log), idle baseline, interleaved timing rounds, scale, canary, profile.
+`--only canary` runs the canary row alone (bench/results/canary.{md,json}; BENCHMARKS.md and
+latest.* are left as they are).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 import manifests
 import yaml
 from apicount import AuditLog, audit_log_path, classify_metrics, classify_requests
+from canary import run_canary
 from common import (
     COUNTED_TOOLS,
     DEFAULT_TAG,
@@ -52,7 +57,7 @@ from common import (
     machine,
 )
 from profiling import run_profile
-from report import report
+from report import report, report_canary
 from runners import Runners
 from scale import run_scale
 
@@ -339,9 +344,21 @@ class Bench:
             self.results["notes"].append(f"{fn.__name__} stopped: {type(e).__name__}: {e}")
             log(f"{fn.__name__} stopped: {e!r}")
 
+    @contextlib.contextmanager
+    def cleaned_up(self) -> Iterator[None]:
+        """Whatever happens inside: this run's namespaces deleted, its work dir too (unless
+        --keep-work)."""
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self.cluster.delete_namespaces(f"{LABEL}={self.run_id}", wait=120)
+            if not self.args.keep_work:
+                shutil.rmtree(self.work, ignore_errors=True)
+
     def run(self) -> None:
         t0 = time.monotonic()
-        try:
+        with self.cleaned_up():
             self.preflight()
             self.warmup_and_count()
             self.cluster.delete_namespaces(f"{LABEL}={self.run_id}")
@@ -349,19 +366,32 @@ class Bench:
             self.timed_rounds()
             for skip, phase in (
                 (self.args.skip_scale, run_scale),
+                (self.args.skip_canary, run_canary),
                 (self.args.skip_profile, run_profile),
             ):
                 if not skip:
                     self.phase(phase)
-        finally:
-            with contextlib.suppress(Exception):
-                self.cluster.delete_namespaces(f"{LABEL}={self.run_id}", wait=120)
-            if not self.args.keep_work:
-                shutil.rmtree(self.work, ignore_errors=True)
         self.results["elapsed_seconds"] = time.monotonic() - t0
         self.results["code_at_end"] = code_fingerprint()
         self.results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         report(self.results)
+
+    def run_only_canary(self) -> None:
+        """--only canary: the canary row alone, reported in bench/results/canary.{md,json}."""
+        t0 = time.monotonic()
+        log(f"run id {self.run_id}, work dir {self.work}: the canary row only")
+        with self.cleaned_up():
+            stale = self.cluster.kubectl("get", "namespace", "-l", LABEL, "-o", "name", check=False)
+            if stale.strip():
+                log("deleting namespaces left by an earlier benchmark run")
+                self.cluster.delete_namespaces(LABEL)
+            self.results["versions"] = self.versions()
+            self.results["machine"] = machine()
+            self.results["code_at_start"] = code_fingerprint()
+            self.phase(run_canary)
+        self.results["elapsed_seconds"] = time.monotonic() - t0
+        self.results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        report_canary(self.results)
 
 
 def main() -> None:
@@ -388,6 +418,16 @@ def main() -> None:
     )
     p.add_argument("--forks", type=int, default=10, help="ansible forks for the scale runs")
     p.add_argument("--skip-scale", action="store_true")
+    p.add_argument("--skip-canary", action="store_true")
+    p.add_argument(
+        "--only",
+        choices=["canary"],
+        help="run only this part (canary: the canary row; writes bench/results/canary.*)",
+    )
+    p.add_argument(
+        "--gateway-api-crds",
+        help="the Gateway API CRDs for the canary row (bench/run.sh: kind.sh build-gateway-api)",
+    )
     p.add_argument("--skip-profile", action="store_true")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary work dir")
     p.add_argument("--keep-logs", action="store_true", help="keep -vvv logs and request lists")
@@ -402,7 +442,11 @@ def main() -> None:
         return
     if not (args.kubeconfig and args.tools_dir):
         p.error("--kubeconfig and --tools-dir are required (bench/run.sh passes them)")
-    Bench(args).run()
+    bench = Bench(args)
+    if args.only == "canary":
+        bench.run_only_canary()
+    else:
+        bench.run()
 
 
 if __name__ == "__main__":

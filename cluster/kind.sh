@@ -305,6 +305,13 @@ cmd_build_metrics_server() {
 	printf '%s\n' "${MS_BIN_DIR}/metrics-server"
 }
 
+# The Gateway API CRDs alone, no Docker (the bench's canary row applies them to its kwok cluster).
+cmd_build_gateway_api() {
+	go_env
+	build_gateway_api
+	printf '%s\n' "$(edge_bin gateway-api "${GATEWAY_API_VERSION}")/crds.yaml"
+}
+
 # The stand-in's own tests (exit codes, messages without values, health, env hashes, burn,
 # injected errors and latency).
 cmd_test_standin() {
@@ -338,6 +345,8 @@ usage: $0 <command>
   kubeconfig    print the kubeconfig path of this checkout's cluster
   load-images   load the workload and deployer images into this checkout's cluster again
   build-metrics-server  build only metrics-server (for the kwok tier); prints its path
+  build-gateway-api     build only the Gateway API CRDs (bench/run.sh's canary row on kwok);
+                prints the path of their crds.yaml
   test-standin  go vet and go test of the stand-in application
   docker-env    print export lines for DOCKER_HOST (the project's dockerd) and KUBECONFIG
 environment: KIND_CLUSTER_NAME (default exchange-platform), KIND_NODE_IMAGE (official node
@@ -357,6 +366,7 @@ main() {
 	kubeconfig) cmd_kubeconfig ;;
 	load-images) cmd_load_images ;;
 	build-metrics-server) cmd_build_metrics_server ;;
+	build-gateway-api) cmd_build_gateway_api ;;
 	test-standin) cmd_test_standin ;;
 	docker-env) cmd_docker_env ;;
 	-h | --help | help) usage ;;

@@ -101,6 +101,16 @@ proc_alive() {
 
 proc_gone() { ! proc_alive "$1"; }
 
+# daemon_pid PIDFILE PATTERN: the pid PIDFILE holds, if that process is alive and its command line
+# contains PATTERN (a pid the kernel gave to another process since is not ours).
+daemon_pid() {
+	local pid
+	pid=$(cat "$1" 2>/dev/null) || return 1
+	[[ "${pid}" =~ ^[0-9]+$ ]] && proc_alive "${pid}" || return 1
+	tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "$2" || return 1
+	printf '%s\n' "${pid}"
+}
+
 # await_exit PID GRACE_SECONDS: wait for PID (already told to stop) to exit; SIGKILL it after
 # GRACE_SECONDS, so ports and data directories are free when this returns.
 await_exit() {

@@ -52,13 +52,7 @@ build_flux() {
 }
 
 # flux_pid NAME: the pid of NAME (a controller or git_http), if it is alive and ours.
-flux_pid() {
-	local pid
-	pid=$(cat "${FLUX_DIR}/$1.pid" 2>/dev/null) || return 1
-	[[ "${pid}" =~ ^[0-9]+$ ]] && proc_alive "${pid}" || return 1
-	tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF "$1" || return 1
-	printf '%s\n' "${pid}"
-}
+flux_pid() { daemon_pid "${FLUX_DIR}/$1.pid" "$1"; }
 
 flux_ready() {
 	local c

@@ -13,13 +13,7 @@ SS_NAME=sealed-secrets-controller
 SS_KEY_LABEL=sealedsecrets.bitnami.com/sealed-secrets-key=active
 
 # ss_pid: the controller's pid, if the recorded process is alive and is our controller.
-ss_pid() {
-	local pid
-	pid=$(cat "${SS_DIR}/controller.pid" 2>/dev/null) || return 1
-	[[ "${pid}" =~ ^[0-9]+$ ]] && proc_alive "${pid}" || return 1
-	[[ "$(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null)" == "${SS_BIN_DIR}/controller "* ]] || return 1
-	printf '%s\n' "${pid}"
-}
+ss_pid() { daemon_pid "${SS_DIR}/controller.pid" "${SS_BIN_DIR}/controller "; }
 
 ss_ready() { curl -fsS --max-time 2 "http://$(cat "${SS_DIR}/addr")/readyz" >/dev/null 2>&1; }
 

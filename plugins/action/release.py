@@ -16,6 +16,7 @@ import gc
 import getpass
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +35,13 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.variables import
 )
 
 K8S = "kubernetes.core.k8s"
+# One kubernetes.core.k8s run at a time: ActionBase._execute_module writes the module, its
+# arguments inside, to one path of the task's temporary directory (AnsiballZ_k8s.py), so the
+# applies of releases running side by side after the batch's shared one (a fleet's canary
+# promotes, rollbacks) overwrote each other's file and ran another release's objects: the
+# benchmark's canary row found 7 of 10 promoted releases still on the old image, each reported
+# deployed.
+_MODULE_RUN = threading.Lock()
 
 
 class ActionModule(ActionBase):
@@ -153,7 +161,8 @@ class ActionModule(ActionBase):
             apply=True,
             server_side_apply={"field_manager": FIELD_MANAGER, "force_conflicts": True},
         )
-        done = self._execute_module(module_name=K8S, module_args=args, task_vars=task_vars)
+        with _MODULE_RUN:
+            done = self._execute_module(module_name=K8S, module_args=args, task_vars=task_vars)
         if not done.get("failed"):
             return ""
         reason = done.get("msg") or "failed"

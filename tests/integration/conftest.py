@@ -9,10 +9,10 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -243,6 +243,23 @@ def vaulted_vars(cluster: Cluster, values: dict[str, object], secret: dict[str, 
         ).stdout
         lines += ["  " + line for line in encrypted.splitlines()]
     return "\n".join(lines) + "\n"
+
+
+Answer = TypeVar("Answer")
+
+
+def poll(
+    probe: Callable[[], Answer], done: Callable[[Answer], bool], attempts: int, pace: float = 1.0
+) -> Answer:
+    """Call probe() until done(its answer), at most `attempts` times `pace` seconds apart, and
+    return the last answer: the caller asserts on it, so a timeout fails with what was seen."""
+    answer = probe()
+    for _attempt in range(attempts - 1):
+        if done(answer):
+            break
+        time.sleep(pace)
+        answer = probe()
+    return answer
 
 
 def grant_deployer(cluster: Cluster, namespace: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, Cluster
+from conftest import ROOT, Cluster, poll
 from kubernetes import client
 
 FLUX_NS = "flux-system"
@@ -152,14 +152,10 @@ def _request_reconcile(cluster: Cluster, kind: tuple[str, str, str], name: str) 
     return token
 
 
-def _until(what: str, check: Callable[[], Any], timeout: float = 180) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(1)
+def _until(what: str, check: Callable[[], Any], timeout: int = 180) -> Any:
+    value = poll(check, bool, timeout)
+    assert value, f"gave up waiting for {what}"
+    return value
 
 
 def _ready(obj: dict[str, Any]) -> bool:

@@ -13,13 +13,14 @@ the client's failed requests and time to promote, the figures BENCHMARKS.md comp
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Cluster
+from conftest import Cluster, poll
 from kubernetes import client
 from steady_client import CA_ISSUER, Counts, SteadyClient
-from test_kind_canary import STEPS, canary_values, timed_deploy
+from test_kind_canary import STEPS, CanaryRelease, canary_values
 
 pytestmark = pytest.mark.kind
 
@@ -157,7 +158,7 @@ def release_template(kind: Cluster, namespace: str, host: str) -> tuple[dict[str
     0 so only Argo's pods serve."""
     values = canary_values(kind, namespace, host)
     values.pop("exchange_router_canary")
-    first = timed_deploy(kind, namespace, values)[0]
+    first = CanaryRelease(kind, namespace, values).deploy()
     assert first.ok, first.output
     deployment = kind.apps.read_namespaced_deployment("exchange-router-deployment", namespace)
     template = kind.api.sanitize_for_serialization(deployment.spec.template)
@@ -235,12 +236,14 @@ def analysis_runs(kind: Cluster, namespace: str) -> list[tuple[str, list[str]]]:
     ]
 
 
-def timed_until(what: str, done: Any, timeout: float = 240) -> float:
+def timed_until(
+    kind: Cluster, namespace: str, done: Callable[[Cluster, str], bool], seconds: float = 240
+) -> float:
+    """Seconds until done(kind, namespace), polled twice a second (conftest.poll)."""
     start = time.monotonic()
-    while not done():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not {what} after {timeout} s")
-        time.sleep(0.5)
+    assert poll(lambda: done(kind, namespace), bool, int(seconds * 2), 0.5), (
+        f"not {done.__name__} after {seconds} s: {status(kind, namespace)}"
+    )
     return time.monotonic() - start
 
 
@@ -257,14 +260,14 @@ def test_argo_rollouts_aborts_the_bad_version_and_promotes_the_good_one_on_the_s
     _create(kind, namespace, ARGO, "analysistemplates", analysis_template(namespace))
     _create(kind, namespace, ARGO, "rollouts", rollout(namespace, template))
     # The first revision has no stable one: Argo scales it up at once, no steps.
-    timed_until("the first revision Healthy", lambda: promoted(kind, namespace), timeout=180)
+    timed_until(kind, namespace, promoted, 180)
 
     with SteadyClient(kind, namespace, host) as steady:
         steady.wait_serving()
 
         before = steady.counts()
         set_env(kind, namespace, template, "ERROR_RATE", "0.05")
-        to_abort = timed_until("aborted", lambda: aborted(kind, namespace))
+        to_abort = timed_until(kind, namespace, aborted)
         seen: Counts = steady.counts() - before
         found = status(kind, namespace)
         print(f"Argo Rollouts, bad canary: aborted in {to_abort:.0f} s; the client saw {seen}")
@@ -281,7 +284,7 @@ def test_argo_rollouts_aborts_the_bad_version_and_promotes_the_good_one_on_the_s
 
         before = steady.counts()
         set_env(kind, namespace, template, "CANARY_RELEASE", "good")
-        to_promote = timed_until("promoted", lambda: promoted(kind, namespace))
+        to_promote = timed_until(kind, namespace, promoted)
         seen = steady.counts() - before
         print(f"Argo Rollouts, good canary: promoted in {to_promote:.0f} s; the client saw {seen}")
         assert seen.sent >= 200 and seen.failed == 0, (seen, steady.failures(before.at))

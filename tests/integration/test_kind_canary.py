@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +29,7 @@ pytestmark = pytest.mark.kind
 
 PROMETHEUS_NODE_PORT = 30090
 CANARY = "exchange-router-canary"
+STABLE_ONLY = {"exchange-router-service": 100, CANARY: 0}
 STEPS = [{"weight": 20, "pause": 25}, {"weight": 50, "pause": 25}]
 
 
@@ -60,10 +65,51 @@ def env_var(name: str, value: str) -> dict[str, Any]:
     return {"exchange_router_env": [{"name": name, "value": value}]}
 
 
-def timed_deploy(kind: Cluster, namespace: str, values: dict[str, Any]) -> tuple[Run, float]:
-    start = time.monotonic()
-    run = deploy_plain(kind, namespace, GOOD, "-e", json.dumps(values))
-    return run, time.monotonic() - start
+@dataclass
+class CanaryRelease:
+    """The release the canary tests deploy, as whoever `kubeconfig` authenticates (None: the
+    cluster's admin)."""
+
+    kind: Cluster
+    namespace: str
+    values: dict[str, Any]
+    kubeconfig: Path | None = None
+
+    def deploy(self, *changes: dict[str, Any], background: bool = False) -> Any:
+        """ansible-playbook deploy.yml with the release's values and `changes` over them."""
+        values = dict(self.values)
+        for change in changes:
+            values.update(change)
+        return deploy_plain(
+            self.kind,
+            self.namespace,
+            GOOD,
+            "-e",
+            json.dumps(values),
+            kubeconfig=self.kubeconfig,
+            background=background,
+        )
+
+    def timed_deploy(self, *changes: dict[str, Any]) -> tuple[Run, float]:
+        start = time.monotonic()
+        run = self.deploy(*changes)
+        return run, time.monotonic() - start
+
+
+@contextmanager
+def serving_canary_release(
+    kind: Cluster, namespace: str, kubeconfig: Path | None = None
+) -> Iterator[tuple[CanaryRelease, SteadyClient]]:
+    """The release deployed with the canary on (no stable revision yet: a plain deploy), and the
+    continuous client through its Gateway, serving, with every request on stable."""
+    host = f"canary-{namespace}.kind.test"
+    release = CanaryRelease(kind, namespace, canary_values(kind, namespace, host), kubeconfig)
+    first = release.timed_deploy()[0]
+    assert first.ok, first.output
+    with SteadyClient(kind, namespace, host) as steady:
+        steady.wait_serving()
+        assert route_weights(kind, namespace) == STABLE_ONLY
+        yield release, steady
 
 
 def route_weights(kind: Cluster, namespace: str) -> dict[str, int]:
@@ -81,23 +127,14 @@ def canary_replicas(kind: Cluster, namespace: str) -> int:
 def test_a_bad_canary_is_aborted_at_once_and_a_good_one_is_promoted_with_no_failed_request(
     kind: Cluster, kind_namespace: str
 ) -> None:
-    host = f"canary-{kind_namespace}.kind.test"
-    values = canary_values(kind, kind_namespace, host)
-    # No stable revision yet: a plain deploy.
-    first = timed_deploy(kind, kind_namespace, values)[0]
-    assert first.ok, first.output
-    with SteadyClient(kind, kind_namespace, host) as steady:
-        steady.wait_serving()
-        assert route_weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
-
+    with serving_canary_release(kind, kind_namespace) as (release, steady):
         before = steady.counts()
-        bad = dict(values, exchange_router_env=[{"name": "ERROR_RATE", "value": "0.05"}])
-        run, to_abort = timed_deploy(kind, kind_namespace, bad)
+        run, to_abort = release.timed_deploy(env_var("ERROR_RATE", "0.05"))
         seen = steady.counts() - before
         print(f"bad canary: aborted in {to_abort:.0f} s; the client saw {seen}")
         assert not run.ok, run.output
         assert "success rate" in run.output, run.output
-        assert route_weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
+        assert route_weights(kind, kind_namespace) == STABLE_ONLY
         assert canary_replicas(kind, kind_namespace) == 0
         # The canary had 20% of requests and failed 5% of its own: about 1% of all, while the
         # deploy lasted (its canary's start and stop included); twice that is the bound.
@@ -105,13 +142,12 @@ def test_a_bad_canary_is_aborted_at_once_and_a_good_one_is_promoted_with_no_fail
         assert seen.failed <= 2 * seen.sent * STEPS[0]["weight"] / 100 * 0.05 + 2, seen
 
         before = steady.counts()
-        good = dict(values, exchange_router_env=[{"name": "CANARY_RELEASE", "value": "good"}])
-        run, to_promote = timed_deploy(kind, kind_namespace, good)
+        run, to_promote = release.timed_deploy(env_var("CANARY_RELEASE", "good"))
         seen = steady.counts() - before
         print(f"good canary: promoted in {to_promote:.0f} s; the client saw {seen}")
         assert run.ok, run.output
         assert seen.sent >= 200 and seen.failed == 0, (seen, steady.failures(before.at))
-        assert route_weights(kind, kind_namespace) == {"exchange-router-service": 100, CANARY: 0}
+        assert route_weights(kind, kind_namespace) == STABLE_ONLY
         assert canary_replicas(kind, kind_namespace) == 0
         stable = kind.apps.read_namespaced_deployment("exchange-router-deployment", kind_namespace)
         env = stable.spec.template.spec.containers[0].env or []

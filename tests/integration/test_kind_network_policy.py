@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from conftest import Cluster
+from conftest import Cluster, poll
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
@@ -105,16 +105,6 @@ def _curl(kind: Cluster, namespace: str, url: str, edge: str = "") -> str:
     return {"0": code, "28": "timeout", "7": "refused"}.get(exit_code, f"curl exit {exit_code}")
 
 
-def _until(probe, wanted, attempts: int) -> str:
-    """Call probe() until its answer is in wanted (at most attempts, a second apart): the last."""
-    for _attempt in range(attempts):
-        answer = probe()
-        if answer in wanted:
-            return answer
-        time.sleep(1)
-    return answer
-
-
 def test_the_ingress_policy_blocks_a_client_that_reached_the_pod_before_and_keeps_the_edge(
     kind: Cluster, kind_namespace: str, client_namespace: str
 ) -> None:
@@ -128,13 +118,15 @@ def test_the_ingress_policy_blocks_a_client_that_reached_the_pod_before_and_keep
     # The control: without a policy, the client reaches the pod straight and through the edge
     # (Traefik routes a moment after the rollout: ask until it answers).
     assert _curl(kind, client_namespace, straight) == "200"
-    assert _until(lambda: _curl(kind, client_namespace, edge, ip), {"200"}, 30) == "200"
+    assert poll(lambda: _curl(kind, client_namespace, edge, ip), "200".__eq__, 30) == "200"
 
     values = dict(ingress(host), exchange_router_network_policy=EDGE_ONLY)
     run = deploy_plain(kind, kind_namespace, GOOD, "-e", json.dumps(values))
     assert run.ok, run.output
     straight = f"http://{_router_pod_ip(kind, kind_namespace)}:8080/api/v1/health"
-    blocked = _until(lambda: _curl(kind, client_namespace, straight), BLOCKED, POLICY_SEEN_ATTEMPTS)
+    blocked = poll(
+        lambda: _curl(kind, client_namespace, straight), BLOCKED.__contains__, POLICY_SEEN_ATTEMPTS
+    )
     assert blocked in BLOCKED, f"straight to the pod with the policy: {blocked}"
     assert _curl(kind, client_namespace, edge, ip) == "200"  # the edge's namespace is admitted
 
@@ -214,6 +206,8 @@ def test_egress_rules_let_dns_postgres_and_redis_through_and_block_another_liste
     values = {"exchange_router_network_policy": policy}
     run = deploy_plain(kind, kind_namespace, GOOD, "-e", json.dumps(values))
     assert run.ok, run.output
-    blocked = _until(lambda: _dial(kind, kind_namespace, other), BLOCKED, POLICY_SEEN_ATTEMPTS)
+    blocked = poll(
+        lambda: _dial(kind, kind_namespace, other), BLOCKED.__contains__, POLICY_SEEN_ATTEMPTS
+    )
     assert blocked in BLOCKED, f"{other} with the egress rules: {blocked}"
     assert {a: _dial(kind, kind_namespace, a) for a in named} == dict.fromkeys(named, "ok")

@@ -15,6 +15,8 @@ import functools
 import gc
 import os
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -286,6 +288,32 @@ def test_the_apply_message_adds_each_detail_the_module_message_lacks(
     assert said == (
         f"kubernetes.core.k8s could not apply the release: {message}" if message else ""
     )
+
+
+def test_applies_run_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's file in the task's temporary directory is one path: two releases' applies
+    side by side (a fleet's promotes) would run each other's arguments."""
+    action = Batch({"h1": {}}).action()
+    running, most, guard = [0], [0], threading.Lock()
+
+    def module_run(**kwargs: Any) -> dict[str, Any]:
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02)
+        with guard:
+            running[0] -= 1
+        return {"failed": False}
+
+    monkeypatch.setattr(action, "_execute_module", module_run)
+    threads = [
+        threading.Thread(target=action._apply, args=({}, {"definition": []})) for _t in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert most[0] == 1
 
 
 def test_removal_templates_no_secret_value_and_removes_the_release(cluster: Cluster) -> None:
