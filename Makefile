@@ -125,7 +125,7 @@ molecule-kind: setup ## The kind tests and molecule scenario (cluster/kind.sh: o
 # release's pod Pending for Insufficient cpu (pytest-xdist, tried and removed); two clusters have
 # a node each. The first half is these files, then molecule's `default`; the second, every other
 # kind test file (durations: README, "The kind tier is the longest path"), test_kind_argo_rollouts.py
-# (about 125 s) included: the first half was the longer one.
+# (107-160 s) included: the first half was the longer one.
 KIND_TESTS_FIRST_HALF := tests/integration/test_kind_edge.py tests/integration/test_kind_zero_downtime.py \
   tests/integration/test_kind_canary_faults.py
 kind-first-half: setup
