@@ -124,7 +124,8 @@ molecule-kind: setup ## The kind tests and molecule scenario (cluster/kind.sh: o
 # cluster: its node has two CPUs to allocate, and two test files side by side on one node left a
 # release's pod Pending for Insufficient cpu (pytest-xdist, tried and removed); two clusters have
 # a node each. The first half is these files, then molecule's `default`; the second, every other
-# kind test file (durations: README, "The kind tier is the longest path").
+# kind test file (durations: README, "The kind tier is the longest path"), test_kind_argo_rollouts.py
+# (107-160 s) included: the first half was the longer one.
 KIND_TESTS_FIRST_HALF := tests/integration/test_kind_edge.py tests/integration/test_kind_zero_downtime.py \
   tests/integration/test_kind_canary_faults.py
 kind-first-half: setup

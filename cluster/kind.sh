@@ -54,6 +54,8 @@ source "${KIND_DIR}/deployer-build.sh"
 source "${KIND_DIR}/edge-build.sh"
 # shellcheck source-path=SCRIPTDIR source=kind/monitoring-build.sh
 source "${KIND_DIR}/monitoring-build.sh"
+# shellcheck source-path=SCRIPTDIR source=kind/rollouts-build.sh
+source "${KIND_DIR}/rollouts-build.sh"
 # shellcheck source-path=SCRIPTDIR source=kind/install.sh
 source "${KIND_DIR}/install.sh"
 # shellcheck source-path=SCRIPTDIR source=kind/clusters.sh
@@ -95,6 +97,7 @@ cmd_build() {
 	build_deployer_image
 	build_edge
 	build_monitoring
+	build_rollouts_image
 	exec 7>&-
 	if ((SECONDS - start > 2)); then log "build finished in $((SECONDS - start))s"; fi
 }
@@ -156,6 +159,7 @@ workload_images() {
 	if [[ -n "${DEPLOYER_BUILT_IMAGE:-}" ]]; then printf '%s %s\n' "${DEPLOYER_BUILT_IMAGE}" "${DEPLOYER_IMAGE}"; fi
 	edge_images
 	monitoring_images
+	rollouts_images
 }
 
 # What a cluster holds once load_images ran: the lines above, with the image ID of those named by
@@ -223,6 +227,7 @@ ensure_cluster() {
 	install_addons
 	install_edge
 	install_monitoring
+	install_rollouts
 	printf '%s\n' "${FINGERPRINT}" >"${STATE_DIR}/fingerprint"
 	record_checkout_cluster
 	mark_used

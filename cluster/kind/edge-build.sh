@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The kind tier's production edge (issue 16), built (sourced by cluster/kind.sh after build.sh):
-# Traefik (Ingress, the ingress-nginx annotations and the Gateway API), cert-manager's controller,
+# Traefik (Ingress, the ingress-nginx annotations, the Gateway API and its own CRDs), cert-manager's controller,
 # the Gateway API CRDs and kube-network-policies (NetworkPolicy enforcement), each built from Go
 # modules, cached under ${CACHE_ROOT} and rebuilt only when its inputs change, and imported as a
 # one-binary image (nothing is pulled). See cluster/README-kind.md, "The edge".
@@ -78,6 +78,22 @@ build_traefik() {
 	src=$(traefik_source)
 	go_build_cached "traefik-${v}" "${src}" "$(edge_bin traefik "${v}")" \
 		"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=${v}" "" ./cmd/traefik
+}
+
+# Traefik's CRDs (IngressRoute, TraefikService, Middleware, ...) for its kubernetescrd provider,
+# as its module source holds them (the reference documentation's definitions, which Traefik's own
+# Helm chart carries).
+build_traefik_crds() {
+	local v=${TRAEFIK_VERSION} src out hash f
+	src=$(traefik_source)
+	out=$(edge_bin traefik "${v}")
+	f="${src}/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"
+	hash=$(inputs_hash "${src}/.prepared" "$(declare -f build_traefik_crds)")
+	[[ -f "${out}/crds.yaml" && "$(cat "${out}/crds.yaml.inputs" 2>/dev/null)" == "${hash}" ]] && return 0
+	grep -q '^  name: traefikservices.traefik.io$' "${f}" || die "Traefik ${v}'s source has no TraefikService CRD in ${f}"
+	mkdir -p "${out}"
+	cp "${f}" "${out}/crds.yaml"
+	printf '%s\n' "${hash}" >"${out}/crds.yaml.inputs"
 }
 
 # cert-manager's controller only: no webhook and no cainjector (see the README: every object
@@ -187,6 +203,7 @@ edge_images() { printf '%s\n' "${TRAEFIK_IMAGE}" "${CM_IMAGE}" "${KNP_IMAGE}"; }
 build_edge() {
 	local start=${SECONDS}
 	build_traefik
+	build_traefik_crds
 	build_cert_manager
 	build_gateway_api
 	build_kube_network_policies

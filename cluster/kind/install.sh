@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # What cluster/kind.sh up installs into a cluster it creates (sourced): CoreDNS without an
 # upstream, metrics-server, the Sealed Secrets controller, then the edge (Traefik, cert-manager
-# with its CA ClusterIssuer, the Gateway API CRDs, kube-network-policies). The images are the
+# with its CA ClusterIssuer, the Gateway API CRDs, kube-network-policies), Prometheus and Argo
+# Rollouts' controller. The images are the
 # ones kind/build.sh and kind/edge-build.sh built and `up` loaded: nothing is pulled.
 
 # The CA ClusterIssuer install_edge makes (its CA certificate: Secret ${EDGE_CA_ISSUER} in
@@ -36,14 +37,16 @@ install_addons() {
 	wait_for 180 "metrics.k8s.io" kctl get --raw /apis/metrics.k8s.io/v1beta1/nodes || die "metrics.k8s.io does not answer"
 }
 
-# The edge: CRDs, cert-manager, Traefik (NodePorts 30080/30443), the CA ClusterIssuer (Ready),
-# kube-network-policies.
+# The edge: CRDs (the Gateway API's, cert-manager's, Traefik's), cert-manager, Traefik (NodePorts
+# 30080/30443), the CA ClusterIssuer (Ready), kube-network-policies.
 install_edge() {
 	local start=${SECONDS} m="${KIND_DIR}/manifests"
 	kctl apply --server-side -f "$(edge_bin gateway-api "${GATEWAY_API_VERSION}")/crds.yaml" \
-		-f "$(edge_bin cert-manager "${CERT_MANAGER_VERSION}")/crds.yaml" >/dev/null
+		-f "$(edge_bin cert-manager "${CERT_MANAGER_VERSION}")/crds.yaml" \
+		-f "$(edge_bin traefik "${TRAEFIK_VERSION}")/crds.yaml" >/dev/null
 	kctl wait --for=condition=Established --timeout=60s crd/gateways.gateway.networking.k8s.io \
-		crd/httproutes.gateway.networking.k8s.io crd/certificates.cert-manager.io crd/clusterissuers.cert-manager.io >/dev/null
+		crd/httproutes.gateway.networking.k8s.io crd/certificates.cert-manager.io crd/clusterissuers.cert-manager.io \
+		crd/ingressroutes.traefik.io crd/traefikservices.traefik.io >/dev/null
 	sed -e "s|@CM_IMAGE@|${CM_IMAGE}|" "${m}/cert-manager.yaml" | kctl apply -f - >/dev/null
 	sed -e "s|@TRAEFIK_IMAGE@|${TRAEFIK_IMAGE}|" "${m}/traefik.yaml" | kctl apply -f - >/dev/null
 	sed -e "s|@KNP_IMAGE@|${KNP_IMAGE}|" "${m}/kube-network-policies.yaml" | kctl apply -f - >/dev/null
@@ -77,4 +80,16 @@ prometheus_api() {
 
 traefik_scraped() {
 	[[ "$(prometheus_api 'query?query=up%7Bjob%3D%22traefik%22%7D' | jq -r '.data.result[0].value[1]')" == 1 ]]
+}
+
+# Argo Rollouts' controller in namespace argo-rollouts (kind/manifests/argo-rollouts.yaml), its CRDs
+# first: the other canary, side by side with the engine's (issue 26). Traefik's CRDs are the edge's.
+install_rollouts() {
+	local start=${SECONDS}
+	kctl apply --server-side -f "$(edge_bin argo-rollouts "${ARGO_ROLLOUTS_VERSION}")/crds.yaml" >/dev/null
+	kctl wait --for=condition=Established --timeout=60s crd/rollouts.argoproj.io crd/analysistemplates.argoproj.io \
+		crd/analysisruns.argoproj.io crd/clusteranalysistemplates.argoproj.io crd/experiments.argoproj.io >/dev/null
+	sed -e "s|@ROLLOUTS_IMAGE@|${ROLLOUTS_IMAGE}|" "${KIND_DIR}/manifests/argo-rollouts.yaml" | kctl apply -f - >/dev/null
+	kctl -n argo-rollouts rollout status deployment/argo-rollouts --timeout=180s >&2
+	log "Argo Rollouts ${ARGO_ROLLOUTS_VERSION} installed in $((SECONDS - start))s"
 }
