@@ -461,8 +461,14 @@ def run_canary(b: Bench) -> None:
     log(f"canary: the row took {out['seconds']:.0f}s")
 
 
-def _per_step(queries: int, steps: int) -> float | None:
-    return queries / steps if steps else None
+def _query_figures(queries: list[dict[str, Any]], steps: int) -> dict[str, Any]:
+    """What a case's queries were: how many, over how many steps, per step, backends in each."""
+    return {
+        "queries": len(queries),
+        "steps": steps,
+        "queries_per_step": len(queries) / steps if steps else None,
+        "backends_per_query": sorted({q["backends"] for q in queries}),
+    }
 
 
 def abort_case(b: Bench, prom: FakePrometheus, watch: RouteWatch, inventory: str,
@@ -489,10 +495,7 @@ def abort_case(b: Bench, prom: FakePrometheus, watch: RouteWatch, inventory: str
         "ok": code != 0 and stable is not None and aborted == RELEASES,
         "exit_code": code,
         "aborted_releases": aborted,
-        "queries": len(queries),
-        "steps": steps,
-        "queries_per_step": _per_step(len(queries), steps),
-        "backends_per_query": sorted({q["backends"] for q in queries}),
+        **_query_figures(queries, steps),
         "crossing_to_stable_seconds": None if stable is None else stable - crossed,
         "failing_check_to_stable_seconds": (
             None if stable is None or failing is None else stable - failing
@@ -525,10 +528,7 @@ def promote_case(b: Bench, prom: FakePrometheus, watch: RouteWatch, inventory: s
         "ok": code == 0 and stable is not None and promoted == RELEASES,
         "exit_code": code,
         "promoted_releases": promoted,
-        "queries": len(queries),
-        "steps": steps,
-        "queries_per_step": _per_step(len(queries), steps),
-        "backends_per_query": sorted({q["backends"] for q in queries}),
+        **_query_figures(queries, steps),
         "last_check_to_stable_seconds": (
             None if stable is None or last_check is None else stable - last_check
         ),
