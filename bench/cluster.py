@@ -9,6 +9,7 @@ import re
 import ssl
 import subprocess
 import time
+from collections.abc import Container
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,25 +46,25 @@ class Cluster:
         return proc.stdout
 
     def get(self, path: str) -> bytes:
-        conn = http.client.HTTPSConnection(self.host, self.port, context=self.ssl, timeout=30)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            body = resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"GET {path}: {resp.status}")
-            return body
-        finally:
-            conn.close()
+        return self.request("GET", path, ok=(200,))
 
-    def request(self, method: str, path: str, body: str, content_type: str) -> bytes:
-        """One write with the admin certificate (the canary row's fake Gateway controller)."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: str | None = None,
+        content_type: str | None = None,
+        ok: Container[int] = range(200, 300),
+    ) -> bytes:
+        """One call with the admin certificate (GET for the rows; writes for the canary row's fake
+        Gateway controller); a status not in `ok` raises."""
         conn = http.client.HTTPSConnection(self.host, self.port, context=self.ssl, timeout=30)
         try:
-            conn.request(method, path, body.encode(), {"Content-Type": content_type})
+            headers = {"Content-Type": content_type} if content_type else {}
+            conn.request(method, path, body.encode() if body is not None else None, headers)
             resp = conn.getresponse()
             data = resp.read()
-            if resp.status >= 300:
+            if resp.status not in ok:
                 raise RuntimeError(f"{method} {path}: {resp.status} {data[:500]!r}")
             return data
         finally:
