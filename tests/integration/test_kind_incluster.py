@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Cluster, grant_deployer, vaulted_vars
+from conftest import VAULT_PASSWORD, Cluster, grant_deployer, vaulted_vars
 from kubernetes import client
 from test_kind import (
     BASE,
@@ -28,7 +28,6 @@ pytestmark = pytest.mark.kind
 
 DEPLOYER_IMAGE = "exchange-platform/deployer:dev"
 SERVICE_ACCOUNT = "exchange-router-deployer"
-VAULT_PASSWORD = "integration-test-password\n"  # conftest.vaulted_vars encrypts with it
 # A ServiceAccount token is a JWT: header and payload are base64url JSON ("eyJ" = '{"').
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
 # PLAY RECAP of a run that changed something and failed nowhere.
@@ -53,7 +52,7 @@ class Job:
             self.namespace,
             client.V1Secret(
                 metadata=client.V1ObjectMeta(name="deployer-vault"),
-                string_data={"password": VAULT_PASSWORD},
+                string_data={"password": VAULT_PASSWORD + "\n"},
             ),
         )
 
