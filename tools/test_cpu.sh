@@ -3,7 +3,8 @@
 # process accounting and prints the machine's busy and idle CPU seconds, the CPU of each part
 # (a pytest, coverage, molecule or lint process with everything it started), the commands that
 # used the most, and what each kind node container used (its cgroup, as the node's processes
-# outlive the run). Root only (accton); Debian's `acct` package is installed if missing.
+# outlive the run). Accounting is machine-wide: whatever else runs meanwhile is counted too.
+# Root only (accton); Debian's `acct` package is installed if missing.
 #   tools/test_cpu.sh            # make test
 #   tools/test_cpu.sh tier-kwok
 set -euo pipefail
@@ -24,7 +25,7 @@ node_cpu() {
 
 node_cpu >"${out}/nodes0"
 head -1 /proc/stat >"${out}/stat0"
-accton "${out}/pacct" >/dev/null
+touch "${out}/pacct" && accton "${out}/pacct" >/dev/null
 rc=0
 make --no-print-directory "${@:-test}" || rc=$?
 accton off >/dev/null
