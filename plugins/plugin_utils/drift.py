@@ -59,6 +59,7 @@ class Drift(Action):
         if not lines:
             head = f"{where}: no drift from revision {revision.revision}"
         self.result.changed = bool(lines)
+        self.result.revision = revision.revision  # the revision compared against
         self.result.msg = self.cfg.redact("\n".join([head, *("  " + line for line in lines)]))
 
 

@@ -43,6 +43,7 @@ def test_a_release_nobody_touched_has_no_drift_and_nothing_is_written(world: Wor
     rel = world.run(state="diff")
     assert not rel.failed and not rel.changed, rel.msg
     assert rel.msg == f"{HEAD}: no drift from revision 1"
+    assert rel.revision == 1  # the revision compared against: the fleet summary's clean mark
     assert [c for c in writes(world.kube) if c[1] != "Lease"] == []
 
 
@@ -82,7 +83,7 @@ def test_a_fleet_reports_each_release_one_without_history_included() -> None:
     assert results["localhost"].changed
     assert results["localhost"].msg.startswith(f"{HEAD}: 1 field drifted")
     other = results["h2"]
-    assert not other.failed and not other.changed
+    assert not other.failed and not other.changed and other.revision is None
     assert other.msg == (
         f"{NAME} in namespace other: no deployed revision in its history (never deployed there, "
         "or the namespace is gone): nothing to compare"
