@@ -14,7 +14,8 @@ author: exchange.platform maintainers (@exchange)
 description:
   - Reports what M(exchange.platform.release) did for this host - changed, failed with the
     reason, the diff, warnings, the revision - so the recap counts each release on its host.
-  - With O(releases) instead, run once, it reports the whole batch in one result: the drift
+  - >-
+    With O(releases) instead, run once, it reports the whole batch in one result - the drift
     report's fleet summary (C(playbooks/diff.yml)), one line per release, without a task on
     each host.
 options:
