@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: release_report
-short_description: One host's part of a release engine run, as that host's result, or a fleet's summary
+short_description: One host's part of a release engine run as its result, or a fleet summary
 version_added: 2.0.0
 author: exchange.platform maintainers (@exchange)
 description:
