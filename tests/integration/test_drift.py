@@ -88,7 +88,8 @@ def test_bad_input_to_diff_is_refused_by_name_and_nothing_is_written(
     cluster: Cluster, namespace: str
 ) -> None:
     """diff.yml has no argument-spec pass (tasks/diff.yml says why): the engine names a value that
-    does not convert, and a state that would write is refused before the engine runs."""
+    does not convert, and a state that would write is refused by the engine task before it
+    templates or requests anything."""
     values = {"exchange_router_namespace": namespace}
     assert cluster.deploy(values).ok
     assert cluster.playbook("diff", values).ok  # the control: the same call, valid, reports
