@@ -61,9 +61,7 @@ def run_drift(b: Bench) -> None:
     collection_run(b, LARGE, 1, ("first", "change"))
 
 
-def collection_run(
-    b: Bench, n: int, r: int, steps: tuple[str, ...] | list[str] = DEPLOY_STEPS
-) -> None:
+def collection_run(b: Bench, n: int, r: int, steps: tuple[str, ...] = tuple(DEPLOY_STEPS)) -> None:
     for attempt in b.attempts(f"scale run {r} of {n} namespaces"):
         suffix = "" if attempt == 1 else f"a{attempt}-"
         names = [b.ns("s", n, r, f"{suffix}{k:02d}") for k in range(1, n + 1)]

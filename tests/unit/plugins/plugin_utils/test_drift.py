@@ -95,11 +95,9 @@ def fleet_of_two() -> World:
     """Two deployed releases, in ns and other, the first with a hand edit."""
     w = World(namespaces=("ns", "other"))
     w.existing()
-    w.kube.put(
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "exchange-router-secret",
-         "namespace": "other"}, "data": copy.deepcopy(w.kube.objects[
-            Ref("Secret", "ns", "exchange-router-secret")]["data"])}
-    )  # fmt: skip
+    given = copy.deepcopy(w.kube.objects[Ref("Secret", "ns", "exchange-router-secret")])
+    given["metadata"] = {"name": "exchange-router-secret", "namespace": "other"}
+    w.kube.put(given)
     w.run_all([spec(), spec("h2", namespace="other")])
     hand_edit(w, "router:hand")
     w.kube.calls.clear()
