@@ -16,8 +16,9 @@ exchange-platform.bench/run=<run id>; it deletes them again at the end.  The par
   report.py    bench/results/latest.{md,json}, scale.png and BENCHMARKS.md
 Phases, all in one invocation (this file): preflight (objects, chart, versions), warm-up and
 counted runs (audit log), idle baseline, interleaved timing rounds, scale, canary, profile.
-`--only canary` runs the canary row alone (bench/results/canary.{md,json}; BENCHMARKS.md and
-latest.* are left as they are).
+`--only canary` runs the canary row alone (bench/results/canary.{md,json}), `--only drift` the
+drift row alone (a fleet of 50 deployed and its image rolled, then scale.drift_pair:
+bench/results/drift.{md,json}); BENCHMARKS.md and latest.* are left as they are.
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ from common import (
     machine,
 )
 from profiling import run_profile
-from report import report, report_canary
+from report import report, report_canary, report_drift
 from runners import Runners
-from scale import run_scale
+from scale import run_drift, run_scale
 
 from cluster import Cluster
 
@@ -376,10 +377,13 @@ class Bench:
         self.results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         report(self.results)
 
-    def run_only_canary(self) -> None:
-        """--only canary: the canary row alone, reported in bench/results/canary.{md,json}."""
+    def run_only(self, part: str) -> None:
+        """--only canary|drift: that row alone, reported in bench/results/<part>.{md,json}."""
+        phase, write = {"canary": (run_canary, report_canary), "drift": (run_drift, report_drift)}[
+            part
+        ]
         t0 = time.monotonic()
-        log(f"run id {self.run_id}, work dir {self.work}: the canary row only")
+        log(f"run id {self.run_id}, work dir {self.work}: the {part} row only")
         with self.cleaned_up():
             stale = self.cluster.kubectl("get", "namespace", "-l", LABEL, "-o", "name", check=False)
             if stale.strip():
@@ -388,10 +392,11 @@ class Bench:
             self.results["versions"] = self.versions()
             self.results["machine"] = machine()
             self.results["code_at_start"] = code_fingerprint()
-            self.phase(run_canary)
+            self.phase(phase)
         self.results["elapsed_seconds"] = time.monotonic() - t0
+        self.results["code_at_end"] = code_fingerprint()
         self.results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        report_canary(self.results)
+        write(self.results)
 
 
 def main() -> None:
@@ -421,8 +426,9 @@ def main() -> None:
     p.add_argument("--skip-canary", action="store_true")
     p.add_argument(
         "--only",
-        choices=["canary"],
-        help="run only this part (canary: the canary row; writes bench/results/canary.*)",
+        choices=["canary", "drift"],
+        help="run only this part (canary: the canary row; drift: the drift row over a fleet of "
+        "50; writes bench/results/<part>.*)",
     )
     p.add_argument(
         "--gateway-api-crds",
@@ -443,8 +449,8 @@ def main() -> None:
     if not (args.kubeconfig and args.tools_dir):
         p.error("--kubeconfig and --tools-dir are required (bench/run.sh passes them)")
     bench = Bench(args)
-    if args.only == "canary":
-        bench.run_only_canary()
+    if args.only:
+        bench.run_only(args.only)
     else:
         bench.run()
 

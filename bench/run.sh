@@ -6,6 +6,7 @@
 #   bench/run.sh                 # everything (~15 min on 2 cores); results in bench/results/
 #   bench/run.sh --runs 3 --skip-scale --skip-profile   # a quicker look
 #   bench/run.sh --only canary   # the canary row alone (~2 min): bench/results/canary.{md,json}
+#   bench/run.sh --only drift    # the drift row alone (~3 min): bench/results/drift.{md,json}
 #   bench/run.sh --help
 #
 # helm and kubectl for the comparison come from the npm package
@@ -73,7 +74,7 @@ fi
 # build of them (a go mod download of sigs.k8s.io/gateway-api, cached). Without them the row is
 # left out with a note.
 crds=()
-if [[ " $* " != *" --skip-canary "* ]]; then
+if [[ " $* " != *" --skip-canary "* && " $* " != *" --only drift "* ]]; then
 	if crd_file="$("${ROOT}/cluster/kind.sh" build-gateway-api | tail -n 1)" && [[ -f "${crd_file}" ]]; then
 		crds=(--gateway-api-crds "${crd_file}")
 	else

@@ -55,7 +55,13 @@ def fleet_problem(b: Bench, names: list[str], tag: str) -> str | None:
     return None
 
 
-def collection_run(b: Bench, n: int, r: int) -> None:
+def run_drift(b: Bench) -> None:
+    """`--only drift`: the FLEET-release fleet deployed and its image rolled once, as the scale
+    phase leaves it, then its drift report (drift_pair)."""
+    collection_run(b, LARGE, 1, ("first", "change"))
+
+
+def collection_run(b: Bench, n: int, r: int, steps: tuple[str, ...] = tuple(DEPLOY_STEPS)) -> None:
     for attempt in b.attempts(f"scale run {r} of {n} namespaces"):
         suffix = "" if attempt == 1 else f"a{attempt}-"
         names = [b.ns("s", n, r, f"{suffix}{k:02d}") for k in range(1, n + 1)]
@@ -66,7 +72,7 @@ def collection_run(b: Bench, n: int, r: int) -> None:
         target = ["-i", str(inventory), "-e", "exchange_router_hosts=all"]
         target += ["-f", str(b.args.forks)]
         recs = []
-        for step in DEPLOY_STEPS:  # first, noop, check, change, on the same namespaces
+        for step in steps:  # first, noop, check, change, on the same namespaces
             tag = fleet_tag(step, r)
             argv, codes = Runners.collection_deploy(step, tag, target)
             before = b.cluster.request_totals()

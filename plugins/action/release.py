@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import getpass
+import json
 import os
 import socket
 import threading
@@ -46,7 +47,7 @@ _MODULE_RUN = threading.Lock()
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset()
+    _VALID_ARGS = frozenset(("require_state",))
     _requires_connection = False
     _render: Callable[[str, dict[str, Any]], str] | None = None  # set by the first _template
 
@@ -69,6 +70,9 @@ class ActionModule(ActionBase):
         gc.freeze()
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
+        refused = self._refused_state(task_vars)
+        if refused:
+            return dict(result, failed=True, changed=False, msg=refused)
         check = bool(self._task.check_mode)
         self._render = None
         specs, releases = [], {}
@@ -83,6 +87,25 @@ class ActionModule(ActionBase):
         if live:
             releases.update(self._release(live, task_vars, check))
         return dict(result, changed=False, releases=releases)
+
+    def _refused_state(self, task_vars: dict[str, Any]) -> str:
+        """With require_state (playbooks/diff.yml's `diff`): why this run must not start, or ''.
+        Asked of the host the task runs on, once: the play sets the state for every host, and an
+        extra var, the one way past it, is the same for every host. In this task rather than a
+        task of its own before it: one task less for the fleet."""
+        wanted = self._task.args.get("require_state")
+        if not wanted:
+            return ""
+        state = self._templar.copy_with_new_env(available_variables=task_vars).template(
+            task_vars.get(f"{P}state", "present")
+        )
+        if state == wanted:
+            return ""
+        return (
+            f"this play only reports and writes nothing, so exchange_router_state must be "
+            f"{wanted}, not {json.dumps(state, default=str)} (an extra var given with -e "
+            "overrides the playbook's)."
+        )
 
     def _spec(self, host: str, task_vars: dict[str, Any]) -> Spec:
         """One host's release: its variables templated once, checked, its objects rendered."""

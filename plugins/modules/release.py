@@ -29,9 +29,15 @@ description:
   - With state C(absent) it deletes what the history says the release created; C(rollback)
     returns to a stored revision; C(history) lists revisions; C(rendered) writes manifests.
   - The role M(exchange.platform.release_report) turns the result into each host's own.
-  - This is an action plugin of the role C(exchange.platform.exchange_router); it takes no
-    options.
-options: {}
+  - This is an action plugin of the role C(exchange.platform.exchange_router).
+options:
+  require_state:
+    description: >-
+      The only C(exchange_router_state) this run may have (the role's C(diff) entry point gives
+      C(diff), which writes nothing). Any other, as the host the task runs on sees it (an extra
+      var is the one way past the play's and is the same for every host), fails the task before
+      anything is templated or requested, naming the state given.
+    type: str
 attributes:
   check_mode:
     description: >-

@@ -230,9 +230,11 @@ def entry(kind: str) -> Kind:
 
 
 def api_path(kind: str, namespace: str, name: str = "", sub: str = "") -> str:
-    """The REST path of a namespaced object, or of the collection when `name` is ''."""
+    """The REST path of a namespaced object, or of the collection when `name` is '' (of every
+    namespace when `namespace` is '' too)."""
     k = BY_KIND[kind]
-    out = f"{k.api_prefix}/namespaces/{namespace}/{k.plural}"
+    where = f"/namespaces/{namespace}" if namespace else ""
+    out = f"{k.api_prefix}{where}/{k.plural}"
     return out + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
 
 

@@ -37,6 +37,7 @@ class Configuration:
     redact: Redactor = field(default_factory=Redactor)  # this run's secret values
     metrics: Get = http_get  # the Prometheus HTTP API's GET, for a canary's checks
     checks: Query | None = None  # the batch's one query per check (canary_query.Checks), if any
+    live: Callable[[Ref], dict[str, Any] | None] | None = None  # the batch's drift.Live, if any
 
     def query(self) -> Query:
         """How a canary's checks read the metrics: the batch's query, else one of its own."""

@@ -25,7 +25,7 @@ from ansible_collections.exchange.platform.plugins.plugin_utils.canary_query imp
 )
 from ansible_collections.exchange.platform.plugins.plugin_utils.client import Client, KubeError
 from ansible_collections.exchange.platform.plugins.plugin_utils.configuration import Configuration
-from ansible_collections.exchange.platform.plugins.plugin_utils.drift import Drift
+from ansible_collections.exchange.platform.plugins.plugin_utils.drift import Drift, Live
 from ansible_collections.exchange.platform.plugins.plugin_utils.follow import Follower
 from ansible_collections.exchange.platform.plugins.plugin_utils.history import ListHistory
 from ansible_collections.exchange.platform.plugins.plugin_utils.lock import (
@@ -108,6 +108,9 @@ def run_on_cluster(
     checks = Checks(metrics, len(canaries))
     follower = Follower(client, sleep=waiter.sleep)
     leases = {s.host: _lease(client, s, holder, waiter) for s in specs}
+    # A batch's drift reports read the live objects kind by kind, not one by one.
+    selector = ",".join(f"{k}={v}" for k, v in LABELS.items())
+    live = Live(client, selector) if sum(s.state == "diff" for s in specs) > 1 else None
 
     def one(spec: Spec) -> Result:
         member = shared.member() if spec.state == "present" and not check else None
@@ -124,6 +127,7 @@ def run_on_cluster(
             follow=follower.pace,
             metrics=metrics,
             checks=query,
+            live=live,
         )
         try:
             return _locked(cfg, spec, lease)

@@ -303,3 +303,15 @@ def test_a_dry_run_leaves_nothing_behind(backend: Backend) -> None:
     after = kube.get("Secret", ns, "dry")
     assert after is not None and clear(after) == {"a": "1"}
     assert after["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
+
+
+def test_a_list_of_every_namespace_has_the_namespace_s_objects_by_label(backend: Backend) -> None:
+    """drift.Live: one list of a kind across namespaces ('') instead of a read per object; its
+    items name their namespace and carry neither kind nor apiVersion."""
+    kube, ns = backend.client, backend.namespace
+    label = f"contract-all-{ns}"
+    kube.apply(secret(backend, "listed", {"a": "1"}, labels={label: "yes"}))
+    kube.apply(secret(backend, "unlisted", {"a": "1"}, labels={label: "no"}))
+    items = kube.list("Secret", "", f"{label}=yes")
+    assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in items] == [(ns, "listed")]
+    assert clear(items[0]) == {"a": "1"}

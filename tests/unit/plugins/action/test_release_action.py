@@ -357,3 +357,24 @@ def test_the_module_is_told_never_to_log_its_arguments() -> None:
     action._update_module_args(K8S, args, {})
     assert args["_ansible_no_log"] is True
     assert args["_ansible_module_name"] == K8S and args["_ansible_check_mode"] is False
+
+
+def test_a_state_other_than_the_required_one_fails_the_task_before_anything(
+    cluster: Cluster,
+) -> None:
+    """tasks/diff.yml's require_state: diff; an extra var is the one way to another state."""
+    batch = Batch({"h1": {}, "h2": {"namespace": "other"}}, args={"require_state": "diff"})
+    result = batch.action().run(task_vars=batch.task_vars())  # the play's state: present
+    assert result["failed"] and "releases" not in result
+    assert 'exchange_router_state must be diff, not "present"' in result["msg"]
+    assert cluster.connects == [] and cluster.kube.calls == []
+
+
+def test_the_required_state_lets_the_run_go_on(cluster: Cluster) -> None:
+    cluster.existing_secret("ns")
+    batch = Batch({"h1": {"state": "diff"}}, args={"require_state": "diff"})
+    out = cluster.run(batch)
+    assert out["h1"]["msg"].endswith(
+        "no deployed revision in its history (never deployed "
+        "there, or the namespace is gone): nothing to compare"
+    )

@@ -31,7 +31,11 @@ DEPLOYED = {
 
 
 def report(
-    args: dict[str, Any], host: str = "h1", check: bool = False, display: Any = None
+    args: dict[str, Any],
+    host: str = "h1",
+    check: bool = False,
+    display: Any = None,
+    batch: list[str] | None = None,
 ) -> dict[str, Any]:
     """The role's report task for `host`, with these arguments (and this display, if given)."""
     loader = DataLoader()
@@ -43,7 +47,7 @@ def report(
     connection = connection_loader.get("local", context, "/dev/null")
     action = ActionModule(task, connection, context, loader, Templar(loader=loader), None)
     action._display = display or action._display
-    return action.run(task_vars={"inventory_hostname": host})
+    return action.run(task_vars={"inventory_hostname": host, "ansible_play_batch": batch or [host]})
 
 
 def test_a_deploy_is_reported_with_what_changed_its_warnings_and_no_empty_field() -> None:
@@ -97,3 +101,53 @@ def test_a_host_without_a_release_in_the_engine_run_is_skipped(args: dict[str, A
 def test_an_unknown_argument_is_refused() -> None:
     with pytest.raises(AnsibleActionFail, match=r"Invalid options for \S+: result"):
         report({"result": {}})
+
+
+CLEAN = {"changed": False, "msg": "r in namespace a: no drift from revision 1", "revision": 1}
+DRIFTED = {
+    "changed": True,
+    "msg": 'r in namespace b: 1 field drifted from revision 2\n  D b/r img: "x" -> "y" live',
+    "revision": 2,
+}
+NEW = {"changed": False, "msg": "r in namespace c: no deployed revision in its history"}
+DOWN = {"failed": True, "msg": "Cannot reach the API server: refused", "warnings": ["slow"]}
+
+
+def test_the_fleet_summary_has_one_line_per_release_in_the_batch_s_order() -> None:
+    display = mock.Mock()
+    releases = {"down": DOWN, "new": NEW, "drifted": DRIFTED, "clean": CLEAN}
+    batch = ["clean", "drifted", "new", "down"]
+    result = report({"releases": releases}, "clean", display=display, batch=batch)
+    assert result == {
+        "changed": False,  # the first host's own release did not drift
+        "msg": [
+            "clean: r in namespace a: no drift from revision 1",
+            "drifted: r in namespace b: 1 field drifted from revision 2",
+            '  D b/r img: "x" -> "y" live',
+            "new: r in namespace c: no deployed revision in its history",
+            "down: Cannot reach the API server: refused",
+        ],
+        "changed_hosts": ["drifted"],
+        "failed_hosts": ["down"],
+        "no_revision_hosts": ["new"],
+        "hosts": ["drifted", "new", "down"],  # each reports its own status (second play)
+        "_ansible_verbose_always": True,
+    }
+    assert display.warning.call_args_list == [mock.call("down: slow")]
+
+
+def test_the_first_host_s_status_is_the_summary_s_unless_its_release_failed() -> None:
+    drifted = report({"releases": {"h1": DRIFTED, "h2": CLEAN}}, batch=["h1", "h2"])
+    assert drifted["changed"] and drifted["hosts"] == []  # the recap counts h1's change here
+    new = report({"releases": {"h1": NEW}})
+    assert not new["changed"] and new["hosts"] == []  # h1 is in the recap already
+    down = report({"releases": {"h1": DOWN, "h2": DRIFTED}}, batch=["h1", "h2"])
+    assert not down.get("failed") and not down["changed"]  # failing it would fail every host
+    assert down["hosts"] == ["h1", "h2"]
+
+
+def test_a_release_outside_the_batch_is_still_summarised_and_none_is_one_line() -> None:
+    result = report({"releases": {"other": {"msg": ""}, "h1": CLEAN}})
+    assert result["msg"] == ["h1: " + CLEAN["msg"], "other: (no message)"]
+    assert result["hosts"] == ["other"]  # no revision: nothing compared
+    assert report({"releases": None})["msg"] == ["no release in the engine run"]

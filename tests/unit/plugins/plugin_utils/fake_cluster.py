@@ -518,7 +518,7 @@ class FakeCluster:
             o
             for r, o in list(self.objects.items())
             if r.kind == kind
-            and r.namespace == namespace
+            and namespace in ("", r.namespace)  # '': every namespace
             and wanted.items() <= (o["metadata"].get("labels") or {}).items()
         ]
 

@@ -72,6 +72,7 @@ def test_api_paths_of_core_and_group_kinds() -> None:
     assert catalogue.api_path("Lease", "ns") == (
         "/apis/coordination.k8s.io/v1/namespaces/ns/leases"
     )
+    assert catalogue.api_path("Deployment", "") == "/apis/apps/v1/deployments"  # every namespace
 
 
 def test_field_sources_name_a_role_variable_for_each_field() -> None:
