@@ -312,7 +312,10 @@ def test_plugins_load_from_the_installed_copy(installed: tuple[Path, dict[str, s
         ).stdout
     )
     assert set(modules) == {f"{FQCN}.release", f"{FQCN}.release_report"}
-    for name, options in (("release", set()), ("release_report", {"release"})):
+    for name, options in (
+        ("release", {"require_state"}),
+        ("release_report", {"release", "releases"}),
+    ):
         module = json.loads(
             run([tool("ansible-doc"), "--json", f"{FQCN}.{name}"], env=env, cwd=collections).stdout
         )
