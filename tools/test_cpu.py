@@ -24,7 +24,9 @@ def busy_idle(run: Path) -> tuple[float, float]:
 
 
 def processes(run: Path) -> list[dict]:
-    dump = subprocess.run(["dump-acct", str(run / "pacct")], capture_output=True, text=True)
+    dump = subprocess.run(
+        ["dump-acct", str(run / "pacct")], capture_output=True, text=True, check=True
+    )
     rows = []
     for line in dump.stdout.splitlines():
         f = [x.strip() for x in line.split("|")]
