@@ -32,9 +32,9 @@ help: ## List the targets
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) ## Create .venv with the pinned dependencies
 
+# .venv links to a virtualenv in the cache named by the pins (tools/venv.sh), shared by checkouts.
 $(VENV)/.installed: requirements.txt
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	tools/venv.sh $(VENV)
 	touch $@
 
 # The checkout is the collection: link it where Ansible looks for exchange.platform.
