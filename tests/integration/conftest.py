@@ -272,10 +272,17 @@ def grant_deployer(cluster: Cluster, namespace: str) -> None:
 
 
 def deployer_can(
-    cluster: Cluster, namespace: str, verb: str, resource: str, name: str = ""
+    cluster: Cluster,
+    namespace: str,
+    verb: str,
+    resource: str,
+    name: str = "",
+    *,
+    everywhere: bool = False,
 ) -> bool:
-    """Whether playbooks/rbac.yml's ServiceAccount exchange-router-deployer may: a
-    SubjectAccessReview (resource as "group/plural", "plural" for the core group)."""
+    """Whether playbooks/rbac.yml's ServiceAccount exchange-router-deployer (of `namespace`) may,
+    in its namespace or, with everywhere, across all namespaces: a SubjectAccessReview (resource
+    as "group/plural", "plural" for the core group)."""
     group, _slash, plural = resource.rpartition("/")
     review = client.AuthorizationV1Api(cluster.api).create_subject_access_review(
         client.V1SubjectAccessReview(
@@ -283,7 +290,11 @@ def deployer_can(
                 user=f"system:serviceaccount:{namespace}:exchange-router-deployer",
                 groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}"],
                 resource_attributes=client.V1ResourceAttributes(
-                    namespace=namespace, verb=verb, group=group, resource=plural, name=name or None
+                    namespace=None if everywhere else namespace,
+                    verb=verb,
+                    group=group,
+                    resource=plural,
+                    name=name or None,
                 ),
             )
         )

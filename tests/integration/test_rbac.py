@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime
 
 import yaml
-from conftest import CRASH, Cluster, deployer_can, grant_deployer, slow
+from conftest import (
+    CRASH,
+    SECRET_VALUES,
+    Cluster,
+    create_secret,
+    deployer_can,
+    grant_deployer,
+    make_namespace,
+    slow,
+)
 from kubernetes import client
 
 
@@ -14,7 +23,8 @@ def test_the_shipped_serviceaccount_deploys_slowly_rolls_back_removes_and_takes_
 ) -> None:
     """Everything a deployer does, as the ServiceAccount playbooks/rbac.yml makes, under real
     timing: a rollout lasting several lock renewals, a crash loop diagnosed (pods/log) and
-    rolled back, the rollback playbook, a dead run's lock taken over, removal."""
+    rolled back, the rollback playbook, a dead run's lock taken over, the drift report (read
+    object by object: the deployer may not list across namespaces), removal."""
     grant_deployer(cluster, namespace)
     kubeconfig = cluster.service_account_kubeconfig(namespace, "exchange-router-deployer")
     values = {"exchange_router_namespace": namespace}
@@ -55,6 +65,52 @@ def test_the_shipped_serviceaccount_deploys_slowly_rolls_back_removes_and_takes_
         dict(values, exchange_router_image="example/app:after"), kubeconfig=kubeconfig
     )
     assert takeover.ok, takeover.output
+
+    # The drift report of a fleet as this deployer: bound in a second namespace too, it reports
+    # both releases in one batch, whose list of each kind across namespaces its Roles refuse, so
+    # the report reads each object instead (drift.Live) and still sees a hand edit.
+    other = make_namespace(cluster)
+    create_secret(cluster, other, SECRET_VALUES)
+    granted = cluster.playbook(
+        "rbac",
+        {
+            "exchange_router_namespace": other,
+            "exchange_router_deployer_subjects": [
+                {
+                    "kind": "ServiceAccount",
+                    "name": "exchange-router-deployer",
+                    "namespace": namespace,
+                }
+            ],
+        },
+    )
+    assert granted.ok, granted.output
+    assert cluster.deploy({"exchange_router_namespace": other}, kubeconfig=kubeconfig).ok
+    assert deployer_can(cluster, namespace, "watch", "apps/deployments")  # the review's control
+    assert not deployer_can(cluster, namespace, "list", "apps/deployments", everywhere=True)
+    fleet = cluster.inventory(
+        {
+            "here": {"exchange_router_namespace": namespace},
+            "other": {"exchange_router_namespace": other},
+        }
+    )
+    clean = cluster.playbook("diff", {}, "-i", str(fleet), kubeconfig=kubeconfig)  # the control
+    assert clean.ok and "changed=" in clean.output and "changed=1" not in clean.output, clean.output
+    for ns in (namespace, other):
+        assert f"in namespace {ns}: no drift from revision" in " ".join(clean.output.split())
+    hand = {
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "exchange-router", "image": "x/hand:1"}]}}
+        }
+    }
+    cluster.apps.patch_namespaced_deployment("exchange-router-deployment", namespace, hand)
+    drift = cluster.playbook("diff", {}, "-i", str(fleet), kubeconfig=kubeconfig)
+    out = " ".join(drift.output.split())
+    assert drift.ok and "forbidden" not in out.lower(), drift.output
+    assert f"in namespace {namespace}: 1 field drifted" in out, drift.output
+    assert "spec.template.spec.containers[0].image" in out, drift.output
+    assert f"in namespace {other}: no drift from revision" in out, drift.output
+    cluster.core.delete_namespace(other)
 
     removed = cluster.playbook("remove", values, kubeconfig=kubeconfig)
     assert removed.ok, removed.output
