@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -45,8 +46,12 @@ def processes(run: Path) -> list[dict]:
     return rows
 
 
-def parts(rows: list[dict]) -> Counter:
-    """CPU per part; a pid's parent is the record of its ppid that was alive when it started."""
+PLAYBOOK = "ansible-playboo"  # acct keeps 15 characters of a command's name
+
+
+def parents(rows: list[dict]) -> list[int | None]:
+    """Each record's parent: the record of its ppid that was alive when it started (a pid may be
+    reused during the run)."""
     by_pid = defaultdict(list)
     for i, r in enumerate(rows):
         by_pid[r["pid"]].append(i)
@@ -60,18 +65,56 @@ def parts(rows: list[dict]) -> Counter:
         ]
         return alive[-1] if alive else None
 
-    total = Counter()
-    for i, r in enumerate(rows):
+    return [parent(i) for i in range(len(rows))]
+
+
+def owners(rows: list[dict], up: list[int | None], owns: Callable[[int], bool]) -> list[int | None]:
+    """Each record's nearest ancestor (itself included) for which owns(index) holds, or None."""
+    found: list[int | None] = []
+    for i in range(len(rows)):
         j, hops = i, 0
-        while j is not None and rows[j]["comm"] not in PARTS and hops < 64:
-            j, hops = parent(j), hops + 1
-        if j is None or rows[j]["comm"] not in PARTS:
-            total["(outside the parts: clusters, make, shells)"] += r["cpu"]
-            continue
-        p = rows[j]
-        began = datetime.fromtimestamp(p["start"]).strftime("%H:%M:%S")
-        total[f"{p['comm']} from {began} for {p['secs']:.0f} s"] += r["cpu"]
+        while j is not None and not owns(j) and hops < 64:
+            j, hops = up[j], hops + 1
+        found.append(j if j is not None and owns(j) else None)
+    return found
+
+
+def _part_name(p: dict) -> str:
+    began = datetime.fromtimestamp(p["start"]).strftime("%H:%M:%S")
+    return f"{p['comm']} from {began} for {p['secs']:.0f} s"
+
+
+OUTSIDE = "(outside the parts: clusters, make, shells)"
+
+
+def parts(rows: list[dict]) -> Counter:
+    """CPU per part: each process counts for the part that started it, at any depth."""
+    up = parents(rows)
+    total = Counter()
+    for r, j in zip(rows, owners(rows, up, lambda i: rows[i]["comm"] in PARTS), strict=True):
+        total[OUTSIDE if j is None else _part_name(rows[j])] += r["cpu"]
     return total
+
+
+def playbook_runs(rows: list[dict]) -> dict[str, tuple[int, float]]:
+    """Per part: how many ansible-playbook runs it started (a forked worker is not a run) and the
+    CPU of those runs with everything they started (workers, modules)."""
+    up = parents(rows)
+
+    def is_run(i: int) -> bool:
+        return rows[i]["comm"] == PLAYBOOK and (up[i] is None or rows[up[i]]["comm"] != PLAYBOOK)
+
+    run_of = owners(rows, up, is_run)
+    part_of = owners(rows, up, lambda i: rows[i]["comm"] in PARTS)
+    runs, cpu = Counter(), Counter()
+    for i, r in enumerate(rows):
+        if run_of[i] is None:
+            continue
+        part = part_of[run_of[i]]
+        name = OUTSIDE if part is None else _part_name(rows[part])
+        cpu[name] += r["cpu"]
+        runs[name] += i == run_of[i]
+    return {name: (runs[name], total) for name, total in cpu.most_common()}
 
 
 def main(run: Path) -> None:
@@ -82,6 +125,9 @@ def main(run: Path) -> None:
     print("\nparts (each with what it started):")
     for name, cpu in parts(rows).most_common(16):
         print(f"  {cpu:8.1f}  {name}")
+    print("\nansible-playbook runs (a forked worker is not a run) by the part that started them:")
+    for name, (n, cpu) in playbook_runs(rows).items():
+        print(f"  {cpu:8.1f}  {n:4d} runs  {name}")
     print("\ncommands:")
     commands, count = Counter(), Counter()
     for r in rows:

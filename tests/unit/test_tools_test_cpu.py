@@ -33,3 +33,22 @@ def test_children_count_for_the_part_that_started_them_and_a_reused_pid_does_not
         "10 s": 4.25,
         "(outside the parts: clusters, make, shells)": 1.25,
     }
+
+
+def test_a_playbook_run_counts_once_with_its_workers_and_modules_for_the_part_that_started_it() -> (
+    None
+):
+    playbook = test_cpu.PLAYBOOK
+    rows = [
+        proc("make", 10, 1, 0, 100, 0.5),
+        proc("pytest", 20, 10, 1, 50, 2.0),
+        proc(playbook, 30, 20, 5, 20, 1.5),  # a run
+        proc(playbook, 31, 30, 6, 10, 0.5),  # its forked worker: not a run
+        proc("python3", 32, 31, 7, 2, 1.0),  # the module the worker ran
+        proc(playbook, 33, 20, 30, 5, 0.75),  # a second run of the same pytest
+        proc(playbook, 40, 10, 60, 5, 0.25),  # make's own run: outside the parts
+        proc("kubectl", 41, 20, 8, 1, 3.0),  # the pytest's, not a playbook's
+    ]
+    runs = test_cpu.playbook_runs(rows)
+    by_length = {name.rsplit(" for ", 1)[-1]: value for name, value in runs.items()}
+    assert by_length == {"50 s": (2, 3.75), test_cpu.OUTSIDE: (1, 0.25)}
