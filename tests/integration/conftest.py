@@ -271,6 +271,25 @@ def grant_deployer(cluster: Cluster, namespace: str) -> None:
     assert run.ok, run.output
 
 
+HAND_IMAGE = "x/hand:1"
+
+
+def edit_image_by_hand(cluster: Cluster, namespace: str) -> None:
+    """kubectl edit, as a user would: the release's container image set to HAND_IMAGE, a field
+    the release owns, so a drift report must show it."""
+    container = {"name": "exchange-router", "image": HAND_IMAGE}
+    cluster.apps.patch_namespaced_deployment(
+        "exchange-router-deployment",
+        namespace,
+        {"spec": {"template": {"spec": {"containers": [container]}}}},
+    )
+
+
+def flat(output: str) -> str:
+    """The output with each run of whitespace as one space: the YAML callback folds long lines."""
+    return " ".join(output.split())
+
+
 def deployer_can(
     cluster: Cluster,
     namespace: str,

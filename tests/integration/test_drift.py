@@ -7,14 +7,9 @@ reported."""
 
 from __future__ import annotations
 
-from conftest import Cluster, make_namespace
+from conftest import HAND_IMAGE, Cluster, edit_image_by_hand, flat, make_namespace
 
 DEPLOYMENT = "exchange-router-deployment"
-
-
-def flat(output: str) -> str:
-    """The output with each run of whitespace as one space: the YAML callback folds long lines."""
-    return " ".join(output.split())
 
 
 def test_a_fleet_s_drift_is_reported_per_release_and_a_redeploy_clears_it(
@@ -29,17 +24,7 @@ def test_a_fleet_s_drift_is_reported_per_release_and_a_redeploy_clears_it(
         clean.output
     )
 
-    cluster.apps.patch_namespaced_deployment(  # kubectl edit, as a user would
-        DEPLOYMENT,
-        namespace,
-        {
-            "spec": {
-                "template": {
-                    "spec": {"containers": [{"name": "exchange-router", "image": "x/hand:1"}]}
-                }
-            }
-        },
-    )
+    edit_image_by_hand(cluster, namespace)
     never_deployed = make_namespace(cluster)
     cluster.core.delete_namespace(gone := make_namespace(cluster))
     hosts = {
@@ -54,7 +39,7 @@ def test_a_fleet_s_drift_is_reported_per_release_and_a_redeploy_clears_it(
     fleet = cluster.playbook("diff", {}, "-i", str(cluster.inventory(hosts)))
     out = fleet.output
     assert f"exchange-router in namespace {namespace}: 1 field drifted from revision 1" in flat(out)
-    assert "spec.template.spec.containers[0].image" in out and '"x/hand:1" live' in flat(out)
+    assert "spec.template.spec.containers[0].image" in out and f'"{HAND_IMAGE}" live' in flat(out)
     for ns in (never_deployed, gone):
         assert f"exchange-router in namespace {ns}: no deployed revision in its history" in flat(
             out
@@ -76,7 +61,7 @@ def test_a_fleet_s_drift_is_reported_per_release_and_a_redeploy_clears_it(
         "msg: 'Cannot reach the API server: HTTPSConnectionPool(host=''127.0.0.1'', port=1)" in out
     )
     image = cluster.apps.read_namespaced_deployment(DEPLOYMENT, namespace)
-    assert image.spec.template.spec.containers[0].image == "x/hand:1"  # diff writes nothing
+    assert image.spec.template.spec.containers[0].image == HAND_IMAGE  # diff writes nothing
 
     assert cluster.deploy(values).ok  # the release puts its field back
     again = cluster.playbook("diff", values)

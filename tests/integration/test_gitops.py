@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, Cluster, poll
+from conftest import HAND_IMAGE, ROOT, Cluster, edit_image_by_hand, flat, poll
 from kubernetes import client
 
 FLUX_NS = "flux-system"
@@ -221,15 +221,11 @@ def test_a_hand_edit_is_reported_by_diff_then_reverted_by_flux_then_no_longer_re
     rendered = cluster.apps.read_namespaced_deployment(DEPLOYMENT, namespace)
     image = rendered.spec.template.spec.containers[0].image
 
-    cluster.apps.patch_namespaced_deployment(  # kubectl edit, as a user would
-        DEPLOYMENT,
-        namespace,
-        {"spec": {"template": {"spec": {"containers": [{"name": RELEASE, "image": "x/hand:1"}]}}}},
-    )
+    edit_image_by_hand(cluster, namespace)
     drifted = cluster.playbook("diff", values)
     assert drifted.ok and "changed=1" in drifted.output, drifted.output
     assert "spec.template.spec.containers[0].image" in drifted.output, drifted.output
-    assert '"x/hand:1" live' in drifted.output, drifted.output
+    assert f'"{HAND_IMAGE}" live' in drifted.output, drifted.output
 
     _request_reconcile(cluster, KUSTOMIZATION, namespace)
     _until(
@@ -244,6 +240,4 @@ def test_a_hand_edit_is_reported_by_diff_then_reverted_by_flux_then_no_longer_re
     after = cluster.playbook("diff", values)
     assert after.ok and "changed=0" in after.output, after.output
     # the fleet summary's line, after the host's name (the YAML callback folds long lines)
-    assert f"{RELEASE} in namespace {namespace}: no drift from revision 1" in " ".join(
-        after.output.split()
-    )
+    assert f"{RELEASE} in namespace {namespace}: no drift from revision 1" in flat(after.output)

@@ -11,6 +11,8 @@ from conftest import (
     Cluster,
     create_secret,
     deployer_can,
+    edit_image_by_hand,
+    flat,
     grant_deployer,
     make_namespace,
     slow,
@@ -97,15 +99,10 @@ def test_the_shipped_serviceaccount_deploys_slowly_rolls_back_removes_and_takes_
     clean = cluster.playbook("diff", {}, "-i", str(fleet), kubeconfig=kubeconfig)  # the control
     assert clean.ok and "changed=" in clean.output and "changed=1" not in clean.output, clean.output
     for ns in (namespace, other):
-        assert f"in namespace {ns}: no drift from revision" in " ".join(clean.output.split())
-    hand = {
-        "spec": {
-            "template": {"spec": {"containers": [{"name": "exchange-router", "image": "x/hand:1"}]}}
-        }
-    }
-    cluster.apps.patch_namespaced_deployment("exchange-router-deployment", namespace, hand)
+        assert f"in namespace {ns}: no drift from revision" in flat(clean.output)
+    edit_image_by_hand(cluster, namespace)
     drift = cluster.playbook("diff", {}, "-i", str(fleet), kubeconfig=kubeconfig)
-    out = " ".join(drift.output.split())
+    out = flat(drift.output)
     assert drift.ok and "forbidden" not in out.lower(), drift.output
     assert f"in namespace {namespace}: 1 field drifted" in out, drift.output
     assert "spec.template.spec.containers[0].image" in out, drift.output
